@@ -1,0 +1,67 @@
+// Configuration from environment variables (SPEC §2), parsed once at start into typed structs.
+// Any invalid value throws ConfigError naming the variable; mains turn that into exit(2).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "tessera/logging.h"
+
+namespace tessera {
+
+// Where variables come from: the process environment in production, a map in tests.
+using EnvSource = std::function<std::optional<std::string>(const std::string& name)>;
+EnvSource ProcessEnv();
+
+// Typed reads of single variables. Each throws ConfigError("NAME: why") on a bad value.
+class EnvReader {
+ public:
+  explicit EnvReader(EnvSource source) : source_(std::move(source)) {}
+  std::optional<std::string> Raw(const std::string& name) const { return source_(name); }
+  std::string String(const std::string& name, const std::string& fallback) const;
+  std::string RequiredString(const std::string& name) const;
+  int64_t Int(const std::string& name, int64_t fallback, int64_t min, int64_t max) const;
+  bool Bool(const std::string& name, bool fallback) const;
+  // The value of NAME, or the contents of the file named by NAME_FILE (trailing newline
+  // stripped), or nullopt when neither is set.
+  std::optional<std::string> Secret(const std::string& name) const;
+
+ private:
+  EnvSource source_;
+};
+
+struct RedisUrl {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string password;
+  int db = 0;
+};
+// redis://[:password@]host[:port][/db]. Throws ConfigError on anything else.
+RedisUrl ParseRedisUrl(const std::string& url);
+
+struct ServiceConfig {
+  std::string service;        // "rewards" | "offers" | "notifications"
+  std::string instance_id;    // TESSERA_INSTANCE_ID, default "<hostname>-<pid>"
+  int http_port = 0;          // TESSERA_HTTP_PORT (0 = any free port)
+  int http_threads = 4;       // TESSERA_HTTP_THREADS
+  int64_t max_body_bytes = 64 * 1024;  // SPEC §3; larger bodies get 413
+  int64_t drain_timeout_ms = 10000;    // TESSERA_DRAIN_TIMEOUT_MS
+  std::string redis_url_text;          // TESSERA_REDIS_URL
+  RedisUrl redis;
+  int redis_pool_size = 8;             // TESSERA_REDIS_POOL_SIZE, default threads + 4
+  int64_t redis_timeout_ms = 1000;     // TESSERA_REDIS_TIMEOUT_MS
+  std::string kafka_brokers;           // TESSERA_KAFKA_BROKERS
+  std::string kafka_group;             // TESSERA_KAFKA_GROUP, default "tessera-<service>"
+  bool outbox_relay = true;            // TESSERA_OUTBOX_RELAY
+  std::string api_keys_file;           // TESSERA_API_KEYS_FILE (required)
+  std::string jwt_secret;              // TESSERA_JWT_SECRET or TESSERA_JWT_SECRET_FILE (required)
+  std::string program_file;            // TESSERA_PROGRAM_FILE (used by rewards)
+  LogLevel log_level = LogLevel::kInfo;  // TESSERA_LOG_LEVEL
+};
+
+// Reads every variable above. `default_port` is the service's port of SPEC §2.
+ServiceConfig LoadServiceConfig(const std::string& service, int default_port, const EnvReader& env);
+
+}  // namespace tessera

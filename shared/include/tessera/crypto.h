@@ -1,0 +1,26 @@
+// Small cryptographic helpers over OpenSSL. All functions are thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <optional>
+
+namespace tessera {
+
+// Lower-case hex SHA-256 of `data`.
+std::string Sha256Hex(std::string_view data);
+// Raw 32-byte HMAC-SHA256 of `data` under `key`.
+std::string HmacSha256(std::string_view key, std::string_view data);
+// Constant-time equality (time depends only on the lengths).
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+// Unpadded base64url (RFC 4648 §5).
+std::string Base64UrlEncode(std::string_view data);
+// Accepts padded or unpadded base64url; nullopt on any invalid character.
+std::optional<std::string> Base64UrlDecode(std::string_view text);
+std::string HexEncode(std::string_view data);
+// `n` bytes from OpenSSL's CSPRNG. Throws std::runtime_error if it fails.
+std::string RandomBytes(size_t n);
+// RFC 4122 version-4 UUID, lower case, from the CSPRNG.
+std::string NewUuid();
+
+}  // namespace tessera

@@ -1,0 +1,43 @@
+// The event envelope of SPEC §7 and the topic names. Every Kafka message value is one envelope
+// as JSON; the message key is the member id (or the campaign id for campaign events).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace tessera {
+
+namespace topics {
+inline constexpr const char* kPurchases = "tessera.purchases.v1";
+inline constexpr const char* kLedger = "tessera.ledger.v1";
+inline constexpr const char* kOffers = "tessera.offers.v1";
+inline constexpr const char* kNotifications = "tessera.notifications.v1";
+}  // namespace topics
+
+// "tessera.ledger.v1" -> "tessera.ledger.dlq.v1". Topics not of the form tessera.<name>.v<N>
+// get ".dlq" appended.
+std::string DlqTopicFor(const std::string& topic);
+// The four topics of SPEC §7 and their dead-letter topics.
+std::vector<std::string> AllTopics();
+
+struct EventEnvelope {
+  std::string event_id;  // UUID v4
+  std::string type;      // e.g. "points.earned"
+  int schema_version = 1;
+  std::string occurred_at;  // RFC 3339 UTC
+  std::optional<std::string> member_id;
+  std::optional<int64_t> member_seq;  // ledger events only
+  std::string channel;
+  std::string source;  // producing service, e.g. "tessera-rewards"
+  std::string correlation_id;
+  std::string causation_id;
+  nlohmann::json payload = nlohmann::json::object();
+
+  nlohmann::json ToJson() const;
+  // Validates required members and their types; on failure returns nullopt and sets `error`.
+  static std::optional<EventEnvelope> FromJson(const nlohmann::json& j, std::string* error);
+};
+
+}  // namespace tessera

@@ -1,0 +1,95 @@
+// The HTTP server every service runs (Pistache 0.0.5 underneath, hidden from handlers).
+//
+// One code path serves all routes: request id, body limit (413), routing (404/405 as
+// problem+json), authentication and per-route roles (401/403), the handler, error mapping
+// (ProblemError -> its problem, UnavailableError -> 503, anything else -> 500), response
+// headers (keep-alive by default: Pistache 0.0.5 closes unless the client asks otherwise), and
+// per-route metrics. /healthz, /readyz and /metrics are built in.
+//
+// Shutdown() drains: readiness fails at once, then the server waits for requests in flight to
+// finish (up to the drain timeout) before stopping the listener, so no accepted request is cut.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tessera/auth.h"
+#include "tessera/http_types.h"
+#include "tessera/logging.h"
+#include "tessera/metrics.h"
+
+namespace Pistache::Http {
+class Endpoint;
+}
+
+namespace tessera {
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct RouteOptions {
+  RoleSet roles;             // roles that may call (admin and service always may)
+  bool is_public = false;    // no authentication at all
+  std::string member_param;  // path parameter naming the member an app token must own
+};
+
+struct HttpServerOptions {
+  std::string service;
+  int port = 0;
+  int threads = 4;
+  int64_t max_body_bytes = 64 * 1024;
+  // Pistache's own buffer for headers + body; requests above it get Pistache's plain 413.
+  int64_t max_request_bytes = 1024 * 1024;
+  std::chrono::milliseconds drain_timeout{10000};
+  // After readiness fails and before draining starts, keep serving this long so load
+  // balancers notice (Kubernetes: a few seconds). 0 locally.
+  std::chrono::milliseconds drain_grace{0};
+};
+
+class HttpServer {
+ public:
+  // `auth`, `metrics` and `logger` must outlive the server.
+  HttpServer(HttpServerOptions options, const Authenticator& auth, MetricsRegistry& metrics,
+             Logger& logger);
+  ~HttpServer();
+
+  // Register before Start(). `pattern` segments in braces are parameters: /v1/members/{id}.
+  void Route(const std::string& method, const std::string& pattern, RouteOptions options,
+             HttpHandler handler);
+  // Returns nullopt when ready, or why not. Called by /readyz.
+  void SetReadinessCheck(std::function<std::optional<std::string>()> check);
+
+  // Binds and serves on background threads. Throws ConfigError if the port cannot be bound.
+  void Start();
+  uint16_t port() const;
+  // Graceful stop as described above. Idempotent.
+  void Shutdown();
+  bool draining() const { return draining_.load(); }
+
+  // The whole request pipeline without sockets (used by the Pistache adapter and by tests).
+  HttpResponse Handle(HttpRequest& request);
+
+ private:
+  struct CompiledRoute;
+  class Adapter;
+  HttpResponse Dispatch(HttpRequest& request, const CompiledRoute** matched);
+  void Record(const std::string& route, const std::string& method, int status, double seconds);
+
+  HttpServerOptions options_;
+  const Authenticator& auth_;
+  MetricsRegistry& metrics_;
+  Logger& logger_;
+  std::vector<std::unique_ptr<CompiledRoute>> routes_;
+  std::function<std::optional<std::string>()> readiness_;
+  std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
+  std::atomic<int> in_flight_{0};
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> stopped_{false};
+  friend class Adapter;
+};
+
+}  // namespace tessera

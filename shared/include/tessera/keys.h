@@ -1,0 +1,34 @@
+// The Redis key layout (docs/redis-keys.md). Every key that belongs to a member carries the
+// hash tag of the member's bucket, `{bNN}`, so a member's keys and the outbox stream its
+// changes are written to share one Redis Cluster slot, and one Lua script can touch them all.
+//
+//   bucket(member)  = FNV-1a-32(member_id) mod kBucketCount
+//   member key      = tessera:{bNN}:m:<member_id>:<kind>
+//   outbox stream   = tessera:{bNN}:outbox:<service>
+//   idempotency     = tessera:{<tag>}:idem:<scope>:<sha256(Idempotency-Key)>
+//   global state    = tessera:{g:<service>}:<kind>, outbox tessera:{g:<service>}:outbox:<service>
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tessera {
+
+inline constexpr int kBucketCount = 64;
+
+uint32_t Fnv1a32(std::string_view data);
+int MemberBucket(std::string_view member_id);
+// "{b07}"
+std::string BucketTag(int bucket);
+// "{g:offers}": the tag of a service's state that belongs to no member.
+std::string GlobalTag(std::string_view service);
+
+std::string MemberKey(std::string_view member_id, std::string_view kind);
+std::string OutboxStream(std::string_view tag, std::string_view service);
+// The outbox streams a service's relay publishes: one per bucket, then the global one.
+std::vector<std::string> OutboxStreams(std::string_view service);
+std::string IdempotencyKey(std::string_view tag, std::string_view scope, std::string_view key);
+
+}  // namespace tessera

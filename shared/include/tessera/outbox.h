@@ -1,0 +1,80 @@
+// The outbox relay: publishes events that service scripts appended to Redis outbox streams
+// (tessera_outbox_append in the shared Lua library) to Kafka, and deletes an entry only after
+// the broker acknowledged it. Delivery is at-least-once with the envelope's `event_id`
+// preserved: killing the relay at any moment loses nothing; a restart may publish an entry a
+// second time, and consumers dedupe by event_id.
+//
+// Several replicas may run relays over the same streams: each stream is owned by one relay at a
+// time through a lease key (`<stream>:lease`, renewed every lease_ttl/3), which keeps one
+// publisher per stream and so keeps a member's events in order.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tessera/kafka.h"
+#include "tessera/logging.h"
+#include "tessera/metrics.h"
+#include "tessera/redis.h"
+
+namespace tessera {
+
+struct OutboxRelayOptions {
+  std::vector<std::string> streams;  // e.g. OutboxStreams("rewards")
+  std::string owner;                 // unique per relay instance
+  int batch = 512;                   // entries read per XREAD
+  std::chrono::milliseconds block{100};
+  std::chrono::milliseconds lease_ttl{10000};
+  size_t max_in_flight = 20000;
+};
+
+class OutboxRelay {
+ public:
+  // `pool`, `publisher`, `logger` and `metrics` must outlive the relay.
+  OutboxRelay(RedisPool& pool, EventPublisher& publisher, OutboxRelayOptions options, Logger& logger,
+              MetricsRegistry& metrics);
+  ~OutboxRelay();
+
+  void Start();
+  // Stops reading, waits up to `drain` for in-flight deliveries, deletes what was
+  // acknowledged and gives up the leases. Idempotent.
+  void Stop(std::chrono::milliseconds drain = std::chrono::seconds(10));
+
+  // Entries waiting in all streams (XLEN sum). Throws UnavailableError.
+  int64_t Depth();
+  uint64_t published() const { return published_.load(); }
+
+ private:
+  struct Completion {
+    std::string stream, id, error;
+  };
+  void Loop();
+  void RenewLeases();
+  void ReadAndPublish();
+  void ApplyCompletions();
+
+  RedisPool& pool_;
+  EventPublisher& publisher_;
+  OutboxRelayOptions options_;
+  Logger& logger_;
+  Counter& published_counter_;
+  Counter& failed_counter_;
+  std::set<std::string> owned_;
+  std::map<std::string, std::string> cursor_;  // last id read per owned stream
+  std::chrono::steady_clock::time_point next_renew_{};
+  std::mutex completions_mu_;
+  std::vector<Completion> completions_;
+  std::atomic<size_t> in_flight_{0};
+  std::atomic<uint64_t> published_{0};
+  std::atomic<bool> running_{false};
+  std::atomic<bool> stopped_{false};
+  std::thread thread_;
+};
+
+}  // namespace tessera

@@ -1,0 +1,117 @@
+// Redis access over hiredis (0.14, RESP2).
+//
+// RedisPool is a thread-safe pool of blocking connections. Each call borrows a connection,
+// runs, and returns it; a connection that saw an I/O error is dropped, and every idle
+// connection opened before that error is dropped too (after a Redis restart all of them are
+// dead), so the pool heals by itself once Redis is back. Calls never retry a command that may
+// have reached Redis: a lost connection is UnavailableError and the caller decides.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tessera/config.h"
+#include "tessera/errors.h"
+
+struct redisContext;
+
+namespace tessera {
+
+// A reply, copied out of hiredis' reply tree (which is freed at once).
+struct RedisValue {
+  enum class Type { kNil, kString, kStatus, kInteger, kArray, kError };
+  Type type = Type::kNil;
+  std::string str;               // kString, kStatus, kError
+  long long integer = 0;         // kInteger
+  std::vector<RedisValue> elements;  // kArray
+
+  bool IsNil() const { return type == Type::kNil; }
+  bool IsError() const { return type == Type::kError; }
+  // Integer value of an integer reply or of a string holding a decimal. Throws DependencyError.
+  long long AsInt() const;
+  // String of a string/status reply ("" for nil). Throws DependencyError for other types.
+  const std::string& AsString() const;
+  // Throws DependencyError carrying the message when this is an error reply.
+  const RedisValue& ThrowIfError() const;
+};
+
+// True for error replies that a later retry may cure (LOADING after a restart, BUSY, READONLY
+// during a fail-over, MISCONF when persistence fails): they mean "unavailable", not "wrong".
+bool IsTransientRedisError(std::string_view message);
+
+// A Lua script, identified by the SHA-1 of its source so it can be called with EVALSHA.
+class LuaScript {
+ public:
+  LuaScript(std::string name, std::string source);
+  const std::string& name() const { return name_; }
+  const std::string& source() const { return source_; }
+  const std::string& sha1() const { return sha1_; }
+
+ private:
+  std::string name_, source_, sha1_;
+};
+
+struct RedisOptions {
+  RedisUrl url;
+  int pool_size = 8;
+  std::chrono::milliseconds connect_timeout{1000};
+  std::chrono::milliseconds command_timeout{1000};
+  // How long a caller waits for a free connection before UnavailableError.
+  std::chrono::milliseconds acquire_timeout{2000};
+};
+
+struct RedisContextDeleter {
+  void operator()(redisContext* c) const;
+};
+using RedisContextPtr = std::unique_ptr<redisContext, RedisContextDeleter>;
+
+class RedisPool {
+ public:
+  explicit RedisPool(RedisOptions options);
+  ~RedisPool();
+  RedisPool(const RedisPool&) = delete;
+  RedisPool& operator=(const RedisPool&) = delete;
+
+  // Runs one command. Error replies come back as kError values (not exceptions); a failed
+  // connection or timeout throws UnavailableError.
+  RedisValue Command(const std::vector<std::string>& args);
+  // Sends all commands in one round trip and returns their replies in order.
+  std::vector<RedisValue> Pipeline(const std::vector<std::vector<std::string>>& commands);
+  // EVALSHA with a transparent SCRIPT LOAD on NOSCRIPT (safe: NOSCRIPT means nothing ran).
+  // A script error (reply starting "ERR") throws DependencyError.
+  RedisValue Eval(const LuaScript& script, const std::vector<std::string>& keys,
+                  const std::vector<std::string>& args);
+  // Like Command but with its own timeout, for blocking commands such as XREAD BLOCK.
+  RedisValue BlockingCommand(const std::vector<std::string>& args, std::chrono::milliseconds timeout);
+  // True when PING answers PONG.
+  bool Ping();
+
+  const RedisOptions& options() const { return options_; }
+
+ private:
+  struct Conn {
+    RedisContextPtr ctx;
+    uint64_t generation = 0;
+  };
+  class Lease;
+  Conn Acquire();
+  void Release(Conn conn, bool broken);
+  Conn Connect();
+  std::vector<RedisValue> Run(const std::vector<std::vector<std::string>>& commands,
+                              std::chrono::milliseconds timeout);
+
+  RedisOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Conn> idle_;
+  int open_ = 0;
+  uint64_t generation_ = 0;
+};
+
+}  // namespace tessera

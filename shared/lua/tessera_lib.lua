@@ -1,0 +1,28 @@
+-- Tessera's shared Lua library. It is prepended to every service script (see lua_library.h),
+-- so these helpers run inside the same atomic script as the state change they accompany.
+
+-- Appends one event to an outbox stream. `value` is the JSON envelope; the relay publishes it
+-- to `topic` with message key `key`, then deletes the entry.
+local function tessera_outbox_append(stream, topic, key, value)
+  return redis.call('XADD', stream, '*', 'topic', topic, 'key', key, 'value', value)
+end
+
+-- Idempotency record: a hash {h = request hash, s = HTTP status ('0' while in flight),
+-- b = response body}. Returns nil when the request may be applied, or {status, body} of the
+-- first response when it was already applied (the caller replays it and changes nothing).
+-- A different request hash under the same key returns {'422', ''}.
+local function tessera_idem_check(key, req_hash)
+  if key == '' then return nil end
+  local rec = redis.call('HMGET', key, 'h', 's', 'b')
+  if not rec[1] then return nil end
+  if rec[1] ~= req_hash then return {'422', ''} end
+  if rec[2] and rec[2] ~= '0' then return {rec[2], rec[3] or ''} end
+  return nil
+end
+
+-- Stores the final response of a request, in the same script as its change.
+local function tessera_idem_store(key, req_hash, status, body, ttl_ms)
+  if key == '' then return end
+  redis.call('HSET', key, 'h', req_hash, 's', tostring(status), 'b', body)
+  redis.call('PEXPIRE', key, ttl_ms)
+end

@@ -1,0 +1,80 @@
+#include "tessera/events.h"
+
+namespace tessera {
+
+std::string DlqTopicFor(const std::string& topic) {
+  const auto dot = topic.rfind(".v");
+  if (topic.rfind("tessera.", 0) == 0 && dot != std::string::npos &&
+      topic.find_first_not_of("0123456789", dot + 2) == std::string::npos && dot + 2 < topic.size()) {
+    return topic.substr(0, dot) + ".dlq" + topic.substr(dot);
+  }
+  return topic + ".dlq";
+}
+
+std::vector<std::string> AllTopics() {
+  std::vector<std::string> out;
+  for (const char* t : {topics::kPurchases, topics::kLedger, topics::kOffers, topics::kNotifications}) {
+    out.emplace_back(t);
+    out.push_back(DlqTopicFor(t));
+  }
+  return out;
+}
+
+nlohmann::json EventEnvelope::ToJson() const {
+  nlohmann::json j = {{"event_id", event_id},
+                      {"type", type},
+                      {"schema_version", schema_version},
+                      {"occurred_at", occurred_at},
+                      {"member_id", member_id ? nlohmann::json(*member_id) : nlohmann::json(nullptr)},
+                      {"channel", channel},
+                      {"source", source},
+                      {"correlation_id", correlation_id},
+                      {"causation_id", causation_id},
+                      {"payload", payload}};
+  if (member_seq) j["member_seq"] = *member_seq;
+  return j;
+}
+
+std::optional<EventEnvelope> EventEnvelope::FromJson(const nlohmann::json& j, std::string* error) {
+  auto fail = [&](const std::string& why) -> std::optional<EventEnvelope> {
+    if (error) *error = why;
+    return std::nullopt;
+  };
+  if (!j.is_object()) return fail("envelope is not a JSON object");
+  for (const char* f : {"event_id", "type", "occurred_at"}) {
+    if (!j.contains(f) || !j[f].is_string() || j[f].get<std::string>().empty()) {
+      return fail(std::string("envelope.") + f + " must be a non-empty string");
+    }
+  }
+  if (!j.contains("payload") || !j["payload"].is_object()) return fail("envelope.payload must be an object");
+  EventEnvelope e;
+  e.event_id = j["event_id"];
+  e.type = j["type"];
+  e.occurred_at = j["occurred_at"];
+  e.payload = j["payload"];
+  if (j.contains("schema_version")) {
+    if (!j["schema_version"].is_number_integer()) return fail("envelope.schema_version must be an integer");
+    e.schema_version = j["schema_version"];
+  }
+  if (j.contains("member_id") && !j["member_id"].is_null()) {
+    if (!j["member_id"].is_string()) return fail("envelope.member_id must be a string");
+    e.member_id = j["member_id"].get<std::string>();
+  }
+  if (j.contains("member_seq") && !j["member_seq"].is_null()) {
+    if (!j["member_seq"].is_number_integer()) return fail("envelope.member_seq must be an integer");
+    e.member_seq = j["member_seq"].get<int64_t>();
+  }
+  auto opt_string = [&](const char* f, std::string& out) -> bool {
+    if (!j.contains(f) || j[f].is_null()) return true;
+    if (!j[f].is_string()) return false;
+    out = j[f];
+    return true;
+  };
+  if (!opt_string("channel", e.channel) || !opt_string("source", e.source) ||
+      !opt_string("correlation_id", e.correlation_id) || !opt_string("causation_id", e.causation_id)) {
+    return fail("envelope channel, source, correlation_id and causation_id must be strings");
+  }
+  return e;
+}
+
+}  // namespace tessera

@@ -1,0 +1,62 @@
+#include "tessera/idempotency.h"
+
+#include "tessera/crypto.h"
+#include "tessera/lua_library.h"
+
+namespace tessera {
+
+namespace {
+const LuaScript& BeginScript() {
+  static const LuaScript* script = new LuaScript(MakeScript("idempotency_begin", R"lua(
+local rec = redis.call('HMGET', KEYS[1], 'h', 's', 'b')
+if not rec[1] then
+  redis.call('HSET', KEYS[1], 'h', ARGV[1], 's', '0')
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {'proceed'}
+end
+if rec[1] ~= ARGV[1] then return {'mismatch'} end
+if rec[2] == '0' then return {'in_progress'} end
+return {'replay', rec[2], rec[3] or ''}
+)lua"));
+  return *script;
+}
+
+const LuaScript& AbandonScript() {
+  static const LuaScript* script = new LuaScript(MakeScript("idempotency_abandon", R"lua(
+local rec = redis.call('HMGET', KEYS[1], 'h', 's')
+if rec[1] == ARGV[1] and rec[2] == '0' then return redis.call('DEL', KEYS[1]) end
+return 0
+)lua"));
+  return *script;
+}
+}  // namespace
+
+IdempotencyStore::IdempotencyStore(RedisPool& pool, IdempotencyOptions options)
+    : pool_(pool), options_(options) {}
+
+IdempotencyBegin IdempotencyStore::Begin(const std::string& record_key, const std::string& request_hash) {
+  RedisValue v = pool_.Eval(BeginScript(), {record_key},
+                            {request_hash, std::to_string(options_.in_flight_ttl.count())});
+  const std::string& tag = v.elements.at(0).AsString();
+  if (tag == "proceed") return {IdempotencyOutcome::kProceed, {}};
+  if (tag == "mismatch") return {IdempotencyOutcome::kMismatch, {}};
+  if (tag == "in_progress") return {IdempotencyOutcome::kInProgress, {}};
+  return {IdempotencyOutcome::kReplay,
+          {static_cast<int>(v.elements.at(1).AsInt()), v.elements.at(2).AsString()}};
+}
+
+void IdempotencyStore::Abandon(const std::string& record_key, const std::string& request_hash) {
+  pool_.Eval(AbandonScript(), {record_key}, {request_hash});
+}
+
+std::string IdempotencyStore::RequestHash(std::string_view method, std::string_view path,
+                                          std::string_view body) {
+  std::string material;
+  material.reserve(method.size() + path.size() + body.size() + 2);
+  material.append(method).push_back('\n');
+  material.append(path).push_back('\n');
+  material.append(body);
+  return Sha256Hex(material);
+}
+
+}  // namespace tessera

@@ -1,0 +1,294 @@
+#include "tessera/kafka.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <future>
+
+#include "tessera/clock.h"
+#include "tessera/errors.h"
+#include "tessera/events.h"
+
+namespace tessera {
+
+void RdKafkaDeleter::operator()(rd_kafka_s* rk) const { rd_kafka_destroy(rk); }
+
+namespace {
+struct ConfDeleter {
+  void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
+};
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+
+void Set(rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
+  char err[512];
+  if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+    throw ConfigError("kafka property " + name + "=" + value + ": " + err);
+  }
+}
+
+// librdkafka's own log lines, as JSON lines through the service logger (syslog levels).
+void OnLog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  auto* logger = static_cast<Logger*>(rd_kafka_opaque(rk));
+  if (!logger) return;
+  const LogLevel l = level <= 3 ? LogLevel::kError : level <= 5 ? LogLevel::kWarn : level == 6 ? LogLevel::kInfo : LogLevel::kDebug;
+  logger->Log(l, "librdkafka", {{"facility", facility}, {"detail", message}, {"client", rd_kafka_name(rk)}});
+}
+
+struct DeliveryContext {
+  DeliveryCallback callback;
+  Counter* ok;
+  Counter* failed;
+};
+
+void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
+  std::unique_ptr<DeliveryContext> ctx(static_cast<DeliveryContext*>(msg->_private));
+  if (!ctx) return;
+  if (msg->err) {
+    ctx->failed->Inc();
+    ctx->callback(rd_kafka_err2str(msg->err));
+  } else {
+    ctx->ok->Inc();
+    ctx->callback("");
+  }
+}
+}  // namespace
+
+KafkaProducer::KafkaProducer(const KafkaProducerOptions& options, Logger& logger,
+                             MetricsRegistry& metrics)
+    : logger_(logger),
+      produced_ok_(metrics.GetCounter("tessera_kafka_produced_total", "Messages acknowledged by Kafka",
+                                      {{"result", "ok"}})),
+      produced_failed_(metrics.GetCounter("tessera_kafka_produced_total",
+                                          "Messages acknowledged by Kafka", {{"result", "failed"}})) {
+  ConfPtr conf(rd_kafka_conf_new());
+  Set(conf.get(), "bootstrap.servers", options.brokers);
+  Set(conf.get(), "client.id", options.client_id);
+  Set(conf.get(), "enable.idempotence", "true");
+  Set(conf.get(), "acks", "all");
+  Set(conf.get(), "linger.ms", std::to_string(options.linger_ms));
+  Set(conf.get(), "message.timeout.ms", std::to_string(options.message_timeout_ms));
+  for (const auto& [k, v] : options.extra) Set(conf.get(), k, v);
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), OnDelivery);
+  rd_kafka_conf_set_log_cb(conf.get(), OnLog);
+  rd_kafka_conf_set_opaque(conf.get(), &logger_);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err);
+  if (!rk) throw ConfigError(std::string("kafka producer: ") + err);
+  conf.release();  // owned by rk now
+  rk_.reset(rk);
+  poller_ = std::thread([this] {
+    while (running_.load()) rd_kafka_poll(rk_.get(), 100);
+  });
+}
+
+KafkaProducer::~KafkaProducer() {
+  if (rd_kafka_flush(rk_.get(), 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    logger_.Warn("kafka producer closed with undelivered messages",
+                 {{"outstanding", rd_kafka_outq_len(rk_.get())}});
+  }
+  running_ = false;
+  poller_.join();
+  rd_kafka_poll(rk_.get(), 0);
+}
+
+void KafkaProducer::Publish(const std::string& topic, const std::string& key,
+                            const std::string& value, DeliveryCallback on_delivery) {
+  auto* ctx = new DeliveryContext{std::move(on_delivery), &produced_ok_, &produced_failed_};
+  for (int attempt = 0;; ++attempt) {
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(ctx), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && attempt < 100) {
+      rd_kafka_poll(rk_.get(), 10);  // let deliveries drain
+      continue;
+    }
+    std::unique_ptr<DeliveryContext> owned(ctx);
+    produced_failed_.Inc();
+    owned->callback(rd_kafka_err2str(err));
+    return;
+  }
+}
+
+bool KafkaProducer::Flush(std::chrono::milliseconds timeout) {
+  return rd_kafka_flush(rk_.get(), static_cast<int>(timeout.count())) == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+bool KafkaProducer::Reachable(std::chrono::milliseconds timeout) {
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 0, nullptr, &md, static_cast<int>(timeout.count()));
+  if (md) rd_kafka_metadata_destroy(md);
+  return err == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+namespace {
+void Rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+               void* opaque) {
+  auto* logger = static_cast<Logger*>(opaque);
+  const bool cooperative = std::string(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    logger->Info("kafka partitions assigned", {{"count", parts->cnt}});
+    if (cooperative) {
+      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, parts)) rd_kafka_error_destroy(e);
+    } else {
+      rd_kafka_assign(rk, parts);
+    }
+  } else {
+    // Commit what was handled before the partitions move to another member.
+    rd_kafka_commit(rk, nullptr, 0);
+    logger->Info("kafka partitions revoked", {{"count", parts->cnt}});
+    if (cooperative) {
+      if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts)) rd_kafka_error_destroy(e);
+    } else {
+      rd_kafka_assign(rk, nullptr);
+    }
+  }
+}
+}  // namespace
+
+KafkaConsumer::KafkaConsumer(KafkaConsumerOptions options, MessageHandler handler,
+                             EventPublisher& dlq, Logger& logger, MetricsRegistry& metrics)
+    : options_(std::move(options)),
+      handler_(std::move(handler)),
+      dlq_(dlq),
+      logger_(logger),
+      metrics_(metrics) {
+  ConfPtr conf(rd_kafka_conf_new());
+  Set(conf.get(), "bootstrap.servers", options_.brokers);
+  Set(conf.get(), "group.id", options_.group_id);
+  Set(conf.get(), "client.id", options_.client_id);
+  Set(conf.get(), "enable.auto.commit", "true");
+  Set(conf.get(), "auto.commit.interval.ms", "500");
+  Set(conf.get(), "enable.auto.offset.store", "false");
+  Set(conf.get(), "auto.offset.reset", "earliest");
+  Set(conf.get(), "session.timeout.ms", std::to_string(options_.session_timeout_ms));
+  Set(conf.get(), "heartbeat.interval.ms", std::to_string(options_.heartbeat_interval_ms));
+  Set(conf.get(), "fetch.wait.max.ms", std::to_string(options_.fetch_wait_max_ms));
+  Set(conf.get(), "allow.auto.create.topics", "true");
+  for (const auto& [k, v] : options_.extra) Set(conf.get(), k, v);
+  rd_kafka_conf_set_rebalance_cb(conf.get(), Rebalance);
+  rd_kafka_conf_set_log_cb(conf.get(), OnLog);
+  rd_kafka_conf_set_opaque(conf.get(), &logger_);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err);
+  if (!rk) throw ConfigError(std::string("kafka consumer: ") + err);
+  conf.release();
+  rk_.reset(rk);
+  rd_kafka_poll_set_consumer(rk_.get());
+}
+
+KafkaConsumer::~KafkaConsumer() { Stop(); }
+
+void KafkaConsumer::Start() {
+  std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(options_.topics.size())),
+      rd_kafka_topic_partition_list_destroy);
+  for (const auto& t : options_.topics) {
+    rd_kafka_topic_partition_list_add(list.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+  }
+  if (rd_kafka_resp_err_t e = rd_kafka_subscribe(rk_.get(), list.get())) {
+    throw ConfigError(std::string("kafka subscribe: ") + rd_kafka_err2str(e));
+  }
+  running_ = true;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void KafkaConsumer::Stop() {
+  if (stopped_.exchange(true)) return;
+  running_ = false;
+  if (thread_.joinable()) thread_.join();
+  rd_kafka_commit(rk_.get(), nullptr, 0);
+  rd_kafka_consumer_close(rk_.get());
+}
+
+void KafkaConsumer::Loop() {
+  Counter& consumed = metrics_.GetCounter("tessera_kafka_consumed_total", "Messages handled",
+                                          {{"group", options_.group_id}});
+  Gauge& lag = metrics_.GetGauge("tessera_kafka_consumer_lag", "Messages behind the high watermark",
+                                 {{"group", options_.group_id}});
+  while (running_.load()) {
+    rd_kafka_message_t* raw = rd_kafka_consumer_poll(rk_.get(), 100);
+    if (!raw) continue;
+    std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> msg(raw, rd_kafka_message_destroy);
+    if (msg->err) {
+      if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        logger_.Warn("kafka consumer error", {{"error", rd_kafka_message_errstr(msg.get())}});
+      }
+      continue;
+    }
+    ConsumedMessage m;
+    m.topic = rd_kafka_topic_name(msg->rkt);
+    m.partition = msg->partition;
+    m.offset = msg->offset;
+    if (msg->key) m.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+    if (msg->payload) m.value.assign(static_cast<const char*>(msg->payload), msg->len);
+    if (!HandleWithRetry(m)) break;  // stopping mid-retry: leave the offset for redelivery
+    std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> offs(
+        rd_kafka_topic_partition_list_new(1), rd_kafka_topic_partition_list_destroy);
+    rd_kafka_topic_partition_list_add(offs.get(), m.topic.c_str(), m.partition)->offset = m.offset + 1;
+    rd_kafka_offsets_store(rk_.get(), offs.get());
+    consumed.Inc();
+    int64_t lo = 0, hi = 0;
+    if (rd_kafka_get_watermark_offsets(rk_.get(), m.topic.c_str(), m.partition, &lo, &hi) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      lag.Set(static_cast<double>(std::max<int64_t>(0, hi - m.offset - 1)));
+    }
+  }
+}
+
+bool KafkaConsumer::HandleWithRetry(const ConsumedMessage& msg) {
+  auto backoff = options_.retry_backoff;
+  while (true) {
+    try {
+      handler_(msg);
+      handled_++;
+      return true;
+    } catch (const PoisonMessage& e) {
+      if (SendToDlq(msg, e.what())) {
+        handled_++;
+        return true;
+      }
+    } catch (const UnavailableError& e) {
+      logger_.Warn("message handling postponed: dependency unavailable",
+                   {{"topic", msg.topic}, {"offset", msg.offset}, {"error", e.what()}});
+    } catch (const std::exception& e) {
+      // An unexpected error is a bug or bad data: park the message rather than stall the partition.
+      if (SendToDlq(msg, std::string("handler error: ") + e.what())) {
+        handled_++;
+        return true;
+      }
+    }
+    if (!running_.load()) return false;
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, options_.max_retry_backoff);
+  }
+}
+
+bool KafkaConsumer::SendToDlq(const ConsumedMessage& msg, const std::string& reason) {
+  const std::string dlq_topic = DlqTopicFor(msg.topic);
+  nlohmann::json record = {{"error", reason},
+                           {"topic", msg.topic},
+                           {"partition", msg.partition},
+                           {"offset", msg.offset},
+                           {"key", msg.key},
+                           {"value", msg.value},
+                           {"consumer_group", options_.group_id},
+                           {"failed_at", FormatRfc3339(SystemClock().Now())}};
+  auto delivered = std::make_shared<std::promise<std::string>>();
+  auto result = delivered->get_future();
+  dlq_.Publish(dlq_topic, msg.key,
+               record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+               [delivered](const std::string& err) { delivered->set_value(err); });
+  if (result.wait_for(std::chrono::seconds(30)) != std::future_status::ready || !result.get().empty()) {
+    logger_.Error("could not dead-letter a message; will retry", {{"topic", msg.topic}, {"offset", msg.offset}});
+    return false;
+  }
+  metrics_.GetCounter("tessera_kafka_dead_lettered_total", "Messages sent to a dead-letter topic",
+                      {{"topic", msg.topic}})
+      .Inc();
+  logger_.Warn("message dead-lettered", {{"topic", msg.topic}, {"offset", msg.offset}, {"reason", reason}});
+  return true;
+}
+
+}  // namespace tessera

@@ -1,0 +1,199 @@
+#include "tessera/outbox.h"
+
+#include "tessera/lua_library.h"
+
+namespace tessera {
+
+namespace {
+const LuaScript& LeaseScript() {
+  // KEYS[1] lease key; ARGV[1] owner, ARGV[2] ttl ms, ARGV[3] "acquire" | "release".
+  static const LuaScript* script = new LuaScript("outbox_lease", R"lua(
+local cur = redis.call('GET', KEYS[1])
+if ARGV[3] == 'release' then
+  if cur == ARGV[1] then redis.call('DEL', KEYS[1]) end
+  return 0
+end
+if cur == false or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+)lua");
+  return *script;
+}
+}  // namespace
+
+OutboxRelay::OutboxRelay(RedisPool& pool, EventPublisher& publisher, OutboxRelayOptions options,
+                         Logger& logger, MetricsRegistry& metrics)
+    : pool_(pool),
+      publisher_(publisher),
+      options_(std::move(options)),
+      logger_(logger),
+      published_counter_(metrics.GetCounter("tessera_outbox_published_total",
+                                            "Outbox entries acknowledged by Kafka and deleted")),
+      failed_counter_(metrics.GetCounter("tessera_outbox_publish_failures_total",
+                                         "Outbox publishes that failed and will be retried")) {
+  metrics.AddCollector([this, &metrics] {
+    try {
+      metrics.GetGauge("tessera_outbox_depth", "Events waiting in the outbox streams").Set(static_cast<double>(Depth()));
+    } catch (const std::exception&) {
+      // Redis unreachable: the depth gauge keeps its last value; readiness reports the outage.
+    }
+  });
+}
+
+OutboxRelay::~OutboxRelay() { Stop(std::chrono::milliseconds(0)); }
+
+void OutboxRelay::Start() {
+  running_ = true;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void OutboxRelay::Stop(std::chrono::milliseconds drain) {
+  if (stopped_.exchange(true)) return;
+  running_ = false;
+  if (thread_.joinable()) thread_.join();
+  publisher_.Flush(drain);
+  try {
+    ApplyCompletions();
+    for (const auto& s : owned_) {
+      pool_.Eval(LeaseScript(), {s + ":lease"}, {options_.owner, "0", "release"});
+    }
+  } catch (const std::exception& e) {
+    logger_.Warn("outbox relay stopped without cleaning up", {{"error", e.what()}});
+  }
+}
+
+int64_t OutboxRelay::Depth() {
+  std::vector<std::vector<std::string>> cmds;
+  cmds.reserve(options_.streams.size());
+  for (const auto& s : options_.streams) cmds.push_back({"XLEN", s});
+  int64_t total = 0;
+  for (const auto& v : pool_.Pipeline(cmds)) total += v.ThrowIfError().AsInt();
+  return total;
+}
+
+void OutboxRelay::Loop() {
+  auto backoff = std::chrono::milliseconds(100);
+  while (running_.load()) {
+    try {
+      if (std::chrono::steady_clock::now() >= next_renew_) RenewLeases();
+      ApplyCompletions();
+      if (owned_.empty() || in_flight_.load() >= options_.max_in_flight) {
+        std::this_thread::sleep_for(options_.block);
+        continue;
+      }
+      ReadAndPublish();
+      backoff = std::chrono::milliseconds(100);
+    } catch (const std::exception& e) {
+      logger_.Warn("outbox relay: redis unavailable, retrying", {{"error", e.what()}});
+      // Leases may have lapsed while Redis was away: re-read from the start of each stream.
+      for (auto& [stream, id] : cursor_) id = "0-0";
+      next_renew_ = {};
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    }
+  }
+}
+
+void OutboxRelay::RenewLeases() {
+  std::vector<std::vector<std::string>> cmds;
+  const std::string ttl = std::to_string(options_.lease_ttl.count());
+  for (const auto& s : options_.streams) {
+    const auto& script = LeaseScript();
+    cmds.push_back({"EVALSHA", script.sha1(), "1", s + ":lease", options_.owner, ttl, "acquire"});
+  }
+  auto replies = pool_.Pipeline(cmds);
+  if (!replies.empty() && replies[0].IsError() && replies[0].str.rfind("NOSCRIPT", 0) == 0) {
+    pool_.Command({"SCRIPT", "LOAD", LeaseScript().source()}).ThrowIfError();
+    replies = pool_.Pipeline(cmds);
+  }
+  for (size_t i = 0; i < replies.size(); ++i) {
+    const std::string& s = options_.streams[i];
+    const bool own = replies[i].ThrowIfError().AsInt() == 1;
+    if (own && !owned_.count(s)) {
+      owned_.insert(s);
+      cursor_[s] = "0-0";
+    } else if (!own && owned_.count(s)) {
+      owned_.erase(s);
+      cursor_.erase(s);
+      logger_.Info("outbox relay lost a stream lease", {{"stream", s}});
+    }
+  }
+  next_renew_ = std::chrono::steady_clock::now() + options_.lease_ttl / 3;
+}
+
+void OutboxRelay::ReadAndPublish() {
+  std::vector<std::string> cmd = {"XREAD", "COUNT", std::to_string(options_.batch), "BLOCK",
+                                  std::to_string(options_.block.count()), "STREAMS"};
+  for (const auto& s : owned_) cmd.push_back(s);
+  for (const auto& s : owned_) cmd.push_back(cursor_[s]);
+  RedisValue v = pool_.BlockingCommand(cmd, options_.block + pool_.options().command_timeout);
+  v.ThrowIfError();
+  if (v.IsNil()) return;
+  for (const auto& stream_reply : v.elements) {
+    const std::string& stream = stream_reply.elements.at(0).AsString();
+    for (const auto& entry : stream_reply.elements.at(1).elements) {
+      const std::string& id = entry.elements.at(0).AsString();
+      const auto& fields = entry.elements.at(1).elements;
+      std::string topic, key, value;
+      for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+        const std::string& f = fields[i].AsString();
+        if (f == "topic") topic = fields[i + 1].AsString();
+        else if (f == "key") key = fields[i + 1].AsString();
+        else if (f == "value") value = fields[i + 1].AsString();
+      }
+      cursor_[stream] = id;
+      if (topic.empty()) {
+        logger_.Error("outbox entry without a topic dropped", {{"stream", stream}, {"id", id}});
+        pool_.Command({"XDEL", stream, id});
+        continue;
+      }
+      in_flight_++;
+      publisher_.Publish(topic, key, value, [this, stream, id](const std::string& error) {
+        std::lock_guard lock(completions_mu_);
+        completions_.push_back({stream, id, error});
+      });
+    }
+  }
+}
+
+void OutboxRelay::ApplyCompletions() {
+  std::vector<Completion> done;
+  {
+    std::lock_guard lock(completions_mu_);
+    done.swap(completions_);
+  }
+  if (done.empty()) return;
+  std::map<std::string, std::vector<std::string>> acked;
+  for (const auto& c : done) {
+    if (c.error.empty()) {
+      acked[c.stream].push_back(c.id);
+    } else {
+      failed_counter_.Inc();
+      logger_.Warn("outbox publish failed; will resend", {{"stream", c.stream}, {"error", c.error}});
+      if (cursor_.count(c.stream)) cursor_[c.stream] = "0-0";  // re-read what is still there
+    }
+  }
+  std::vector<std::vector<std::string>> cmds;
+  size_t n = 0;
+  for (auto& [stream, ids] : acked) {
+    std::vector<std::string> cmd = {"XDEL", stream};
+    cmd.insert(cmd.end(), ids.begin(), ids.end());
+    n += ids.size();
+    cmds.push_back(std::move(cmd));
+  }
+  try {
+    for (const auto& r : pool_.Pipeline(cmds)) r.ThrowIfError();
+  } catch (...) {
+    // Not deleted: the entries will be published again (same event_id). Keep them pending.
+    std::lock_guard lock(completions_mu_);
+    completions_.insert(completions_.end(), done.begin(), done.end());
+    throw;
+  }
+  in_flight_ -= done.size();
+  published_ += n;
+  published_counter_.Inc(static_cast<double>(n));
+}
+
+}  // namespace tessera

@@ -1,0 +1,266 @@
+#include "tessera/redis.h"
+
+#include <hiredis/hiredis.h>
+#include <openssl/sha.h>
+#include <sys/time.h>
+
+#include "tessera/crypto.h"
+
+namespace tessera {
+
+namespace {
+RedisValue Convert(const redisReply* r) {
+  RedisValue v;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      v.type = RedisValue::Type::kString;
+      v.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      v.type = RedisValue::Type::kStatus;
+      v.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      v.type = RedisValue::Type::kError;
+      v.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      v.type = RedisValue::Type::kInteger;
+      v.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      v.type = RedisValue::Type::kArray;
+      v.elements.reserve(r->elements);
+      for (size_t i = 0; i < r->elements; ++i) v.elements.push_back(Convert(r->element[i]));
+      break;
+    default:
+      v.type = RedisValue::Type::kNil;
+  }
+  return v;
+}
+
+struct ReplyDeleter {
+  void operator()(void* r) const { freeReplyObject(r); }
+};
+using ReplyPtr = std::unique_ptr<void, ReplyDeleter>;
+
+timeval ToTimeval(std::chrono::milliseconds ms) {
+  timeval tv;
+  tv.tv_sec = ms.count() / 1000;
+  tv.tv_usec = (ms.count() % 1000) * 1000;
+  return tv;
+}
+}  // namespace
+
+long long RedisValue::AsInt() const {
+  if (type == Type::kInteger) return integer;
+  if (type == Type::kString || type == Type::kStatus) {
+    try {
+      size_t used = 0;
+      long long v = std::stoll(str, &used);
+      if (used == str.size()) return v;
+    } catch (const std::exception&) {
+    }
+  }
+  throw DependencyError("redis: expected an integer reply, got '" + str + "'");
+}
+
+const std::string& RedisValue::AsString() const {
+  static const std::string kEmpty;
+  if (type == Type::kNil) return kEmpty;
+  if (type == Type::kString || type == Type::kStatus) return str;
+  throw DependencyError("redis: expected a string reply" + (type == Type::kError ? ": " + str : ""));
+}
+
+bool IsTransientRedisError(std::string_view message) {
+  for (std::string_view prefix : {"LOADING", "BUSY", "READONLY", "MASTERDOWN", "TRYAGAIN",
+                                  "CLUSTERDOWN", "NOREPLICAS", "MISCONF"}) {
+    if (message.substr(0, prefix.size()) == prefix) return true;
+  }
+  return false;
+}
+
+const RedisValue& RedisValue::ThrowIfError() const {
+  if (type != Type::kError) return *this;
+  if (IsTransientRedisError(str)) throw UnavailableError("redis: " + str);
+  throw DependencyError("redis: " + str);
+}
+
+LuaScript::LuaScript(std::string name, std::string source)
+    : name_(std::move(name)), source_(std::move(source)) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(source_.data()), source_.size(), digest);
+  sha1_ = HexEncode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+}
+
+void RedisContextDeleter::operator()(redisContext* c) const { redisFree(c); }
+
+class RedisPool::Lease {
+ public:
+  explicit Lease(RedisPool& pool) : pool_(pool), conn_(pool.Acquire()) {}
+  ~Lease() { pool_.Release(std::move(conn_), broken_); }
+  redisContext* get() { return conn_.ctx.get(); }
+  void MarkBroken() { broken_ = true; }
+
+ private:
+  RedisPool& pool_;
+  Conn conn_;
+  bool broken_ = false;
+};
+
+RedisPool::RedisPool(RedisOptions options) : options_(std::move(options)) {}
+
+RedisPool::~RedisPool() = default;
+
+RedisPool::Conn RedisPool::Connect() {
+  const timeval tv = ToTimeval(options_.connect_timeout);
+  RedisContextPtr ctx(redisConnectWithTimeout(options_.url.host.c_str(), options_.url.port, tv));
+  if (!ctx) throw UnavailableError("redis: cannot allocate a connection");
+  if (ctx->err) {
+    throw UnavailableError("redis: cannot connect to " + options_.url.host + ":" +
+                           std::to_string(options_.url.port) + ": " + ctx->errstr);
+  }
+  redisSetTimeout(ctx.get(), ToTimeval(options_.command_timeout));
+  auto check = [&](redisReply* raw, const char* what) {
+    ReplyPtr reply(raw);
+    if (!raw) throw UnavailableError(std::string("redis: ") + what + " failed: " + ctx->errstr);
+    if (raw->type == REDIS_REPLY_ERROR) {
+      throw UnavailableError(std::string("redis: ") + what + " refused: " + raw->str);
+    }
+  };
+  if (!options_.url.password.empty()) {
+    check(static_cast<redisReply*>(redisCommand(ctx.get(), "AUTH %s", options_.url.password.c_str())),
+          "AUTH");
+  }
+  if (options_.url.db != 0) {
+    check(static_cast<redisReply*>(redisCommand(ctx.get(), "SELECT %d", options_.url.db)), "SELECT");
+  }
+  Conn conn;
+  conn.ctx = std::move(ctx);
+  return conn;
+}
+
+RedisPool::Conn RedisPool::Acquire() {
+  std::unique_lock lock(mu_);
+  const auto deadline = std::chrono::steady_clock::now() + options_.acquire_timeout;
+  while (true) {
+    while (!idle_.empty()) {
+      Conn c = std::move(idle_.back());
+      idle_.pop_back();
+      if (c.generation == generation_) return c;
+      --open_;  // opened before the last failure: presumed dead
+    }
+    if (open_ < options_.pool_size) {
+      ++open_;
+      const uint64_t gen = generation_;
+      lock.unlock();
+      try {
+        Conn c = Connect();
+        c.generation = gen;
+        return c;
+      } catch (...) {
+        lock.lock();
+        --open_;
+        cv_.notify_one();
+        throw;
+      }
+    }
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+        open_ >= options_.pool_size) {
+      throw UnavailableError("redis: no free connection within the acquire timeout");
+    }
+  }
+}
+
+void RedisPool::Release(Conn conn, bool broken) {
+  std::lock_guard lock(mu_);
+  if (broken || !conn.ctx) {
+    --open_;
+    if (broken && conn.generation == generation_) ++generation_;
+  } else {
+    idle_.push_back(std::move(conn));
+  }
+  cv_.notify_one();
+}
+
+std::vector<RedisValue> RedisPool::Run(const std::vector<std::vector<std::string>>& commands,
+                                       std::chrono::milliseconds timeout) {
+  Lease lease(*this);
+  redisContext* ctx = lease.get();
+  const bool custom_timeout = timeout != options_.command_timeout;
+  if (custom_timeout) redisSetTimeout(ctx, ToTimeval(timeout));
+  for (const auto& args : commands) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    argv.reserve(args.size());
+    lens.reserve(args.size());
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    if (redisAppendCommandArgv(ctx, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
+      lease.MarkBroken();
+      throw UnavailableError(std::string("redis: cannot send command: ") + ctx->errstr);
+    }
+  }
+  std::vector<RedisValue> out;
+  out.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx, &raw) != REDIS_OK || raw == nullptr) {
+      lease.MarkBroken();
+      throw UnavailableError(std::string("redis: connection lost: ") +
+                             (ctx->errstr[0] ? ctx->errstr : "no reply"));
+    }
+    ReplyPtr reply(raw);
+    out.push_back(Convert(static_cast<redisReply*>(raw)));
+  }
+  if (custom_timeout) redisSetTimeout(ctx, ToTimeval(options_.command_timeout));
+  return out;
+}
+
+RedisValue RedisPool::Command(const std::vector<std::string>& args) {
+  return std::move(Run({args}, options_.command_timeout).front());
+}
+
+std::vector<RedisValue> RedisPool::Pipeline(const std::vector<std::vector<std::string>>& commands) {
+  if (commands.empty()) return {};
+  return Run(commands, options_.command_timeout);
+}
+
+RedisValue RedisPool::BlockingCommand(const std::vector<std::string>& args,
+                                      std::chrono::milliseconds timeout) {
+  return std::move(Run({args}, timeout).front());
+}
+
+RedisValue RedisPool::Eval(const LuaScript& script, const std::vector<std::string>& keys,
+                           const std::vector<std::string>& args) {
+  std::vector<std::string> cmd;
+  cmd.reserve(3 + keys.size() + args.size());
+  cmd.push_back("EVALSHA");
+  cmd.push_back(script.sha1());
+  cmd.push_back(std::to_string(keys.size()));
+  cmd.insert(cmd.end(), keys.begin(), keys.end());
+  cmd.insert(cmd.end(), args.begin(), args.end());
+  RedisValue v = Command(cmd);
+  if (v.IsError() && v.str.rfind("NOSCRIPT", 0) == 0) {
+    Command({"SCRIPT", "LOAD", script.source()}).ThrowIfError();
+    v = Command(cmd);
+  }
+  if (v.IsError()) {
+    if (IsTransientRedisError(v.str)) throw UnavailableError("redis script " + script.name() + ": " + v.str);
+    throw DependencyError("redis script " + script.name() + ": " + v.str);
+  }
+  return v;
+}
+
+bool RedisPool::Ping() {
+  try {
+    RedisValue v = Command({"PING"});
+    return v.type == RedisValue::Type::kStatus && v.str == "PONG";
+  } catch (const UnavailableError&) {
+    return false;
+  }
+}
+
+}  // namespace tessera

@@ -1,0 +1,120 @@
+#include "tessera/auth.h"
+
+#include <gtest/gtest.h>
+
+#include "tessera/crypto.h"
+
+namespace tessera {
+namespace {
+
+constexpr const char* kSecret = "dev-jwt-secret";
+
+class AuthTest : public ::testing::Test {
+ protected:
+  AuthTest()
+      : clock_(FromUnixMillis(1795329804000)),
+        auth_({{"pos-1", Sha256Hex("pos-token"), RoleSet{Role::kPos}},
+               {"ops-1", Sha256Hex("ops-token"), RoleSet{Role::kOps}}},
+              kSecret, clock_) {}
+
+  std::variant<Principal, Problem> Auth(const std::string& header) { return auth_.Authenticate(header); }
+  ManualClock clock_;
+  Authenticator auth_;
+};
+
+TEST_F(AuthTest, ApiKeyResolvesToItsNameAndRoles) {
+  auto r = Auth("Bearer pos-token");
+  ASSERT_TRUE(std::holds_alternative<Principal>(r));
+  const auto& p = std::get<Principal>(r);
+  EXPECT_EQ(p.name, "pos-1");
+  EXPECT_TRUE(p.roles.Has(Role::kPos));
+  EXPECT_FALSE(p.roles.Has(Role::kOps));
+}
+
+TEST_F(AuthTest, MissingOrUnknownTokenIs401) {
+  for (const char* h : {"", "Bearer", "Bearer ", "Basic abc", "Bearer nope", "bearer pos-tokenx"}) {
+    auto r = Auth(h);
+    ASSERT_TRUE(std::holds_alternative<Problem>(r)) << h;
+    EXPECT_EQ(std::get<Problem>(r).status, 401);
+    EXPECT_EQ(std::get<Problem>(r).code, "unauthorized");
+  }
+}
+
+TEST_F(AuthTest, AppJwtCarriesTheMember) {
+  std::string jwt = MakeAppJwt(kSecret, "m-42", clock_.Now(), clock_.Now() + std::chrono::hours(1));
+  auto r = Auth("Bearer " + jwt);
+  ASSERT_TRUE(std::holds_alternative<Principal>(r));
+  EXPECT_EQ(*std::get<Principal>(r).member_id, "m-42");
+  EXPECT_TRUE(std::get<Principal>(r).roles.Has(Role::kApp));
+}
+
+TEST_F(AuthTest, ExpiredJwtIsRefused) {
+  std::string jwt = MakeAppJwt(kSecret, "m-42", clock_.Now(), clock_.Now() + std::chrono::minutes(5));
+  clock_.Advance(std::chrono::minutes(6));
+  auto r = Auth("Bearer " + jwt);
+  ASSERT_TRUE(std::holds_alternative<Problem>(r));
+  EXPECT_NE(std::get<Problem>(r).detail.find("expired"), std::string::npos);
+}
+
+TEST_F(AuthTest, JwtSignedWithAnotherSecretOrTamperedIsRefused) {
+  std::string other = MakeAppJwt("another-secret", "m-42", clock_.Now(), clock_.Now() + std::chrono::hours(1));
+  EXPECT_TRUE(std::holds_alternative<Problem>(Auth("Bearer " + other)));
+
+  std::string jwt = MakeAppJwt(kSecret, "m-42", clock_.Now(), clock_.Now() + std::chrono::hours(1));
+  // Swap the payload for one naming another member, keep the signature.
+  const size_t d1 = jwt.find('.'), d2 = jwt.find('.', d1 + 1);
+  std::string forged_payload = Base64UrlEncode(R"({"sub":"m-43","exp":9999999999})");
+  std::string forged = jwt.substr(0, d1 + 1) + forged_payload + jwt.substr(d2);
+  EXPECT_TRUE(std::holds_alternative<Problem>(Auth("Bearer " + forged)));
+}
+
+TEST_F(AuthTest, AlgNoneIsRefused) {
+  std::string header = Base64UrlEncode(R"({"alg":"none"})");
+  std::string payload = Base64UrlEncode(R"({"sub":"m-1","exp":9999999999})");
+  EXPECT_TRUE(std::holds_alternative<Problem>(Auth("Bearer " + header + "." + payload + ".")));
+}
+
+TEST(Authorize, RolesAndMemberScope) {
+  Principal pos{"pos", RoleSet{Role::kPos}, std::nullopt};
+  Principal app{"app:m-1", RoleSet{Role::kApp}, std::string("m-1")};
+  Principal admin{"admin", RoleSet{Role::kAdmin}, std::nullopt};
+  const RoleSet redeemers{Role::kPos, Role::kApp};
+  EXPECT_FALSE(Authorize(pos, redeemers, std::string_view("m-9")).has_value());
+  EXPECT_FALSE(Authorize(app, redeemers, std::string_view("m-1")).has_value());
+  auto other = Authorize(app, redeemers, std::string_view("m-2"));
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->status, 403);
+  EXPECT_EQ(other->code, "forbidden");
+  EXPECT_EQ(Authorize(pos, RoleSet{Role::kOps}, std::nullopt)->status, 403);
+  EXPECT_FALSE(Authorize(admin, RoleSet{Role::kOps}, std::nullopt).has_value());
+}
+
+TEST(ApiKeys, FileIsValidated) {
+  EXPECT_THROW(ParseApiKeys("not json", "f"), ConfigError);
+  EXPECT_THROW(ParseApiKeys(R"({"keys":[{"name":"a","sha256":"xyz","roles":["pos"]}]})", "f"), ConfigError);
+  const std::string hash(64, 'a');
+  EXPECT_THROW(ParseApiKeys(R"({"keys":[{"name":"a","sha256":")" + hash + R"(","roles":["wizard"]}]})", "f"),
+               ConfigError);
+  EXPECT_THROW(ParseApiKeys(R"({"keys":[{"name":"a","sha256":")" + hash + R"(","roles":["app"]}]})", "f"),
+               ConfigError);
+  auto keys = ParseApiKeys(R"({"keys":[{"name":"a","sha256":")" + hash + R"(","roles":["pos","agent"]}]})", "f");
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_TRUE(keys[0].roles.Has(Role::kAgent));
+}
+
+TEST(Crypto, KnownVectors) {
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  // RFC 4231 test case 2.
+  EXPECT_EQ(HexEncode(HmacSha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_EQ(Base64UrlEncode("\xfb\xff"), "-_8");
+  EXPECT_EQ(*Base64UrlDecode("-_8"), "\xfb\xff");
+  EXPECT_FALSE(Base64UrlDecode("a*b").has_value());
+  const std::string u = NewUuid();
+  EXPECT_EQ(u.size(), 36u);
+  EXPECT_EQ(u[14], '4');
+  EXPECT_NE(NewUuid(), u);
+}
+
+}  // namespace
+}  // namespace tessera

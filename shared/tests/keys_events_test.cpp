@@ -1,0 +1,71 @@
+#include <gtest/gtest.h>
+
+#include "tessera/events.h"
+#include "tessera/ids.h"
+#include "tessera/keys.h"
+
+namespace tessera {
+namespace {
+
+TEST(KeyLayout, MemberKeysShareTheBucketHashTag) {
+  // Test vectors: FNV-1a 32 of the member id, mod 64 (docs/redis-keys.md).
+  EXPECT_EQ(Fnv1a32(""), 2166136261u);
+  EXPECT_EQ(Fnv1a32("a"), 0xe40c292cu);
+  EXPECT_EQ(MemberBucket("m-1001"), static_cast<int>(Fnv1a32("m-1001") % 64));
+  const std::string account = MemberKey("m-1001", "account");
+  const std::string tag = BucketTag(MemberBucket("m-1001"));
+  EXPECT_EQ(account, "tessera:" + tag + ":m:m-1001:account");
+  EXPECT_NE(OutboxStream(tag, "rewards").find(tag), std::string::npos);
+  EXPECT_EQ(OutboxStreams("rewards").size(), static_cast<size_t>(kBucketCount + 1));
+  EXPECT_EQ(BucketTag(7), "{b07}");
+}
+
+TEST(KeyLayout, BucketsSpreadMembers) {
+  std::vector<int> counts(kBucketCount);
+  for (int i = 0; i < 64000; ++i) counts[MemberBucket("m-" + std::to_string(i))]++;
+  for (int c : counts) {
+    EXPECT_GT(c, 800);
+    EXPECT_LT(c, 1200);
+  }
+}
+
+TEST(Ids, SpecRules) {
+  EXPECT_TRUE(IsValidId("m-1001"));
+  EXPECT_TRUE(IsValidId("store:12.A_b"));
+  EXPECT_FALSE(IsValidId(""));
+  EXPECT_FALSE(IsValidId(std::string(65, 'a')));
+  EXPECT_FALSE(IsValidId("a b"));
+  EXPECT_FALSE(IsValidId("a/b"));
+  EXPECT_TRUE(IsValidIdempotencyKey("order-1 retry"));
+  EXPECT_FALSE(IsValidIdempotencyKey(""));
+  EXPECT_FALSE(IsValidIdempotencyKey(std::string(129, 'k')));
+  EXPECT_FALSE(IsValidIdempotencyKey("tab\tkey"));
+}
+
+TEST(Events, DeadLetterTopicNames) {
+  EXPECT_EQ(DlqTopicFor("tessera.ledger.v1"), "tessera.ledger.dlq.v1");
+  EXPECT_EQ(DlqTopicFor("tessera.purchases.v1"), "tessera.purchases.dlq.v1");
+  EXPECT_EQ(AllTopics().size(), 8u);
+}
+
+TEST(Events, EnvelopeRoundTripsAndValidates) {
+  EventEnvelope e;
+  e.event_id = "0b0f9c3e-4a57-4c0e-9d0a-1f2e3d4c5b6a";
+  e.type = "points.earned";
+  e.occurred_at = "2026-11-22T06:43:24.000Z";
+  e.member_id = "m-1";
+  e.member_seq = 7;
+  e.channel = "store";
+  e.source = "tessera-rewards";
+  e.payload = {{"points", 120}};
+  std::string err;
+  auto back = EventEnvelope::FromJson(e.ToJson(), &err);
+  ASSERT_TRUE(back) << err;
+  EXPECT_EQ(back->member_seq, 7);
+  EXPECT_EQ(back->payload["points"], 120);
+  EXPECT_FALSE(EventEnvelope::FromJson(nlohmann::json::parse(R"({"type":"x"})"), &err));
+  EXPECT_NE(err.find("event_id"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tessera

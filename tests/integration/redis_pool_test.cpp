@@ -1,0 +1,96 @@
+// RedisPool against a real redis-server: commands, scripts, concurrency, and recovery after
+// the server is killed and restarted.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "tessera/redis.h"
+#include "testing.h"
+
+namespace tessera {
+namespace {
+
+using testing::RedisServer;
+
+RedisOptions OptionsFor(const RedisServer& server, int pool = 4) {
+  RedisOptions o;
+  o.url = ParseRedisUrl(server.Url());
+  o.pool_size = pool;
+  o.command_timeout = std::chrono::milliseconds(500);
+  o.connect_timeout = std::chrono::milliseconds(500);
+  return o;
+}
+
+TEST(RedisPool, CommandsPipelinesAndScripts) {
+  RedisServer server;
+  RedisPool pool(OptionsFor(server));
+  EXPECT_TRUE(pool.Ping());
+  EXPECT_EQ(pool.Command({"SET", "k", "v with spaces\r\n"}).AsString(), "OK");
+  EXPECT_EQ(pool.Command({"GET", "k"}).AsString(), "v with spaces\r\n");
+  EXPECT_TRUE(pool.Command({"GET", "missing"}).IsNil());
+  auto replies = pool.Pipeline({{"INCR", "n"}, {"INCRBY", "n", "41"}, {"HSET", "k", "f", "v"}});
+  EXPECT_EQ(replies[1].AsInt(), 42);
+  EXPECT_TRUE(replies[2].IsError());  // WRONGTYPE comes back as a value, not an exception
+  EXPECT_THROW(replies[2].ThrowIfError(), DependencyError);
+
+  LuaScript script("sum", "return tonumber(ARGV[1]) + tonumber(ARGV[2])");
+  EXPECT_EQ(pool.Eval(script, {}, {"2", "3"}).AsInt(), 5);
+  // After SCRIPT FLUSH (as after a Redis restart) EVALSHA meets NOSCRIPT and reloads.
+  pool.Command({"SCRIPT", "FLUSH"});
+  EXPECT_EQ(pool.Eval(script, {}, {"20", "3"}).AsInt(), 23);
+  EXPECT_THROW(pool.Eval(LuaScript("bad", "return redis.call('NOPE')"), {}, {}), DependencyError);
+}
+
+TEST(RedisPool, IsSafeUnderManyThreads) {
+  RedisServer server;
+  RedisPool pool(OptionsFor(server, 4));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 500; ++i) pool.Command({"INCR", "counter"}).ThrowIfError();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(pool.Command({"GET", "counter"}).AsInt(), 8000);
+}
+
+TEST(RedisPool, RecoversAfterRedisRestartsAndFailsFastWhileDown) {
+  RedisServer server;
+  RedisPool pool(OptionsFor(server, 4));
+  // Open several connections so that all of them go stale on restart.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back([&] { pool.Command({"INCR", "warm"}); });
+  for (auto& t : threads) t.join();
+  pool.Command({"SET", "durable", "1"});
+
+  server.Kill();
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(pool.Command({"GET", "durable"}), UnavailableError);
+  EXPECT_THROW(pool.Command({"GET", "durable"}), UnavailableError);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_FALSE(pool.Ping());
+
+  server.Start();  // same port, AOF replayed
+  int failures = 0;
+  for (int i = 0; i < 50; ++i) {
+    try {
+      EXPECT_EQ(pool.Command({"GET", "durable"}).AsString(), "1");
+    } catch (const UnavailableError&) {
+      ++failures;
+    }
+  }
+  EXPECT_LE(failures, 1) << "stale connections must be dropped together";
+  EXPECT_TRUE(pool.Ping());
+}
+
+TEST(RedisPool, UnreachableServerIsUnavailableNotAHang) {
+  RedisOptions o;
+  o.url = ParseRedisUrl("redis://127.0.0.1:" + std::to_string(testing::FreePort()));
+  RedisPool pool(o);
+  EXPECT_THROW(pool.Command({"PING"}), UnavailableError);
+  EXPECT_FALSE(pool.Ping());
+}
+
+}  // namespace
+}  // namespace tessera
