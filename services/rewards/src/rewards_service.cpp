@@ -1,14 +1,44 @@
 #include "rewards_service.h"
 
+#include "consumers.h"
+#include "http_routes.h"
+#include "program.h"
+#include "redis_account_store.h"
+#include "rewards_app.h"
+#include "sweep.h"
+#include "tessera/errors.h"
+#include "tessera/events.h"
+
 namespace tessera::rewards {
+
+void Wire(ServiceRuntime& rt) {
+  if (rt.config().program_file.empty()) {
+    throw ConfigError("TESSERA_PROGRAM_FILE: required by tessera-rewards (e.g. config/program.json)");
+  }
+  const ProgramRules& rules = rt.Make<ProgramRules>(LoadProgramFile(rt.config().program_file));
+  auto& store = rt.Make<RedisAccountStore>(rt.redis());
+  auto& app = rt.Make<RewardsApp>(store, rules, rt.clock(), rt.logger());
+  RegisterRoutes(rt.http(), app, rt.clock());
+
+  auto& consumers = rt.Make<RewardsConsumers>(app, rt.clock(), rt.logger(), rt.metrics());
+  rt.AddConsumer({topics::kPurchases, topics::kOffers}, [&consumers](const ConsumedMessage& m) {
+    if (m.topic == topics::kPurchases) consumers.HandlePurchase(m);
+    else consumers.HandleOffer(m);
+  });
+
+  SweepOptions so;
+  so.owner = rt.config().instance_id;
+  so.interval = std::chrono::milliseconds(EnvReader(ProcessEnv()).Int("TESSERA_SWEEP_INTERVAL_MS", 1000, 50, 3'600'000));
+  auto& sweep = rt.Make<Sweep>(app, store, rt.clock(), so, rt.logger(), rt.metrics());
+  rt.AddBackgroundTask("expiry-sweep", [&sweep](std::stop_token st) { sweep.Run(st); });
+  rt.logger().Info("program loaded", {{"program_id", rules.program_id}, {"tiers", rules.tiers.size()}});
+}
 
 ServiceDefinition Definition() {
   ServiceDefinition d;
   d.name = "rewards";
   d.default_port = kDefaultPort;
-  // The shared runtime serves /healthz, /readyz and /metrics and runs the outbox relay for
-  // the "rewards" outbox streams; the domain routes and consumers are wired here.
-  d.wire = [](ServiceRuntime&) {};
+  d.wire = Wire;
   return d;
 }
 

@@ -50,6 +50,16 @@ class ServiceRuntime {
   void Start();
   void Stop();
 
+  // Constructs an object owned by the runtime: it lives until the runtime is destroyed, after
+  // consumers and background tasks have stopped (so they may refer to it).
+  template <typename T, typename... Args>
+  T& Make(Args&&... args) {
+    auto p = std::make_shared<T>(std::forward<Args>(args)...);
+    T& ref = *p;
+    owned_.push_back(std::move(p));
+    return ref;
+  }
+
  private:
   ServiceConfig config_;
   const Clock& clock_;
@@ -61,6 +71,7 @@ class ServiceRuntime {
   std::unique_ptr<IdempotencyStore> idempotency_;
   std::unique_ptr<OutboxRelay> relay_;
   std::unique_ptr<HttpServer> http_;
+  std::vector<std::shared_ptr<void>> owned_;  // destroyed after everything declared below
   std::vector<std::unique_ptr<KafkaConsumer>> consumers_;
   std::vector<std::pair<std::string, std::function<void(std::stop_token)>>> tasks_;
   std::vector<std::jthread> task_threads_;

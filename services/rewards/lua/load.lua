@@ -1,0 +1,26 @@
+-- Loads a member (and optionally begins an idempotent request) in one round trip.
+-- KEYS: 1 state hash, 2 idempotency record ('' field unused when ARGV[1] == '0'),
+--       3 orders, 4 redemptions, 5 holds
+-- ARGV: 1 begin ('1'|'0'), 2 request hash, 3 in-flight ttl ms, 4 order id, 5 redemption id, 6 hold id
+-- Returns {idem_tag, status, body, state|false, seq, order|false, redemption|false, hold|false}
+local tag, status, body = 'proceed', '', ''
+if ARGV[1] == '1' then
+  local rec = redis.call('HMGET', KEYS[2], 'h', 's', 'b')
+  if not rec[1] then
+    redis.call('HSET', KEYS[2], 'h', ARGV[2], 's', '0')
+    redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  elseif rec[1] ~= ARGV[2] then
+    return {'mismatch', '', '', false, 0, false, false, false}
+  elseif rec[2] == '0' then
+    return {'in_progress', '', '', false, 0, false, false, false}
+  else
+    return {'replay', rec[2], rec[3] or '', false, 0, false, false, false}
+  end
+end
+local st = redis.call('HMGET', KEYS[1], 's', 'q')
+local function field(key, f)
+  if f == '' then return false end
+  return redis.call('HGET', key, f)
+end
+return {tag, status, body, st[1], tonumber(st[2] or '0'), field(KEYS[3], ARGV[4]), field(KEYS[4], ARGV[5]),
+        field(KEYS[5], ARGV[6])}

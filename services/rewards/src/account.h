@@ -1,0 +1,106 @@
+// The reward-account rules applied to one member's state at one instant (SPEC §4). No I/O:
+// the caller loads the state, calls Settle() and one operation, and commits the state with
+// the changes this object collected, atomically. Business refusals throw ProblemError
+// (409 insufficient_points, 422 outside_reversal_window, ...) and change nothing.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "earn_rules.h"
+#include "member_state.h"
+#include "program.h"
+
+namespace tessera::rewards {
+
+// One step of member_seq: becomes a ledger entry and an event on tessera.ledger.v1.
+struct Change {
+  int64_t seq = 0;
+  std::string type;     // points.earned, ...
+  int64_t points = 0;   // effect on available + pending + held
+  std::string channel;
+  std::string reference;
+  nlohmann::json payload;   // type-specific
+  nlohmann::json balances;  // after this change
+  int64_t total_after = 0;
+  int64_t available_after = 0;
+};
+
+// Records that live beside the state (hash fields), written with the commit.
+struct Records {
+  std::map<std::string, nlohmann::json> orders;       // order_id -> order record
+  std::map<std::string, nlohmann::json> redemptions;  // redemption_id -> redemption record
+  std::map<std::string, nlohmann::json> holds;        // hold_id -> hold record
+};
+
+struct EnrollInput {
+  std::string member_id, channel, locale, time_zone;
+  nlohmann::json profile = nlohmann::json::object();
+};
+
+class Account {
+ public:
+  // `state` is modified in place. `now_ms` is the instant every rule is evaluated at.
+  Account(MemberState& state, const ProgramRules& rules, int64_t now_ms);
+
+  // Time-driven changes due at `now`: expired holds released, pending lots vested, expiry
+  // warnings, expired lots, qualifying window moved (tier downgrade). Idempotent.
+  void Settle();
+
+  void Enroll(const EnrollInput& in);
+  // Returns the response body. `occurred_ms` is the purchase time (qualifying day, refund window).
+  nlohmann::json Earn(const Purchase& purchase, int64_t occurred_ms);
+  // A fixed bonus (offer.redeemed with bonus_points): vested at once, counts as lifetime.
+  nlohmann::json Bonus(const std::string& order_key, int64_t points, const std::string& channel,
+                       const nlohmann::json& details);
+  nlohmann::json Redeem(const std::string& redemption_id, int64_t points, const std::string& reward_id,
+                        const std::string& order_id, const std::string& channel);
+  nlohmann::json Hold(const std::string& hold_id, int64_t points, const std::string& channel,
+                      const std::string& store_id, int ttl_seconds);
+  // `record` is the stored hold record (nullopt: 404). Captured holds answer their first answer.
+  nlohmann::json Capture(const std::string& hold_id, const std::string& redemption_id,
+                         const std::optional<nlohmann::json>& record);
+  nlohmann::json Release(const std::string& hold_id, const std::optional<nlohmann::json>& record);
+  nlohmann::json ReverseRefund(const std::string& reversal_id, const std::string& order_id, int64_t refund_minor,
+                               const std::string& reason, const std::optional<nlohmann::json>& order);
+  nlohmann::json ReverseRedemption(const std::string& reversal_id, const std::string& redemption_id,
+                                   const std::string& reason, const std::optional<nlohmann::json>& redemption);
+  nlohmann::json Adjust(const std::string& adjustment_id, int64_t points, const std::string& reason_code,
+                        const std::string& note, const std::string& agent_id);
+
+  // The account as GET /v1/members/{id} shows it.
+  nlohmann::json View() const;
+  nlohmann::json Balances() const;
+
+  const std::vector<Change>& changes() const { return changes_; }
+  const Records& records() const { return records_; }
+  // Earliest instant at which Settle() has something to do (nullopt: nothing scheduled).
+  std::optional<int64_t> NextDue() const;
+
+ private:
+  void Emit(const std::string& type, int64_t points, const std::string& channel, const std::string& reference,
+            nlohmann::json payload);
+  void SortLots();
+  void AddVestedPoints(Lot lot);  // pays debt first
+  std::vector<Allocation> TakeVested(int64_t points);
+  void Restore(const std::vector<Allocation>& allocations);
+  void RequireAvailable(int64_t points) const;
+  int64_t Claw(int64_t points, const std::string& preferred_lot);
+  void MaybeUpgradeTier(const std::string& channel);
+  std::string NewLotId();
+  nlohmann::json HoldRecord(const ActiveHold& h, const std::string& status, const nlohmann::json& extra) const;
+
+  MemberState& s_;
+  const ProgramRules& rules_;
+  int64_t now_;
+  std::vector<Change> changes_;
+  Records records_;
+};
+
+std::string FormatMs(int64_t ms);  // RFC 3339 UTC
+
+}  // namespace tessera::rewards

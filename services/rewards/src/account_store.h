@@ -1,0 +1,91 @@
+// Where reward accounts live. The interface is as narrow as the service's use of it:
+// load a member (optionally starting an idempotent request), commit a new state with its
+// ledger entries, events and records in one atomic compare-and-set on member_seq, and the
+// read-only and housekeeping queries. RedisAccountStore is the real one; InMemoryAccountStore
+// (tests) keeps the same semantics in a map.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tessera/idempotency.h"
+
+namespace tessera::rewards {
+
+struct IdempotencyRef {
+  std::string key;           // full record key (member's hash tag)
+  std::string request_hash;  // IdempotencyStore::RequestHash
+};
+
+struct LoadRequest {
+  std::string member_id;
+  const IdempotencyRef* begin = nullptr;  // start the idempotency protocol on this load
+  std::string order_id, redemption_id, hold_id;  // records to fetch with the state
+};
+
+struct LoadResult {
+  IdempotencyOutcome idempotency = IdempotencyOutcome::kProceed;
+  StoredResponse replay;                   // kReplay
+  std::optional<std::string> state;        // MemberState JSON; nullopt: not enrolled
+  int64_t seq = 0;
+  std::optional<std::string> order, redemption, hold;
+};
+
+struct CommitRequest {
+  std::string member_id;
+  int64_t expected_seq = 0;  // compare-and-set on member_seq
+  std::optional<std::string> state;  // new state (nullopt: unchanged, only records/idempotency)
+  int64_t new_seq = 0;
+  std::vector<std::pair<int64_t, std::string>> ledger_entries;  // (member_seq, entry JSON)
+  std::vector<std::string> events;                              // envelopes for tessera.ledger.v1
+  std::vector<std::pair<std::string, std::string>> orders, redemptions, holds;  // field -> JSON
+  std::optional<int64_t> due_ms;  // next Settle() instant for the sweep; nullopt: none
+  std::optional<IdempotencyRef> idempotency;
+  int response_status = 0;
+  std::string response_body;
+  int ledger_online_entries = 1000;
+};
+
+enum class CommitStatus { kCommitted, kConflict, kReplay };
+struct CommitResult {
+  CommitStatus status = CommitStatus::kCommitted;
+  StoredResponse replay;
+};
+
+struct LedgerPage {
+  std::vector<std::string> entries;  // JSON, newest first
+  std::optional<int64_t> next_before_seq;
+};
+
+struct LedgerTotals {
+  int64_t trimmed_points = 0;   // sum of entries moved off the online ledger
+  int64_t trimmed_entries = 0;
+  std::vector<std::string> entries;  // every online entry, oldest first
+};
+
+class AccountStore {
+ public:
+  virtual ~AccountStore() = default;
+  // All methods throw UnavailableError when the store cannot be reached.
+  virtual LoadResult Load(const LoadRequest& request) = 0;
+  virtual CommitResult Commit(const CommitRequest& request) = 0;
+  virtual void AbandonIdempotency(const IdempotencyRef& ref) = 0;
+  virtual LedgerPage Ledger(const std::string& member_id, std::optional<int64_t> before_seq, int limit) = 0;
+  virtual LedgerTotals LedgerForAudit(const std::string& member_id) = 0;
+  // Notes: (note JSON) appended; returns false when the member does not exist.
+  virtual bool AddNote(const std::string& member_id, const std::string& note_json) = 0;
+  virtual std::vector<std::string> Notes(const std::string& member_id, int offset, int limit) = 0;
+  // Members of `bucket` whose next Settle() is due at or before `now_ms`.
+  virtual std::vector<std::string> DueMembers(int bucket, int64_t now_ms, int limit) = 0;
+  // A lease on a bucket's sweep so replicas do not sweep the same bucket at once.
+  virtual bool TryLockBucket(int bucket, const std::string& owner, int64_t ttl_ms) = 0;
+  virtual void UnlockBucket(int bucket, const std::string& owner) = 0;
+  // Goodwill caps: adds |points| to the agent's total for `day` if it stays within `cap`.
+  virtual bool ReserveAgentPoints(const std::string& agent_id, int64_t day, int64_t points, int64_t cap) = 0;
+  virtual void ReleaseAgentPoints(const std::string& agent_id, int64_t day, int64_t points) = 0;
+};
+
+}  // namespace tessera::rewards

@@ -1,0 +1,188 @@
+#include "http_routes.h"
+
+#include <variant>
+
+#include "requests.h"
+#include "tessera/crypto.h"
+#include "tessera/errors.h"
+#include "tessera/ids.h"
+#include "tessera/idempotency.h"
+
+namespace tessera::rewards {
+
+namespace {
+
+enum class KeyPolicy { kOptional, kRequired };
+
+HttpResponse ToResponse(const Reply& r) {
+  HttpResponse resp;
+  resp.status = r.status;
+  resp.body = r.body;
+  resp.content_type = r.IsProblem() ? "application/problem+json" : "application/json";
+  if (r.replayed) resp.headers.emplace_back("Idempotent-Replayed", "true");
+  return resp;
+}
+
+const std::string& MemberParam(const HttpRequest& req) {
+  const std::string& id = req.Param("id");
+  if (!IsValidId(id)) throw ProblemError(Problem::Validation("/path/id", "member id must be 1-64 characters of [A-Za-z0-9_.:-]"));
+  return id;
+}
+
+RequestContext Context(const HttpRequest& req, const std::string& member_id, KeyPolicy policy) {
+  RequestContext ctx;
+  ctx.member_id = member_id;
+  ctx.correlation_id = req.request_id;
+  ctx.causation_id = req.request_id;
+  if (auto key = req.Header("idempotency-key")) {
+    if (!IsValidIdempotencyKey(*key)) {
+      throw ProblemError(Problem::Make(400, codes::kIdempotencyKeyInvalid,
+                                       "Idempotency-Key must be 1-128 printable ASCII characters"));
+    }
+    ctx.idempotency_key = *key;
+  } else if (policy == KeyPolicy::kRequired) {
+    throw ProblemError(Problem::Make(400, codes::kIdempotencyKeyRequired,
+                                     "this request spends points: send an Idempotency-Key header"));
+  }
+  ctx.request_hash = IdempotencyStore::RequestHash(req.method, req.path, req.body);
+  if (auto m = req.Header("if-match")) {
+    std::string v = *m;
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos) {
+      throw ProblemError(Problem::Validation("/headers/If-Match", "If-Match must be an account version (an integer)"));
+    }
+    ctx.if_match = std::stoll(v);
+  }
+  return ctx;
+}
+
+int Limit(const HttpRequest& req) {
+  auto l = req.Query("limit");
+  if (!l) return 20;
+  if (l->empty() || l->size() > 3 || l->find_first_not_of("0123456789") != std::string::npos) {
+    throw ProblemError(Problem::Validation("/query/limit", "limit must be an integer from 1 to 100"));
+  }
+  const int v = std::stoi(*l);
+  if (v < 1 || v > 100) throw ProblemError(Problem::Validation("/query/limit", "limit must be an integer from 1 to 100"));
+  return v;
+}
+
+// Cursors are opaque to clients: base64url("<kind>:<number>").
+std::optional<int64_t> Cursor(const HttpRequest& req, const std::string& kind) {
+  auto c = req.Query("cursor");
+  if (!c || c->empty()) return std::nullopt;
+  auto decoded = Base64UrlDecode(*c);
+  const std::string prefix = kind + ":";
+  if (!decoded || decoded->rfind(prefix, 0) != 0 || decoded->size() == prefix.size() || decoded->size() > prefix.size() + 18 ||
+      decoded->find_first_not_of("0123456789", prefix.size()) != std::string::npos) {
+    throw ProblemError(Problem::Validation("/query/cursor", "cursor is not one this API issued"));
+  }
+  return std::stoll(decoded->substr(prefix.size()));
+}
+
+}  // namespace
+
+void RegisterRoutes(HttpServer& server, RewardsApp& app, const Clock& clock) {
+  const RoleSet readers{Role::kStorefront, Role::kApp, Role::kPos, Role::kAgent};
+  const RoleSet enrollers{Role::kStorefront, Role::kApp, Role::kPos, Role::kAgent};
+  const RoleSet earners{Role::kPos};
+  const RoleSet redeemers{Role::kPos, Role::kApp};
+  const RoleSet holders{Role::kPos};
+  const RoleSet reversers{Role::kPos, Role::kAgent};
+  const RoleSet agents{Role::kAgent};
+
+  server.Route("GET", "/v1/program", {RoleSet{Role::kStorefront, Role::kApp, Role::kPos, Role::kAgent, Role::kOps}},
+               [&app](const HttpRequest&) { return HttpResponse::Json(200, app.rules().document); });
+
+  server.Route("POST", "/v1/members", {enrollers}, [&app](const HttpRequest& req) {
+    EnrollInput in = ParseEnroll(ParseJsonObject(req.body));
+    if (req.principal.member_id && *req.principal.member_id != in.member_id) {
+      throw ProblemError(Problem::Make(403, codes::kForbidden, "an app token may enroll only its own member"));
+    }
+    RequestContext ctx = Context(req, in.member_id, KeyPolicy::kOptional);
+    ctx.channel = in.channel;
+    return ToResponse(app.Enroll(in, ctx));
+  });
+
+  server.Route("GET", "/v1/members/{id}", {readers, false, "id"},
+               [&app](const HttpRequest& req) { return ToResponse(app.GetAccount(MemberParam(req))); });
+
+  server.Route("POST", "/v1/members/{id}/earnings", {earners, false, "id"}, [&app, &clock](const HttpRequest& req) {
+    const std::string& member = MemberParam(req);
+    EarnInput in = ParseEarn(ParseJsonObject(req.body), app.rules(), clock.Now());
+    RequestContext ctx = Context(req, member, KeyPolicy::kOptional);
+    if (ctx.idempotency_key.empty()) ctx.idempotency_key = "order:" + in.purchase.order_id;  // natural key
+    ctx.channel = in.purchase.channel;
+    return ToResponse(app.Earn(in, ctx));
+  });
+
+  server.Route("POST", "/v1/members/{id}/redemptions", {redeemers, false, "id"}, [&app](const HttpRequest& req) {
+    const std::string& member = MemberParam(req);
+    RedeemInput in = ParseRedeem(ParseJsonObject(req.body));
+    RequestContext ctx = Context(req, member, KeyPolicy::kRequired);
+    ctx.channel = in.channel;
+    return ToResponse(app.Redeem(in, ctx));
+  });
+
+  server.Route("POST", "/v1/members/{id}/holds", {holders, false, "id"}, [&app](const HttpRequest& req) {
+    const std::string& member = MemberParam(req);
+    HoldInput in = ParseHold(ParseJsonObject(req.body), app.rules());
+    RequestContext ctx = Context(req, member, KeyPolicy::kRequired);
+    ctx.channel = in.channel;
+    return ToResponse(app.Hold(in, ctx));
+  });
+
+  for (const char* action : {"capture", "release"}) {
+    const std::string verb = action;
+    server.Route("POST", "/v1/members/{id}/holds/{hold_id}/" + verb, {holders, false, "id"},
+                 [&app, verb](const HttpRequest& req) {
+                   const std::string& member = MemberParam(req);
+                   const std::string& hold_id = req.Param("hold_id");
+                   if (!IsValidId(hold_id)) throw ProblemError(Problem::Validation("/path/hold_id", "invalid hold id"));
+                   if (!req.body.empty() && ParseJsonObject(req.body).size() != 0) {
+                     throw ProblemError(Problem::Validation("/", "this request takes no body fields"));
+                   }
+                   RequestContext ctx = Context(req, member, KeyPolicy::kOptional);
+                   return ToResponse(verb == "capture" ? app.Capture(hold_id, ctx) : app.Release(hold_id, ctx));
+                 });
+  }
+
+  server.Route("POST", "/v1/members/{id}/reversals", {reversers, false, "id"}, [&app](const HttpRequest& req) {
+    const std::string& member = MemberParam(req);
+    auto in = ParseReversal(ParseJsonObject(req.body));
+    RequestContext ctx = Context(req, member, KeyPolicy::kRequired);
+    ctx.channel = "system";
+    if (auto* refund = std::get_if<RefundInput>(&in)) return ToResponse(app.ReverseRefund(*refund, ctx));
+    return ToResponse(app.ReverseRedemption(std::get<CancelRedemptionInput>(in), ctx));
+  });
+
+  server.Route("POST", "/v1/members/{id}/adjustments", {agents, false, "id"}, [&app](const HttpRequest& req) {
+    const std::string& member = MemberParam(req);
+    AdjustInput in = ParseAdjust(ParseJsonObject(req.body));
+    RequestContext ctx = Context(req, member, KeyPolicy::kRequired);
+    ctx.channel = "agent";
+    return ToResponse(app.Adjust(in, ctx));
+  });
+
+  server.Route("GET", "/v1/members/{id}/ledger", {readers, false, "id"}, [&app](const HttpRequest& req) {
+    return ToResponse(app.Ledger(MemberParam(req), Cursor(req, "seq"), Limit(req)));
+  });
+
+  server.Route("POST", "/v1/members/{id}/notes", {agents, false, "id"}, [&app](const HttpRequest& req) {
+    const std::string& member = MemberParam(req);
+    auto body = ParseJsonObject(req.body);
+    JsonObjectReader r(body, {"agent_id", "text"});
+    const std::string agent = r.RequiredId("agent_id");
+    const std::string text = r.RequiredString("text", 1, 4000);
+    return ToResponse(app.AddNote(member, agent, text, req.principal.name));
+  });
+
+  server.Route("GET", "/v1/members/{id}/notes", {agents, false, "id"}, [&app](const HttpRequest& req) {
+    return ToResponse(app.Notes(MemberParam(req), static_cast<int>(Cursor(req, "off").value_or(0)), Limit(req)));
+  });
+
+  server.Route("GET", "/v1/members/{id}/audit", {agents, false, "id"},
+               [&app](const HttpRequest& req) { return ToResponse(app.Audit(MemberParam(req))); });
+}
+
+}  // namespace tessera::rewards

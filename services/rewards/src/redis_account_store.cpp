@@ -1,0 +1,197 @@
+#include "redis_account_store.h"
+
+#include <nlohmann/json.hpp>
+
+#include "commit_lua.h"
+#include "load_lua.h"
+#include "tessera/keys.h"
+#include "tessera/lua_library.h"
+
+namespace tessera::rewards {
+
+namespace {
+const LuaScript& LoadScript() {
+  static const LuaScript* s = new LuaScript(MakeScript("rewards_load", embedded::kLoadLua));
+  return *s;
+}
+const LuaScript& CommitScript() {
+  static const LuaScript* s = new LuaScript(MakeScript("rewards_commit", embedded::kCommitLua));
+  return *s;
+}
+const LuaScript& LockScript() {
+  static const LuaScript* s = new LuaScript("rewards_lock", R"lua(
+if ARGV[3] == 'unlock' then
+  if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+  return 0
+end
+local cur = redis.call('GET', KEYS[1])
+if cur == false or cur == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0
+)lua");
+  return *s;
+}
+const LuaScript& ReserveScript() {
+  static const LuaScript* s = new LuaScript("rewards_agent_reserve", R"lua(
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used + tonumber(ARGV[1]) > tonumber(ARGV[2]) then return 0 end
+redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], 172800000)
+return 1
+)lua");
+  return *s;
+}
+const LuaScript& NoteScript() {
+  static const LuaScript* s = new LuaScript("rewards_note", R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = redis.call('HINCRBY', KEYS[3], 'notes', 1)
+redis.call('ZADD', KEYS[2], n, ARGV[1])
+return n
+)lua");
+  return *s;
+}
+
+std::string Key(const std::string& member, const char* kind) { return MemberKey(member, kind); }
+std::string Tag(const std::string& member) { return BucketTag(MemberBucket(member)); }
+
+nlohmann::json Pairs(const std::vector<std::pair<std::string, std::string>>& kv) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& [k, v] : kv) a.push_back({k, v});
+  return a;
+}
+}  // namespace
+
+RedisAccountStore::RedisAccountStore(RedisPool& pool, std::chrono::milliseconds in_flight_ttl)
+    : pool_(pool), idempotency_(pool), in_flight_ttl_(in_flight_ttl) {}
+
+std::string RedisAccountStore::StateKey(const std::string& member_id) { return Key(member_id, "state"); }
+std::string RedisAccountStore::DueKey(int bucket) { return "tessera:" + BucketTag(bucket) + ":rewards:due"; }
+
+LoadResult RedisAccountStore::Load(const LoadRequest& r) {
+  const std::string state_key = StateKey(r.member_id);
+  RedisValue v = pool_.Eval(
+      LoadScript(),
+      {state_key, r.begin ? r.begin->key : state_key, Key(r.member_id, "orders"), Key(r.member_id, "redemptions"),
+       Key(r.member_id, "holds")},
+      {r.begin ? "1" : "0", r.begin ? r.begin->request_hash : "", std::to_string(in_flight_ttl_.count()), r.order_id,
+       r.redemption_id, r.hold_id});
+  LoadResult out;
+  const std::string& tag = v.elements.at(0).AsString();
+  if (tag == "mismatch") out.idempotency = IdempotencyOutcome::kMismatch;
+  if (tag == "in_progress") out.idempotency = IdempotencyOutcome::kInProgress;
+  if (tag == "replay") {
+    out.idempotency = IdempotencyOutcome::kReplay;
+    out.replay = {static_cast<int>(v.elements.at(1).AsInt()), v.elements.at(2).AsString()};
+  }
+  auto opt = [](const RedisValue& e) -> std::optional<std::string> {
+    if (e.IsNil() || e.type == RedisValue::Type::kInteger) return std::nullopt;  // Lua false -> nil
+    return e.AsString();
+  };
+  out.state = opt(v.elements.at(3));
+  out.seq = v.elements.at(4).AsInt();
+  out.order = opt(v.elements.at(5));
+  out.redemption = opt(v.elements.at(6));
+  out.hold = opt(v.elements.at(7));
+  return out;
+}
+
+CommitResult RedisAccountStore::Commit(const CommitRequest& r) {
+  const std::string state_key = StateKey(r.member_id);
+  const int bucket = MemberBucket(r.member_id);
+  nlohmann::json entries = nlohmann::json::array();
+  for (const auto& [seq, json] : r.ledger_entries) entries.push_back({seq, json});
+  nlohmann::json arg = {{"exp", r.expected_seq},
+                        {"seq", r.new_seq},
+                        {"entries", entries},
+                        {"events", r.events},
+                        {"orders", Pairs(r.orders)},
+                        {"redemptions", Pairs(r.redemptions)},
+                        {"holds", Pairs(r.holds)},
+                        {"member", r.member_id},
+                        {"status", r.response_status},
+                        {"body", r.response_body},
+                        {"limit", r.ledger_online_entries}};
+  if (r.state) arg["state"] = *r.state;
+  if (r.due_ms) arg["due"] = *r.due_ms;
+  if (r.idempotency) arg["idem"] = r.idempotency->request_hash;
+  RedisValue v = pool_.Eval(CommitScript(),
+                            {state_key, Key(r.member_id, "ledger"), Key(r.member_id, "orders"),
+                             Key(r.member_id, "redemptions"), Key(r.member_id, "holds"), DueKey(bucket),
+                             OutboxStream(Tag(r.member_id), "rewards"),
+                             r.idempotency ? r.idempotency->key : state_key, Key(r.member_id, "meta")},
+                            {arg.dump()});
+  const std::string& tag = v.elements.at(0).AsString();
+  if (tag == "committed") return {CommitStatus::kCommitted, {}};
+  if (tag == "conflict") return {CommitStatus::kConflict, {}};
+  return {CommitStatus::kReplay, {static_cast<int>(v.elements.at(1).AsInt()), v.elements.at(2).AsString()}};
+}
+
+void RedisAccountStore::AbandonIdempotency(const IdempotencyRef& ref) { idempotency_.Abandon(ref.key, ref.request_hash); }
+
+LedgerPage RedisAccountStore::Ledger(const std::string& member_id, std::optional<int64_t> before_seq, int limit) {
+  const std::string max = before_seq ? "(" + std::to_string(*before_seq) : "+inf";
+  RedisValue v = pool_.Command({"ZREVRANGEBYSCORE", Key(member_id, "ledger"), max, "-inf", "WITHSCORES", "LIMIT",
+                                "0", std::to_string(limit + 1)});
+  v.ThrowIfError();
+  LedgerPage page;
+  for (size_t i = 0; i + 1 < v.elements.size() && page.entries.size() < static_cast<size_t>(limit); i += 2) {
+    page.entries.push_back(v.elements[i].AsString());
+    page.next_before_seq = v.elements[i + 1].AsInt();
+  }
+  if (v.elements.size() / 2 <= static_cast<size_t>(limit)) page.next_before_seq.reset();
+  return page;
+}
+
+LedgerTotals RedisAccountStore::LedgerForAudit(const std::string& member_id) {
+  auto replies = pool_.Pipeline({{"ZRANGE", Key(member_id, "ledger"), "0", "-1"},
+                                 {"HMGET", Key(member_id, "meta"), "trimmed_points", "trimmed_entries"}});
+  LedgerTotals t;
+  for (const auto& e : replies[0].ThrowIfError().elements) t.entries.push_back(e.AsString());
+  const auto& meta = replies[1].ThrowIfError().elements;
+  if (!meta.at(0).IsNil()) t.trimmed_points = meta.at(0).AsInt();
+  if (!meta.at(1).IsNil()) t.trimmed_entries = meta.at(1).AsInt();
+  return t;
+}
+
+bool RedisAccountStore::AddNote(const std::string& member_id, const std::string& note_json) {
+  return pool_.Eval(NoteScript(), {StateKey(member_id), Key(member_id, "notes"), Key(member_id, "meta")}, {note_json})
+             .AsInt() > 0;
+}
+
+std::vector<std::string> RedisAccountStore::Notes(const std::string& member_id, int offset, int limit) {
+  RedisValue v = pool_.Command({"ZREVRANGE", Key(member_id, "notes"), std::to_string(offset),
+                                std::to_string(offset + limit - 1)});
+  std::vector<std::string> out;
+  for (const auto& e : v.ThrowIfError().elements) out.push_back(e.AsString());
+  return out;
+}
+
+std::vector<std::string> RedisAccountStore::DueMembers(int bucket, int64_t now_ms, int limit) {
+  RedisValue v = pool_.Command({"ZRANGEBYSCORE", DueKey(bucket), "-inf", std::to_string(now_ms), "LIMIT", "0",
+                                std::to_string(limit)});
+  std::vector<std::string> out;
+  for (const auto& e : v.ThrowIfError().elements) out.push_back(e.AsString());
+  return out;
+}
+
+bool RedisAccountStore::TryLockBucket(int bucket, const std::string& owner, int64_t ttl_ms) {
+  return pool_.Eval(LockScript(), {"tessera:" + BucketTag(bucket) + ":rewards:sweep-lock"},
+                    {owner, std::to_string(ttl_ms), "lock"})
+             .AsInt() == 1;
+}
+
+void RedisAccountStore::UnlockBucket(int bucket, const std::string& owner) {
+  pool_.Eval(LockScript(), {"tessera:" + BucketTag(bucket) + ":rewards:sweep-lock"}, {owner, "0", "unlock"});
+}
+
+bool RedisAccountStore::ReserveAgentPoints(const std::string& agent_id, int64_t day, int64_t points, int64_t cap) {
+  return pool_.Eval(ReserveScript(), {"tessera:{agent:" + agent_id + "}:goodwill:" + std::to_string(day)},
+                    {std::to_string(points), std::to_string(cap)})
+             .AsInt() == 1;
+}
+
+void RedisAccountStore::ReleaseAgentPoints(const std::string& agent_id, int64_t day, int64_t points) {
+  pool_.Command({"DECRBY", "tessera:{agent:" + agent_id + "}:goodwill:" + std::to_string(day), std::to_string(points)})
+      .ThrowIfError();
+}
+
+}  // namespace tessera::rewards

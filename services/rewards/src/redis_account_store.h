@@ -1,0 +1,38 @@
+// AccountStore on Redis: every key of a member carries the member's bucket hash tag
+// (docs/rewards.md lists them); a commit is one Lua script (lua/commit.lua). Thread-safe.
+#pragma once
+
+#include "account_store.h"
+#include "tessera/redis.h"
+
+namespace tessera::rewards {
+
+class RedisAccountStore final : public AccountStore {
+ public:
+  // `pool` must outlive the store.
+  explicit RedisAccountStore(RedisPool& pool, std::chrono::milliseconds in_flight_ttl = std::chrono::seconds(30));
+
+  LoadResult Load(const LoadRequest& request) override;
+  CommitResult Commit(const CommitRequest& request) override;
+  void AbandonIdempotency(const IdempotencyRef& ref) override;
+  LedgerPage Ledger(const std::string& member_id, std::optional<int64_t> before_seq, int limit) override;
+  LedgerTotals LedgerForAudit(const std::string& member_id) override;
+  bool AddNote(const std::string& member_id, const std::string& note_json) override;
+  std::vector<std::string> Notes(const std::string& member_id, int offset, int limit) override;
+  std::vector<std::string> DueMembers(int bucket, int64_t now_ms, int limit) override;
+  bool TryLockBucket(int bucket, const std::string& owner, int64_t ttl_ms) override;
+  void UnlockBucket(int bucket, const std::string& owner) override;
+  bool ReserveAgentPoints(const std::string& agent_id, int64_t day, int64_t points, int64_t cap) override;
+  void ReleaseAgentPoints(const std::string& agent_id, int64_t day, int64_t points) override;
+
+  // Key names, for tests and docs.
+  static std::string StateKey(const std::string& member_id);
+  static std::string DueKey(int bucket);
+
+ private:
+  RedisPool& pool_;
+  IdempotencyStore idempotency_;
+  std::chrono::milliseconds in_flight_ttl_;
+};
+
+}  // namespace tessera::rewards

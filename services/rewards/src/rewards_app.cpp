@@ -1,0 +1,387 @@
+#include "rewards_app.h"
+
+#include <random>
+#include <thread>
+
+#include "tessera/crypto.h"
+#include "tessera/errors.h"
+#include "tessera/keys.h"
+
+namespace tessera::rewards {
+
+namespace {
+constexpr int kMaxAttempts = 500;
+
+Reply ProblemReply(const Problem& p) { return {p.status, p.Body(), false}; }
+
+Reply FromStored(const StoredResponse& r) {
+  if (r.status == 422 && r.body.empty()) {
+    return ProblemReply(Problem::Make(422, codes::kIdempotencyKeyReused,
+                                      "this Idempotency-Key was used with a different request"));
+  }
+  return {r.status, r.body, true};
+}
+
+// Business refusals worth answering again on a retry with the same key.
+bool Storable(int status) { return status < 400 || status == 409 || status == 412 || status == 422; }
+
+void Backoff(int attempt) {
+  thread_local std::minstd_rand rng(std::random_device{}());
+  const int cap_us = std::min(2000, 50 * (1 << std::min(attempt, 5)));
+  std::this_thread::sleep_for(std::chrono::microseconds(rng() % cap_us));
+}
+
+std::string ShortId(const char* prefix) { return std::string(prefix) + HexEncode(RandomBytes(10)); }
+}  // namespace
+
+RewardsApp::RewardsApp(AccountStore& store, const ProgramRules& rules, const Clock& clock, Logger& logger)
+    : store_(store), rules_(rules), clock_(clock), logger_(logger) {}
+
+std::string RewardsApp::IdempotencyKeyFor(const std::string& member_id, const std::string& key) {
+  return IdempotencyKey(BucketTag(MemberBucket(member_id)), "rewards:" + member_id, key);
+}
+
+CommitRequest RewardsApp::BuildCommit(const RequestContext& ctx, const LoadResult& loaded, const MemberState& state,
+                                      const Account& account, int64_t now_ms) {
+  CommitRequest c;
+  c.member_id = ctx.member_id;
+  c.expected_seq = loaded.seq;
+  c.state = state.ToJson();
+  c.new_seq = state.seq;
+  c.due_ms = account.NextDue();
+  c.ledger_online_entries = rules_.ledger_online_entries;
+  const std::string occurred = FormatMs(now_ms);
+  for (const auto& ch : account.changes()) {
+    const std::string event_id = NewUuid();
+    const std::string channel = ch.channel.empty() ? ctx.channel : ch.channel;
+    nlohmann::json entry = {{"entry_id", ctx.member_id + ":" + std::to_string(ch.seq)},
+                            {"member_seq", ch.seq},
+                            {"type", ch.type},
+                            {"points", ch.points},
+                            {"balance_after", ch.total_after},
+                            {"available_after", ch.available_after},
+                            {"channel", channel},
+                            {"reference", ch.reference},
+                            {"occurred_at", occurred},
+                            {"event_id", event_id}};
+    c.ledger_entries.emplace_back(ch.seq, entry.dump());
+    nlohmann::json payload = ch.payload;
+    payload["entry_id"] = entry["entry_id"];
+    payload["balances"] = ch.balances;
+    nlohmann::json envelope = {{"event_id", event_id},
+                               {"type", ch.type},
+                               {"schema_version", 1},
+                               {"occurred_at", occurred},
+                               {"member_id", ctx.member_id},
+                               {"member_seq", ch.seq},
+                               {"channel", channel},
+                               {"source", "tessera-rewards"},
+                               {"correlation_id", ctx.correlation_id},
+                               {"causation_id", ctx.causation_id},
+                               {"payload", payload}};
+    c.events.push_back(envelope.dump());
+  }
+  for (const auto& [k, v] : account.records().orders) c.orders.emplace_back(k, v.dump());
+  for (const auto& [k, v] : account.records().redemptions) c.redemptions.emplace_back(k, v.dump());
+  for (const auto& [k, v] : account.records().holds) c.holds.emplace_back(k, v.dump());
+  return c;
+}
+
+Reply RewardsApp::Mutate(const RequestContext& ctx, const Lookup& lookup, MemberRequirement requirement,
+                         int success_status, const Operation& op) {
+  std::optional<IdempotencyRef> idem;
+  if (!ctx.idempotency_key.empty()) idem = IdempotencyRef{IdempotencyKeyFor(ctx.member_id, ctx.idempotency_key), ctx.request_hash};
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    LoadRequest lr{ctx.member_id, attempt == 0 && idem ? &*idem : nullptr, lookup.order_id, lookup.redemption_id,
+                   lookup.hold_id};
+    LoadResult loaded = store_.Load(lr);
+    switch (loaded.idempotency) {
+      case IdempotencyOutcome::kReplay:
+        return FromStored(loaded.replay);
+      case IdempotencyOutcome::kMismatch:
+        return ProblemReply(Problem::Make(422, codes::kIdempotencyKeyReused,
+                                          "this Idempotency-Key was used with a different request"));
+      case IdempotencyOutcome::kInProgress:
+        return ProblemReply(Problem::Make(409, codes::kRequestInProgress,
+                                          "a request with this Idempotency-Key is still in progress"));
+      case IdempotencyOutcome::kProceed:
+        break;
+    }
+    auto abandon = [&](Reply r) {
+      if (idem) store_.AbandonIdempotency(*idem);
+      return r;
+    };
+    if (requirement == MemberRequirement::kMustExist && !loaded.state) {
+      return abandon(ProblemReply(Problem::Make(404, "member_not_found", "member " + ctx.member_id + " is not enrolled")));
+    }
+    if (ctx.if_match && *ctx.if_match != loaded.seq) {
+      return abandon(ProblemReply(Problem::Make(412, codes::kPreconditionFailed,
+                                                "the account is at version " + std::to_string(loaded.seq) +
+                                                    ", not " + std::to_string(*ctx.if_match))));
+    }
+    MemberState state = loaded.state ? MemberState::FromJson(*loaded.state) : MemberState{};
+    const int64_t now_ms = ToUnixMillis(clock_.Now());
+    Account account(state, rules_, now_ms);
+    int status = success_status;
+    nlohmann::json body;
+    std::optional<Problem> refusal;
+    if (loaded.state) account.Settle();
+    try {
+      body = op(account, loaded, status);
+    } catch (const ProblemError& e) {
+      refusal = e.problem();
+      if (!Storable(refusal->status)) return abandon(ProblemReply(*refusal));
+    }
+    CommitRequest commit;
+    if (refusal) {
+      // Nothing changes but the answer is recorded, under the same compare-and-set, so that a
+      // retry with the key gets the same refusal and the refusal was decided on current state.
+      MemberState unchanged = loaded.state ? MemberState::FromJson(*loaded.state) : MemberState{};
+      Account none(unchanged, rules_, now_ms);
+      commit = BuildCommit(ctx, loaded, unchanged, none, now_ms);
+      commit.state.reset();
+      commit.due_ms.reset();
+      commit.response_status = refusal->status;
+      commit.response_body = refusal->Body();
+      if (!idem) return ProblemReply(*refusal);
+    } else {
+      commit = BuildCommit(ctx, loaded, state, account, now_ms);
+      commit.response_status = status;
+      commit.response_body = body.dump();
+    }
+    commit.idempotency = idem;
+    CommitResult result = store_.Commit(commit);
+    if (result.status == CommitStatus::kCommitted) return {commit.response_status, commit.response_body, false};
+    if (result.status == CommitStatus::kReplay) return FromStored(result.replay);
+    Backoff(attempt);
+  }
+  logger_.Warn("gave up after repeated write conflicts", {{"member_id", ctx.member_id}});
+  throw UnavailableError("too many concurrent changes to member " + ctx.member_id);
+}
+
+Reply RewardsApp::Enroll(const EnrollInput& in, const RequestContext& ctx) {
+  return Mutate(ctx, {}, MemberRequirement::kAny, 201, [&](Account& a, const LoadResult& loaded, int& status) {
+    if (loaded.state) {
+      status = 200;  // already a member: the account as it is
+      return a.View();
+    }
+    a.Enroll(in);
+    return a.View();
+  });
+}
+
+Reply RewardsApp::Earn(const EarnInput& in, const RequestContext& ctx) {
+  return Mutate(ctx, {in.purchase.order_id, "", ""}, MemberRequirement::kMustExist, 201,
+                [&](Account& a, const LoadResult& loaded, int&) -> nlohmann::json {
+                  if (loaded.order) {
+                    throw ProblemError(Problem::Make(409, "order_already_earned",
+                                                     "order " + in.purchase.order_id + " has already earned points"));
+                  }
+                  return a.Earn(in.purchase, in.occurred_ms);
+                });
+}
+
+Reply RewardsApp::Bonus(const BonusInput& in, const RequestContext& ctx) {
+  return Mutate(ctx, {in.order_key, "", ""}, MemberRequirement::kMustExist, 201,
+                [&](Account& a, const LoadResult& loaded, int&) -> nlohmann::json {
+                  if (loaded.order) {
+                    throw ProblemError(Problem::Make(409, "order_already_earned", in.order_key + " already credited"));
+                  }
+                  return a.Bonus(in.order_key, in.points, in.channel, in.details);
+                });
+}
+
+Reply RewardsApp::Redeem(const RedeemInput& in, const RequestContext& ctx) {
+  const std::string id = ShortId("rdm_");
+  return Mutate(ctx, {}, MemberRequirement::kMustExist, 201, [&](Account& a, const LoadResult&, int&) {
+    return a.Redeem(id, in.points, in.reward_id, in.order_id, in.channel);
+  });
+}
+
+Reply RewardsApp::Hold(const HoldInput& in, const RequestContext& ctx) {
+  const std::string id = ShortId("hld_");
+  return Mutate(ctx, {}, MemberRequirement::kMustExist, 201, [&](Account& a, const LoadResult&, int&) {
+    return a.Hold(id, in.points, in.channel, in.store_id, in.ttl_seconds);
+  });
+}
+
+Reply RewardsApp::Capture(const std::string& hold_id, const RequestContext& ctx) {
+  const std::string redemption_id = ShortId("rdm_");
+  return Mutate(ctx, {"", "", hold_id}, MemberRequirement::kMustExist, 200,
+                [&](Account& a, const LoadResult& loaded, int&) {
+                  std::optional<nlohmann::json> rec;
+                  if (loaded.hold) rec = nlohmann::json::parse(*loaded.hold);
+                  return a.Capture(hold_id, redemption_id, rec);
+                });
+}
+
+Reply RewardsApp::Release(const std::string& hold_id, const RequestContext& ctx) {
+  return Mutate(ctx, {"", "", hold_id}, MemberRequirement::kMustExist, 200,
+                [&](Account& a, const LoadResult& loaded, int&) {
+                  std::optional<nlohmann::json> rec;
+                  if (loaded.hold) rec = nlohmann::json::parse(*loaded.hold);
+                  return a.Release(hold_id, rec);
+                });
+}
+
+Reply RewardsApp::ReverseRefund(const RefundInput& in, const RequestContext& ctx) {
+  const std::string id = ShortId("rev_");
+  return Mutate(ctx, {in.order_id, "", ""}, MemberRequirement::kMustExist, 201,
+                [&](Account& a, const LoadResult& loaded, int&) {
+                  std::optional<nlohmann::json> rec;
+                  if (loaded.order) rec = nlohmann::json::parse(*loaded.order);
+                  return a.ReverseRefund(id, in.order_id, in.refund_minor, in.reason, rec);
+                });
+}
+
+Reply RewardsApp::ReverseRedemption(const CancelRedemptionInput& in, const RequestContext& ctx) {
+  const std::string id = ShortId("rev_");
+  return Mutate(ctx, {"", in.redemption_id, ""}, MemberRequirement::kMustExist, 201,
+                [&](Account& a, const LoadResult& loaded, int&) {
+                  std::optional<nlohmann::json> rec;
+                  if (loaded.redemption) rec = nlohmann::json::parse(*loaded.redemption);
+                  return a.ReverseRedemption(id, in.redemption_id, in.reason, rec);
+                });
+}
+
+Reply RewardsApp::Adjust(const AdjustInput& in, const RequestContext& ctx) {
+  const int64_t magnitude = in.points < 0 ? -in.points : in.points;
+  if (magnitude > rules_.max_adjustment_points) {
+    return ProblemReply(Problem::Make(422, "adjustment_cap_exceeded",
+                                      "an adjustment may not exceed " + std::to_string(rules_.max_adjustment_points) +
+                                          " points"));
+  }
+  const int64_t day = ToUnixMillis(clock_.Now()) / kDayMs;
+  if (!store_.ReserveAgentPoints(in.agent_id, day, magnitude, rules_.max_agent_daily_points)) {
+    return ProblemReply(Problem::Make(422, "agent_daily_cap_exceeded",
+                                      "agent " + in.agent_id + " would exceed " +
+                                          std::to_string(rules_.max_agent_daily_points) + " points today"));
+  }
+  const std::string id = ShortId("adj_");
+  Reply r;
+  try {
+    r = Mutate(ctx, {}, MemberRequirement::kMustExist, 201,
+               [&](Account& a, const LoadResult&, int&) { return a.Adjust(id, in.points, in.reason_code, in.note, in.agent_id); });
+  } catch (...) {
+    store_.ReleaseAgentPoints(in.agent_id, day, magnitude);  // nothing was applied (or unknown: fail safe)
+    throw;
+  }
+  // Give the quota back when nothing was credited (refusal, or a replay of an earlier answer).
+  if (r.IsProblem() || r.replayed) store_.ReleaseAgentPoints(in.agent_id, day, magnitude);
+  return r;
+}
+
+Reply RewardsApp::GetAccount(const std::string& member_id) {
+  LoadResult loaded = store_.Load({member_id, nullptr, "", "", ""});
+  if (!loaded.state) return ProblemReply(Problem::Make(404, "member_not_found", "member " + member_id + " is not enrolled"));
+  MemberState state = MemberState::FromJson(*loaded.state);
+  Account account(state, rules_, ToUnixMillis(clock_.Now()));
+  account.Settle();  // shown as of now; the sweep commits what is due
+  nlohmann::json view = account.View();
+  view["version"] = loaded.seq;  // If-Match refers to the stored version
+  return {200, view.dump(), false};
+}
+
+Reply RewardsApp::Ledger(const std::string& member_id, std::optional<int64_t> before_seq, int limit) {
+  LedgerPage page = store_.Ledger(member_id, before_seq, limit);
+  if (page.entries.empty() && !before_seq) {
+    if (!store_.Load({member_id, nullptr, "", "", ""}).state) {
+      return ProblemReply(Problem::Make(404, "member_not_found", "member " + member_id + " is not enrolled"));
+    }
+  }
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& e : page.entries) items.push_back(nlohmann::json::parse(e));
+  nlohmann::json body = {{"member_id", member_id}, {"entries", items}};
+  body["next_cursor"] = page.next_before_seq ? nlohmann::json(Base64UrlEncode("seq:" + std::to_string(*page.next_before_seq)))
+                                             : nlohmann::json(nullptr);
+  return {200, body.dump(), false};
+}
+
+Reply RewardsApp::Audit(const std::string& member_id) {
+  LoadResult loaded = store_.Load({member_id, nullptr, "", "", ""});
+  if (!loaded.state) return ProblemReply(Problem::Make(404, "member_not_found", "member " + member_id + " is not enrolled"));
+  const MemberState s = MemberState::FromJson(*loaded.state);
+  const LedgerTotals ledger = store_.LedgerForAudit(member_id);
+  int64_t sum = ledger.trimmed_points;
+  nlohmann::json differences = nlohmann::json::array();
+  int64_t expected_seq = ledger.trimmed_entries + 1;
+  for (const auto& text : ledger.entries) {
+    auto e = nlohmann::json::parse(text);
+    sum += e["points"].get<int64_t>();
+    if (e["member_seq"].get<int64_t>() != expected_seq) {
+      differences.push_back({{"check", "member_seq has no gaps"}, {"expected", expected_seq}, {"found", e["member_seq"]}});
+    }
+    expected_seq = e["member_seq"].get<int64_t>() + 1;
+  }
+  if (expected_seq - 1 != s.seq) {
+    differences.push_back({{"check", "last ledger entry is the account version"}, {"expected", s.seq}, {"found", expected_seq - 1}});
+  }
+  const int64_t total = s.Available() + s.Pending() + s.held;
+  if (sum != total) {
+    differences.push_back({{"check", "available + pending + held equals the ledger sum"}, {"ledger_sum", sum}, {"balances", total}});
+  }
+  int64_t held_by_holds = 0, allocated = 0;
+  for (const auto& h : s.holds) {
+    held_by_holds += h.points;
+    for (const auto& a : h.allocations) allocated += a.points;
+  }
+  if (held_by_holds != s.held || allocated != s.held) {
+    differences.push_back({{"check", "held equals the active holds"}, {"held", s.held}, {"holds", held_by_holds}, {"allocated", allocated}});
+  }
+  if (s.debt > 0 && s.Vested() > 0) differences.push_back({{"check", "debt is paid before points are spendable"}, {"debt", s.debt}});
+  for (const auto& l : s.lots) {
+    if (l.remaining <= 0) differences.push_back({{"check", "lots hold positive points"}, {"lot_id", l.id}});
+  }
+  nlohmann::json body = {{"member_id", member_id},
+                         {"version", s.seq},
+                         {"ledger_sum", sum},
+                         {"ledger_entries", ledger.trimmed_entries + static_cast<int64_t>(ledger.entries.size())},
+                         {"balances", {{"available", s.Available()}, {"pending", s.Pending()}, {"held", s.held}, {"debt", s.debt}}},
+                         {"differences", differences},
+                         {"consistent", differences.empty()}};
+  return {200, body.dump(), false};
+}
+
+Reply RewardsApp::AddNote(const std::string& member_id, const std::string& agent_id, const std::string& text,
+                          const std::string& author) {
+  nlohmann::json note = {{"note_id", ShortId("note_")},
+                         {"agent_id", agent_id},
+                         {"text", text},
+                         {"author", author},
+                         {"created_at", FormatRfc3339(clock_.Now())}};
+  if (!store_.AddNote(member_id, note.dump())) {
+    return ProblemReply(Problem::Make(404, "member_not_found", "member " + member_id + " is not enrolled"));
+  }
+  note["member_id"] = member_id;
+  return {201, note.dump(), false};
+}
+
+Reply RewardsApp::Notes(const std::string& member_id, int offset, int limit) {
+  if (!store_.Load({member_id, nullptr, "", "", ""}).state) {
+    return ProblemReply(Problem::Make(404, "member_not_found", "member " + member_id + " is not enrolled"));
+  }
+  auto notes = store_.Notes(member_id, offset, limit + 1);
+  nlohmann::json items = nlohmann::json::array();
+  for (size_t i = 0; i < notes.size() && i < static_cast<size_t>(limit); ++i) items.push_back(nlohmann::json::parse(notes[i]));
+  nlohmann::json body = {{"member_id", member_id}, {"notes", items}};
+  body["next_cursor"] = notes.size() > static_cast<size_t>(limit)
+                            ? nlohmann::json(Base64UrlEncode("off:" + std::to_string(offset + limit)))
+                            : nlohmann::json(nullptr);
+  return {200, body.dump(), false};
+}
+
+int RewardsApp::SettleMember(const std::string& member_id) {
+  RequestContext ctx;
+  ctx.member_id = member_id;
+  ctx.channel = "system";
+  ctx.correlation_id = "sweep";
+  ctx.causation_id = "sweep";
+  int changes = 0;
+  Mutate(ctx, {}, MemberRequirement::kMustExist, 200, [&](Account& a, const LoadResult&, int&) {
+    changes = static_cast<int>(a.changes().size());
+    return nlohmann::json::object();
+  });
+  return changes;
+}
+
+}  // namespace tessera::rewards

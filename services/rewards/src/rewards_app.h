@@ -1,0 +1,118 @@
+// The reward-account use cases, framework-free: each takes a parsed request and a context and
+// returns the HTTP status and body to send. A mutation is
+//   load (and begin the idempotent request) -> Settle() -> the operation -> commit (CAS on
+//   member_seq, with ledger entries, events, records and the idempotency record)
+// retried from the load when another change to the member won the race. So concurrent requests
+// on one member serialise without locks, and every acknowledged change is in the ledger once.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "account.h"
+#include "account_store.h"
+#include "program.h"
+#include "tessera/clock.h"
+#include "tessera/logging.h"
+
+namespace tessera::rewards {
+
+struct RequestContext {
+  std::string member_id;
+  std::string channel;          // for events when the operation has no channel of its own
+  std::string correlation_id;   // X-Request-Id, or the correlation id of the causing event
+  std::string causation_id;     // request id or causing event id
+  std::string idempotency_key;  // empty: none (natural keys still apply)
+  std::string request_hash;     // identifies "the same request" for the key
+  std::optional<int64_t> if_match;
+};
+
+struct Reply {
+  int status = 200;
+  std::string body;  // JSON; a problem document when status >= 400
+  bool replayed = false;
+  bool IsProblem() const { return status >= 400; }
+};
+
+struct RedeemInput {
+  int64_t points = 0;
+  std::string reward_id, channel, order_id;
+};
+struct HoldInput {
+  int64_t points = 0;
+  std::string channel, store_id;
+  int ttl_seconds = 0;
+};
+struct RefundInput {
+  std::string order_id;
+  int64_t refund_minor = 0;
+  std::string reason;
+};
+struct CancelRedemptionInput {
+  std::string redemption_id, reason;
+};
+struct AdjustInput {
+  int64_t points = 0;
+  std::string reason_code, note, agent_id;
+};
+struct EarnInput {
+  Purchase purchase;
+  int64_t occurred_ms = 0;
+};
+struct BonusInput {
+  std::string order_key;  // natural key: "offer:<campaign_id>:<order_id>"
+  int64_t points = 0;
+  std::string channel;
+  nlohmann::json details;
+};
+
+class RewardsApp {
+ public:
+  // All references must outlive the app. Thread-safe.
+  RewardsApp(AccountStore& store, const ProgramRules& rules, const Clock& clock, Logger& logger);
+
+  Reply Enroll(const EnrollInput& in, const RequestContext& ctx);
+  Reply Earn(const EarnInput& in, const RequestContext& ctx);
+  Reply Bonus(const BonusInput& in, const RequestContext& ctx);
+  Reply Redeem(const RedeemInput& in, const RequestContext& ctx);
+  Reply Hold(const HoldInput& in, const RequestContext& ctx);
+  Reply Capture(const std::string& hold_id, const RequestContext& ctx);
+  Reply Release(const std::string& hold_id, const RequestContext& ctx);
+  Reply ReverseRefund(const RefundInput& in, const RequestContext& ctx);
+  Reply ReverseRedemption(const CancelRedemptionInput& in, const RequestContext& ctx);
+  Reply Adjust(const AdjustInput& in, const RequestContext& ctx);
+
+  Reply GetAccount(const std::string& member_id);
+  Reply Ledger(const std::string& member_id, std::optional<int64_t> before_seq, int limit);
+  Reply Audit(const std::string& member_id);
+  Reply AddNote(const std::string& member_id, const std::string& agent_id, const std::string& text,
+                const std::string& author);
+  Reply Notes(const std::string& member_id, int offset, int limit);
+
+  // Applies what is due for the member (sweep). Returns the number of changes committed.
+  int SettleMember(const std::string& member_id);
+
+  const ProgramRules& rules() const { return rules_; }
+  // The idempotency record key for (member, key) — same hash tag as the member.
+  static std::string IdempotencyKeyFor(const std::string& member_id, const std::string& key);
+
+ private:
+  struct Lookup {
+    std::string order_id, redemption_id, hold_id;
+  };
+  enum class MemberRequirement { kMustExist, kMustNotExist, kAny };
+  using Operation = std::function<nlohmann::json(Account&, const LoadResult&, int& status)>;
+
+  Reply Mutate(const RequestContext& ctx, const Lookup& lookup, MemberRequirement requirement, int success_status,
+               const Operation& op);
+  CommitRequest BuildCommit(const RequestContext& ctx, const LoadResult& loaded, const MemberState& state,
+                            const Account& account, int64_t now_ms);
+
+  AccountStore& store_;
+  const ProgramRules& rules_;
+  const Clock& clock_;
+  Logger& logger_;
+};
+
+}  // namespace tessera::rewards

@@ -1,0 +1,211 @@
+// The use cases on the in-memory store: idempotency, If-Match, caps, serialisation of
+// concurrent changes, events and the sweep — all with a manual clock.
+#include "rewards_app.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <thread>
+
+#include "in_memory_account_store.h"
+#include "sweep.h"
+#include "test_program.h"
+#include "tessera/idempotency.h"
+
+namespace tessera::rewards {
+namespace {
+
+class RewardsAppTest : public ::testing::Test {
+ protected:
+  RewardsAppTest()
+      : rules_(test::TestProgram(0)),
+        clock_(FromUnixMillis(1'795'329'804'000)),
+        logger_("test", LogLevel::kError, log_, clock_),
+        app_(store_, rules_, clock_, logger_) {
+    Enroll("m-1");
+  }
+
+  RequestContext Ctx(const std::string& member, const std::string& key = "", const std::string& body = "") {
+    RequestContext c;
+    c.member_id = member;
+    c.channel = "web";
+    c.correlation_id = "req-1";
+    c.causation_id = "req-1";
+    c.idempotency_key = key;
+    c.request_hash = IdempotencyStore::RequestHash("POST", "/x", body);
+    return c;
+  }
+  Reply Enroll(const std::string& member) {
+    return app_.Enroll({member, "web", "en", "UTC", nlohmann::json::object()}, Ctx(member));
+  }
+  Reply Earn(const std::string& member, const std::string& order, int64_t cents) {
+    EarnInput in{{order, "store", "", "USD", cents, {}}, ToUnixMillis(clock_.Now())};
+    return app_.Earn(in, Ctx(member, "order:" + order, order + std::to_string(cents)));
+  }
+  nlohmann::json Account(const std::string& member) { return nlohmann::json::parse(app_.GetAccount(member).body); }
+
+  ProgramRules rules_;
+  ManualClock clock_;
+  std::ostringstream log_;
+  Logger logger_;
+  InMemoryAccountStore store_;
+  RewardsApp app_;
+};
+
+TEST_F(RewardsAppTest, EnrollIs201ThenReturnsTheExistingAccountWith200) {
+  EXPECT_EQ(Enroll("m-2").status, 201);
+  EXPECT_EQ(Enroll("m-2").status, 200);
+  EXPECT_EQ(Account("m-2")["version"], 1);
+}
+
+TEST_F(RewardsAppTest, SameKeySameBodyReplaysByteForByte) {
+  Earn("m-1", "o-1", 10000);
+  RedeemInput in{100, "", "web", ""};
+  Reply first = app_.Redeem(in, Ctx("m-1", "k-1", "100"));
+  ASSERT_EQ(first.status, 201);
+  Reply again = app_.Redeem(in, Ctx("m-1", "k-1", "100"));
+  EXPECT_EQ(again.status, 201);
+  EXPECT_TRUE(again.replayed);
+  EXPECT_EQ(again.body, first.body);
+  EXPECT_EQ(Account("m-1")["points"]["available"], 900) << "applied once";
+  Reply other = app_.Redeem({5, "", "web", ""}, Ctx("m-1", "k-1", "5"));
+  EXPECT_EQ(other.status, 422);
+  EXPECT_NE(other.body.find("idempotency_key_reused"), std::string::npos);
+}
+
+TEST_F(RewardsAppTest, RefusalsAreRecordedForTheirKey) {
+  Reply refused = app_.Redeem({100, "", "web", ""}, Ctx("m-1", "k-9", "100"));
+  EXPECT_EQ(refused.status, 409);
+  Earn("m-1", "o-1", 10000);
+  // Same key again: the same refusal, even though points are now available.
+  Reply again = app_.Redeem({100, "", "web", ""}, Ctx("m-1", "k-9", "100"));
+  EXPECT_EQ(again.status, 409);
+  EXPECT_TRUE(again.replayed);
+}
+
+TEST_F(RewardsAppTest, AKeyStillInFlightIs409) {
+  store_.Load({"m-1", new IdempotencyRef{RewardsApp::IdempotencyKeyFor("m-1", "k-2"),
+                                         IdempotencyStore::RequestHash("POST", "/x", "1")}, "", "", ""});
+  Reply r = app_.Redeem({1, "", "web", ""}, Ctx("m-1", "k-2", "1"));
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(r.body.find("request_in_progress"), std::string::npos);
+}
+
+TEST_F(RewardsAppTest, OrderIdMakesEarningIdempotent) {
+  EXPECT_EQ(Earn("m-1", "o-1", 1000).status, 201);
+  Reply replay = Earn("m-1", "o-1", 1000);
+  EXPECT_TRUE(replay.replayed);
+  EXPECT_EQ(Account("m-1")["points"]["available"], 100);
+  // The same order through another key (e.g. the purchase event after the HTTP call): refused.
+  EarnInput in{{"o-1", "store", "", "USD", 1000, {}}, ToUnixMillis(clock_.Now())};
+  Reply dup = app_.Earn(in, Ctx("m-1", "event:e-1", "x"));
+  EXPECT_EQ(dup.status, 409);
+  EXPECT_NE(dup.body.find("order_already_earned"), std::string::npos);
+}
+
+TEST_F(RewardsAppTest, IfMatchGuardsAgainstAStaleView) {
+  Earn("m-1", "o-1", 10000);
+  const int64_t version = Account("m-1")["version"];
+  RequestContext ctx = Ctx("m-1", "k-3", "a");
+  ctx.if_match = version - 1;
+  EXPECT_EQ(app_.Redeem({10, "", "web", ""}, ctx).status, 412);
+  ctx = Ctx("m-1", "k-4", "b");
+  ctx.if_match = version;
+  EXPECT_EQ(app_.Redeem({10, "", "web", ""}, ctx).status, 201);
+}
+
+TEST_F(RewardsAppTest, UnknownMemberIs404) {
+  Reply r = app_.Redeem({1, "", "web", ""}, Ctx("nobody", "k", "1"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find("member_not_found"), std::string::npos);
+  EXPECT_EQ(app_.GetAccount("nobody").status, 404);
+}
+
+TEST_F(RewardsAppTest, GoodwillCapsPerAdjustmentAndPerAgentDay) {
+  AdjustInput a{1001, "goodwill", "too much", "agent-1"};
+  Reply over = app_.Adjust(a, Ctx("m-1", "a-1", "1"));
+  EXPECT_EQ(over.status, 422);
+  EXPECT_NE(over.body.find("adjustment_cap_exceeded"), std::string::npos);
+  EXPECT_EQ(app_.Adjust({1000, "goodwill", "x", "agent-1"}, Ctx("m-1", "a-2", "2")).status, 201);
+  Reply daily = app_.Adjust({600, "goodwill", "x", "agent-1"}, Ctx("m-1", "a-3", "3"));
+  EXPECT_EQ(daily.status, 422);
+  EXPECT_NE(daily.body.find("agent_daily_cap_exceeded"), std::string::npos);
+  EXPECT_EQ(app_.Adjust({500, "goodwill", "x", "agent-1"}, Ctx("m-1", "a-4", "4")).status, 201);
+  EXPECT_EQ(app_.Adjust({500, "goodwill", "x", "agent-2"}, Ctx("m-1", "a-5", "5")).status, 201) << "per agent";
+  clock_.Advance(std::chrono::hours(24));
+  EXPECT_EQ(app_.Adjust({500, "goodwill", "x", "agent-1"}, Ctx("m-1", "a-6", "6")).status, 201) << "per day";
+}
+
+TEST_F(RewardsAppTest, ConcurrentRedemptionsSpendExactlyTheBalance) {
+  Earn("m-1", "o-1", 3000);  // 300 points
+  std::atomic<int> ok{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 12; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 75; ++i) {
+        const std::string key = "t" + std::to_string(t) + "-" + std::to_string(i);
+        Reply r = app_.Redeem({1, "", "web", ""}, Ctx("m-1", key, key));
+        (r.status == 201 ? ok : refused)++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 300);
+  EXPECT_EQ(refused.load(), 600);
+  EXPECT_EQ(Account("m-1")["points"]["available"], 0);
+  auto audit = nlohmann::json::parse(app_.Audit("m-1").body);
+  EXPECT_TRUE(audit["consistent"].get<bool>()) << audit.dump();
+}
+
+TEST_F(RewardsAppTest, EventsCarryTheEnvelopeAndAGapFreeMemberSeq) {
+  Earn("m-1", "o-1", 20000);  // 2000 points -> silver
+  app_.Redeem({50, "", "app", ""}, Ctx("m-1", "k", "k"));
+  ASSERT_EQ(store_.events.size(), 4u);  // enrolled, earned, tier.changed, redeemed
+  int64_t seq = 1;
+  for (const auto& text : store_.events) {
+    auto e = nlohmann::json::parse(text);
+    EXPECT_EQ(e["member_seq"], seq++);
+    EXPECT_EQ(e["member_id"], "m-1");
+    EXPECT_EQ(e["source"], "tessera-rewards");
+    EXPECT_EQ(e["event_id"].get<std::string>().size(), 36u);
+    EXPECT_TRUE(e["payload"].contains("balances"));
+  }
+  auto redeemed = nlohmann::json::parse(store_.events[3]);
+  EXPECT_EQ(redeemed["type"], "points.redeemed");
+  EXPECT_EQ(redeemed["channel"], "app");
+  EXPECT_EQ(redeemed["payload"]["balances"]["available"], 1950);
+  EXPECT_EQ(nlohmann::json::parse(store_.events[2])["type"], "tier.changed");
+}
+
+TEST_F(RewardsAppTest, LedgerPagesNewestFirstWithAnOpaqueCursor) {
+  for (int i = 0; i < 5; ++i) Earn("m-1", "o-" + std::to_string(i), 1000);
+  auto page1 = nlohmann::json::parse(app_.Ledger("m-1", std::nullopt, 4).body);
+  ASSERT_EQ(page1["entries"].size(), 4u);
+  EXPECT_EQ(page1["entries"][0]["member_seq"], 6);
+  ASSERT_TRUE(page1["next_cursor"].is_string());
+  auto page2 = nlohmann::json::parse(app_.Ledger("m-1", 3, 4).body);
+  ASSERT_EQ(page2["entries"].size(), 2u);
+  EXPECT_EQ(page2["entries"][1]["type"], "member.enrolled");
+  EXPECT_TRUE(page2["next_cursor"].is_null());
+}
+
+TEST_F(RewardsAppTest, SweepExpiresWhatNobodyTouched) {
+  Earn("m-1", "o-1", 1000);
+  SweepOptions so;
+  so.owner = "replica-a";
+  MetricsRegistry metrics;
+  Sweep sweep(app_, store_, clock_, so, logger_, metrics);
+  EXPECT_EQ(sweep.RunOnce(), 0);
+  clock_.Advance(std::chrono::hours(24 * 91));
+  EXPECT_EQ(sweep.RunOnce(), 1);  // points.expiring
+  clock_.Advance(std::chrono::hours(24 * 10));
+  EXPECT_EQ(sweep.RunOnce(), 1);  // points.expired
+  EXPECT_EQ(Account("m-1")["points"]["available"], 0);
+  auto last = nlohmann::json::parse(store_.events.back());
+  EXPECT_EQ(last["type"], "points.expired");
+  EXPECT_EQ(last["payload"]["points"], 100);
+  EXPECT_EQ(sweep.RunOnce(), 0) << "nothing twice";
+}
+
+}  // namespace
+}  // namespace tessera::rewards
