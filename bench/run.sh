@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# bench/run.sh [BUILD_DIR] — `make bench`. Measures each scenario against a ceiling measured
-# in the same run on the same machine, and reports ratios (the machine is shared and noisy).
+# bench/run.sh [BUILD_DIR] — `make bench`. Each scenario is measured against a ceiling measured
+# in the same run on the same machine, and reported as a ratio (the machine is shared and
+# noisy, ratios are what compare across runs).
 #
-# Scenarios so far:
-#   http-plumbing  GET /healthz through the shared HTTP server (routing, request id, metrics,
-#                  keep-alive) vs nginx serving the same JSON bytes as a static file.
-# Each: wrk -t1 -c64 -d${BENCH_SECONDS:-8}s with keep-alive (wrk's default).
+# Scenarios:
+#   http-plumbing  GET /healthz through the shared HTTP server vs nginx serving the same bytes
+#   redemption     POST /v1/members/{id}/redemptions, 1 point, unique Idempotency-Key, spread
+#                  over 10 000 members (wrk Lua: bench/redeem.lua) vs nginx serving a static body
+#                  of the same size; plus redis-benchmark running the same load script.
+# wrk -t1 -c${BENCH_CONNECTIONS:-64} -d${BENCH_SECONDS:-8}s, keep-alive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BUILD=${1:-build}
 SECONDS_PER=${BENCH_SECONDS:-8}
 CONNS=${BENCH_CONNECTIONS:-64}
+MEMBERS=${BENCH_MEMBERS:-10000}
+THREADS=${BENCH_SERVER_THREADS:-8}
 WORK=$(mktemp -d /tmp/tessera-bench-XXXXXX)
-chmod 755 "$WORK"  # nginx workers run unprivileged and must read the static file
+chmod 755 "$WORK"  # nginx workers run unprivileged and must read the static files
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -23,21 +28,28 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 1 200); do curl -sf "$1" >/dev/null && return 0; sleep 0.05; done; return 1; }
+wait_http() { for _ in $(seq 1 300); do curl -sf "$1" >/dev/null && return 0; sleep 0.05; done; return 1; }
+to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v } else { sub(/s$/,"",v); print v*1000 } }'; }
 
-# wrk_run NAME URL -> "rps p50_ms p99_ms"
+# wrk_run URL [LUA] -> "rps p50_ms p99_ms p999_ms non2xx"
 wrk_run() {
   local out
-  out=$(wrk -t1 -c"$CONNS" -d"${SECONDS_PER}s" --latency "$2")
-  local rps p50 p99
+  if [ -n "${2:-}" ]; then
+    out=$(MEMBERS=$MEMBERS wrk -t1 -c"$CONNS" -d"${SECONDS_PER}s" --latency -s "$2" "$1")
+  else
+    out=$(wrk -t1 -c"$CONNS" -d"${SECONDS_PER}s" --latency "$1")
+  fi
+  local rps p50 p99 non2xx
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v } else { sub(/s$/,"",v); print v*1000 } }'; }
-  echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
+  non2xx=$(awk -F= '/^non2xx=/ {print $2}' <<<"$out")
+  echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${non2xx:-0}"
 }
 
-echo "[bench] starting redis-server, tessera-devbroker and tessera-rewards"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a/b }'; }
+
+echo "[bench] starting redis-server and tessera-devbroker"
 REDIS_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
   --dir "$WORK" --logfile "$WORK/redis.log" &
@@ -45,18 +57,32 @@ PIDS+=($!)
 "$BUILD/tools/devbroker/tessera-devbroker" --bootstrap-file "$WORK/bootstrap" >"$WORK/broker.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do [ -s "$WORK/bootstrap" ] && break; sleep 0.1; done
+for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+python3 - "$ROOT/config/program.json" "$WORK/program.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["pending_days"] = 0  # benchmark members spend what they earned at once
+json.dump(p, open(sys.argv[2], "w"))
+PY
 SVC_PORT=$(free_port)
 TESSERA_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" TESSERA_KAFKA_BROKERS=$(cat "$WORK/bootstrap") \
-TESSERA_HTTP_PORT=$SVC_PORT TESSERA_HTTP_THREADS=2 TESSERA_LOG_LEVEL=warn \
+TESSERA_HTTP_PORT=$SVC_PORT TESSERA_HTTP_THREADS=$THREADS TESSERA_LOG_LEVEL=warn \
 TESSERA_API_KEYS_FILE="$ROOT/config/dev/api-keys.json" TESSERA_JWT_SECRET=dev-jwt-secret \
+TESSERA_PROGRAM_FILE="$WORK/program.json" \
   "$BUILD/services/rewards/tessera-rewards" >"$WORK/rewards.log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$SVC_PORT/healthz"
 
-echo "[bench] starting nginx with the same body as a static file"
+echo "[bench] seeding $MEMBERS members with 1 000 000 points each"
+python3 bench/seed_rewards.py "http://127.0.0.1:$SVC_PORT" "$MEMBERS"
+
 NGINX_PORT=$(free_port)
 mkdir -p "$WORK/nginx/www"
 curl -s "http://127.0.0.1:$SVC_PORT/healthz" >"$WORK/nginx/www/healthz.json"
+curl -s -X POST "http://127.0.0.1:$SVC_PORT/v1/members/m-0/redemptions" -H 'Authorization: Bearer dev-pos' \
+  -H 'Idempotency-Key: bench-sample' -H 'Content-Type: application/json' -d '{"points":1,"channel":"store"}' \
+  >"$WORK/nginx/www/redemption.json"
 cat >"$WORK/nginx/nginx.conf" <<NGX
 worker_processes 1;
 daemon off;
@@ -76,24 +102,43 @@ nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$NGINX_PORT/healthz.json"
 
-echo "[bench] 1/2 ceiling: nginx static JSON ($(wc -c <"$WORK/nginx/www/healthz.json") bytes), ${SECONDS_PER}s, $CONNS connections"
-read -r N_RPS N_P50 N_P99 <<<"$(wrk_run nginx "http://127.0.0.1:$NGINX_PORT/healthz.json")"
-echo "[bench] 2/2 http-plumbing: tessera-rewards GET /healthz (2 server threads)"
-read -r T_RPS T_P50 T_P99 <<<"$(wrk_run plumbing "http://127.0.0.1:$SVC_PORT/healthz")"
+HEALTH_BYTES=$(wc -c <"$WORK/nginx/www/healthz.json")
+REDEEM_BYTES=$(wc -c <"$WORK/nginx/www/redemption.json")
+echo "[bench] 1/5 ceiling: nginx static JSON, $HEALTH_BYTES bytes"
+read -r NH_RPS NH_P50 NH_P99 _ <<<"$(wrk_run "http://127.0.0.1:$NGINX_PORT/healthz.json")"
+echo "[bench] 2/5 http-plumbing: GET /healthz"
+read -r H_RPS H_P50 H_P99 _ <<<"$(wrk_run "http://127.0.0.1:$SVC_PORT/healthz")"
+echo "[bench] 3/5 ceiling: nginx static JSON, $REDEEM_BYTES bytes (a redemption answer)"
+read -r NR_RPS NR_P50 NR_P99 _ <<<"$(wrk_run "http://127.0.0.1:$NGINX_PORT/redemption.json")"
+echo "[bench] 4/5 redemption: POST /v1/members/{id}/redemptions over $MEMBERS members"
+read -r R_RPS R_P50 R_P99 R_NON2XX <<<"$(wrk_run "http://127.0.0.1:$SVC_PORT" bench/redeem.lua)"
 
-RATIO=$(awk -v a="$T_RPS" -v b="$N_RPS" 'BEGIN { printf "%.2f", a/b }')
+echo "[bench] 5/5 ceiling: redis-benchmark EVALSHA load.lua (the first of a redemption's two scripts)"
+LOAD_SHA=$( (cat shared/lua/tessera_lib.lua; printf '\n'; cat services/rewards/lua/load.lua) | redis-cli -p "$REDIS_PORT" -x SCRIPT LOAD)
+TAG=$(python3 -c 'import sys
+h=2166136261
+for c in b"m-0": h=((h^c)*16777619)&0xffffffff
+print("{b%02d}" % (h%64))')
+RB=$(redis-benchmark -p "$REDIS_PORT" -c 50 -n 200000 -q EVALSHA "$LOAD_SHA" 5 \
+  "tessera:$TAG:m:m-0:state" "tessera:$TAG:m:m-0:state" "tessera:$TAG:m:m-0:orders" \
+  "tessera:$TAG:m:m-0:redemptions" "tessera:$TAG:m:m-0:holds" 0 "" 30000 "" "" "" | tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | awk '{print $1}')
+
 mkdir -p bench/results
 RESULT="bench/results/$(date -u +%Y-%m-%d).md"
 {
   echo "# make bench — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME")."
-  echo "wrk -t1 -c$CONNS -d${SECONDS_PER}s, keep-alive; load generator on the same machine."
+  echo "wrk -t1 -c$CONNS -d${SECONDS_PER}s, keep-alive; load generator on the same machine; tessera-rewards with $THREADS HTTP threads."
   echo
-  echo "| scenario | req/s | p50 ms | p99 ms | ratio to ceiling |"
-  echo "|---|---:|---:|---:|---:|"
-  echo "| ceiling: nginx static JSON | $N_RPS | $N_P50 | $N_P99 | 1.00 |"
-  echo "| http-plumbing: GET /healthz | $T_RPS | $T_P50 | $T_P99 | $RATIO |"
+  echo "| scenario | req/s | p50 ms | p99 ms | ceiling | ratio |"
+  echo "|---|---:|---:|---:|---|---:|"
+  echo "| nginx static JSON ($HEALTH_BYTES B) | $NH_RPS | $NH_P50 | $NH_P99 | — | 1.00 |"
+  echo "| http-plumbing: GET /healthz | $H_RPS | $H_P50 | $H_P99 | nginx $HEALTH_BYTES B | $(ratio "$H_RPS" "$NH_RPS") |"
+  echo "| nginx static JSON ($REDEEM_BYTES B) | $NR_RPS | $NR_P50 | $NR_P99 | — | 1.00 |"
+  echo "| redemption (non-2xx: $R_NON2XX) | $R_RPS | $R_P50 | $R_P99 | nginx $REDEEM_BYTES B | $(ratio "$R_RPS" "$NR_RPS") |"
+  echo "| redis-benchmark EVALSHA load.lua (-c 50) | $RB | | | — | |"
+  echo "| redemption vs the Redis script ceiling | | | | redis-benchmark | $(ratio "$R_RPS" "$RB") |"
 } >"$RESULT"
 echo
 cat "$RESULT"

@@ -76,6 +76,8 @@ for s in "${SERVICES[@]}"; do
   done
 done
 
+tools/seed-demo.sh "http://127.0.0.1:${PORTS[rewards]}"
+
 {
   echo "TESSERA_REDIS_URL=$TESSERA_REDIS_URL"
   echo "TESSERA_KAFKA_BROKERS=$TESSERA_KAFKA_BROKERS"
@@ -93,6 +95,8 @@ Tessera is running (development stack — in-memory Kafka, development credentia
   redis          $TESSERA_REDIS_URL   (data and AOF in run/redis)
   kafka          $TESSERA_KAFKA_BROKERS   (tessera-devbroker, in memory)
   logs           run/logs/*.log        environment: run/stack.env
+  demo members   m-1001 m-1002 m-1003, e.g.
+                 curl -H 'Authorization: Bearer dev-pos' http://127.0.0.1:${PORTS[rewards]}/v1/members/m-1001
   tokens         dev-admin dev-ops dev-storefront dev-pos dev-agent dev-service
                  app token for a member: $BUILD/tools/devtoken/tessera-devtoken <member_id>
 Press Ctrl-C to stop everything.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
 
 #include "tessera/crypto.h"
 
@@ -277,12 +278,24 @@ HttpResponse HttpServer::Dispatch(HttpRequest& request, const CompiledRoute** ma
 }
 
 void HttpServer::Record(const std::string& route, const std::string& method, int status, double seconds) {
-  metrics_.GetCounter("tessera_http_requests_total", "HTTP requests by route, method and status",
-                      {{"route", route}, {"method", method}, {"status", std::to_string(status)}})
-      .Inc();
-  metrics_.GetHistogram("tessera_http_request_duration_seconds", "HTTP request latency by route",
-                        {{"route", route}, {"method", method}})
-      .Observe(seconds);
+  // Each worker thread keeps the metric handles it has used, so the hot path takes no lock.
+  struct Handles {
+    Counter* requests;
+    Histogram* latency;
+  };
+  thread_local std::unordered_map<std::string, Handles> cache;
+  std::string key = std::to_string(reinterpret_cast<uintptr_t>(&metrics_));
+  key.append("|").append(route).append("|").append(method).append("|").append(std::to_string(status));
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    Handles h{&metrics_.GetCounter("tessera_http_requests_total", "HTTP requests by route, method and status",
+                                   {{"route", route}, {"method", method}, {"status", std::to_string(status)}}),
+              &metrics_.GetHistogram("tessera_http_request_duration_seconds", "HTTP request latency by route",
+                                     {{"route", route}, {"method", method}})};
+    it = cache.emplace(std::move(key), h).first;
+  }
+  it->second.requests->Inc();
+  it->second.latency->Observe(seconds);
 }
 
 }  // namespace tessera

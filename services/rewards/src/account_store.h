@@ -43,6 +43,7 @@ struct CommitRequest {
   std::vector<std::string> events;                              // envelopes for tessera.ledger.v1
   std::vector<std::pair<std::string, std::string>> orders, redemptions, holds;  // field -> JSON
   std::optional<int64_t> due_ms;  // next Settle() instant for the sweep; nullopt: none
+  bool due_changed = true;        // false: leave the due index as it is
   std::optional<IdempotencyRef> idempotency;
   int response_status = 0;
   std::string response_body;

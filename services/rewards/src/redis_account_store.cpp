@@ -53,11 +53,6 @@ return n
 std::string Key(const std::string& member, const char* kind) { return MemberKey(member, kind); }
 std::string Tag(const std::string& member) { return BucketTag(MemberBucket(member)); }
 
-nlohmann::json Pairs(const std::vector<std::pair<std::string, std::string>>& kv) {
-  nlohmann::json a = nlohmann::json::array();
-  for (const auto& [k, v] : kv) a.push_back({k, v});
-  return a;
-}
 }  // namespace
 
 RedisAccountStore::RedisAccountStore(RedisPool& pool, std::chrono::milliseconds in_flight_ttl)
@@ -97,28 +92,40 @@ LoadResult RedisAccountStore::Load(const LoadRequest& r) {
 CommitResult RedisAccountStore::Commit(const CommitRequest& r) {
   const std::string state_key = StateKey(r.member_id);
   const int bucket = MemberBucket(r.member_id);
-  nlohmann::json entries = nlohmann::json::array();
-  for (const auto& [seq, json] : r.ledger_entries) entries.push_back({seq, json});
-  nlohmann::json arg = {{"exp", r.expected_seq},
-                        {"seq", r.new_seq},
-                        {"entries", entries},
-                        {"events", r.events},
-                        {"orders", Pairs(r.orders)},
-                        {"redemptions", Pairs(r.redemptions)},
-                        {"holds", Pairs(r.holds)},
-                        {"member", r.member_id},
-                        {"status", r.response_status},
-                        {"body", r.response_body},
-                        {"limit", r.ledger_online_entries}};
-  if (r.state) arg["state"] = *r.state;
-  if (r.due_ms) arg["due"] = *r.due_ms;
-  if (r.idempotency) arg["idem"] = r.idempotency->request_hash;
+  std::vector<std::string> args;
+  args.reserve(14 + 2 * r.ledger_entries.size() + r.events.size() +
+               2 * (r.orders.size() + r.redemptions.size() + r.holds.size()));
+  args.push_back(std::to_string(r.expected_seq));
+  args.push_back(std::to_string(r.new_seq));
+  args.push_back(r.state ? *r.state : "");
+  args.push_back(!r.due_changed ? "" : r.due_ms ? std::to_string(*r.due_ms) : "-");
+  args.push_back(r.member_id);
+  args.push_back(r.idempotency ? r.idempotency->request_hash : "");
+  args.push_back(std::to_string(r.response_status));
+  args.push_back(r.response_body);
+  args.push_back(std::to_string(r.ledger_online_entries));
+  args.push_back(std::to_string(r.ledger_entries.size()));
+  args.push_back(std::to_string(r.events.size()));
+  args.push_back(std::to_string(r.orders.size()));
+  args.push_back(std::to_string(r.redemptions.size()));
+  args.push_back(std::to_string(r.holds.size()));
+  for (const auto& [seq, json] : r.ledger_entries) {
+    args.push_back(std::to_string(seq));
+    args.push_back(json);
+  }
+  for (const auto& e : r.events) args.push_back(e);
+  for (const auto* records : {&r.orders, &r.redemptions, &r.holds}) {
+    for (const auto& [field, json] : *records) {
+      args.push_back(field);
+      args.push_back(json);
+    }
+  }
   RedisValue v = pool_.Eval(CommitScript(),
                             {state_key, Key(r.member_id, "ledger"), Key(r.member_id, "orders"),
                              Key(r.member_id, "redemptions"), Key(r.member_id, "holds"), DueKey(bucket),
                              OutboxStream(Tag(r.member_id), "rewards"),
                              r.idempotency ? r.idempotency->key : state_key, Key(r.member_id, "meta")},
-                            {arg.dump()});
+                            args);
   const std::string& tag = v.elements.at(0).AsString();
   if (tag == "committed") return {CommitStatus::kCommitted, {}};
   if (tag == "conflict") return {CommitStatus::kConflict, {}};

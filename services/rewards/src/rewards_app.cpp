@@ -122,6 +122,7 @@ Reply RewardsApp::Mutate(const RequestContext& ctx, const Lookup& lookup, Member
     MemberState state = loaded.state ? MemberState::FromJson(*loaded.state) : MemberState{};
     const int64_t now_ms = ToUnixMillis(clock_.Now());
     Account account(state, rules_, now_ms);
+    const std::optional<int64_t> due_before = account.NextDue();
     int status = success_status;
     nlohmann::json body;
     std::optional<Problem> refusal;
@@ -140,12 +141,13 @@ Reply RewardsApp::Mutate(const RequestContext& ctx, const Lookup& lookup, Member
       Account none(unchanged, rules_, now_ms);
       commit = BuildCommit(ctx, loaded, unchanged, none, now_ms);
       commit.state.reset();
-      commit.due_ms.reset();
+      commit.due_changed = false;
       commit.response_status = refusal->status;
       commit.response_body = refusal->Body();
       if (!idem) return ProblemReply(*refusal);
     } else {
       commit = BuildCommit(ctx, loaded, state, account, now_ms);
+      commit.due_changed = !loaded.state || due_before != commit.due_ms;  // the index moves only when due does
       commit.response_status = status;
       commit.response_body = body.dump();
     }

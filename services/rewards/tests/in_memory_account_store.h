@@ -65,8 +65,8 @@ class InMemoryAccountStore final : public AccountStore {
     for (const auto& [k, v] : c.orders) m.orders[k] = v;
     for (const auto& [k, v] : c.redemptions) m.redemptions[k] = v;
     for (const auto& [k, v] : c.holds) m.holds[k] = v;
-    if (c.due_ms) due_[c.member_id] = *c.due_ms;
-    else if (c.state) due_.erase(c.member_id);
+    if (c.due_changed && c.due_ms) due_[c.member_id] = *c.due_ms;
+    else if (c.due_changed) due_.erase(c.member_id);
     if (c.idempotency) idem_[c.idempotency->key] = {c.idempotency->request_hash, c.response_status, c.response_body};
     return {CommitStatus::kCommitted, {}};
   }

@@ -1,0 +1,128 @@
+// RewardsApp on RedisAccountStore against a real redis-server, with a manual clock: the sweep
+// run by two replicas at once, the bounded online ledger, and failing closed without Redis.
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <thread>
+
+#include "redis_account_store.h"
+#include "rewards_app.h"
+#include "sweep.h"
+#include "test_program.h"
+#include "tessera/errors.h"
+#include "tessera/idempotency.h"
+#include "tessera/keys.h"
+#include "testing.h"
+
+namespace tessera::rewards {
+namespace {
+
+class RedisStoreTest : public ::testing::Test {
+ protected:
+  RedisStoreTest()
+      : rules_(test::TestProgram(0)),
+        clock_(FromUnixMillis(1'795'329'804'000)),
+        logger_("test", LogLevel::kError, log_, clock_) {
+    RedisOptions o;
+    o.url = ParseRedisUrl(redis_.Url());
+    o.pool_size = 8;
+    o.command_timeout = std::chrono::milliseconds(500);
+    pool_ = std::make_unique<RedisPool>(o);
+    store_ = std::make_unique<RedisAccountStore>(*pool_);
+    app_ = std::make_unique<RewardsApp>(*store_, rules_, clock_, logger_);
+  }
+  RequestContext Ctx(const std::string& member, const std::string& key = "") {
+    RequestContext c;
+    c.member_id = member;
+    c.channel = "web";
+    c.idempotency_key = key;
+    c.request_hash = IdempotencyStore::RequestHash("POST", "/x", key);
+    return c;
+  }
+  void EnrollAndEarn(const std::string& member, int64_t cents) {
+    ASSERT_EQ(app_->Enroll({member, "web", "en", "UTC", nlohmann::json::object()}, Ctx(member)).status, 201);
+    EarnInput in{{"o-" + member, "store", "", "USD", cents, {}}, ToUnixMillis(clock_.Now())};
+    ASSERT_EQ(app_->Earn(in, Ctx(member, "order:o-" + member)).status, 201);
+  }
+  std::vector<nlohmann::json> LedgerEntries(const std::string& member) {
+    std::vector<nlohmann::json> out;
+    for (const auto& e : pool_->Command({"ZRANGE", MemberKey(member, "ledger"), "0", "-1"}).elements) {
+      out.push_back(nlohmann::json::parse(e.AsString()));
+    }
+    return out;
+  }
+
+  testing::RedisServer redis_;
+  ProgramRules rules_;
+  ManualClock clock_;
+  std::ostringstream log_;
+  Logger logger_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<RedisPool> pool_;
+  std::unique_ptr<RedisAccountStore> store_;
+  std::unique_ptr<RewardsApp> app_;
+};
+
+TEST_F(RedisStoreTest, TwoSweepReplicasApplyEachDueChangeOnce) {
+  constexpr int kMembers = 120;
+  for (int i = 0; i < kMembers; ++i) EnrollAndEarn("m-" + std::to_string(i), 1000 + i);
+  SweepOptions a, b;
+  a.owner = "replica-a";
+  b.owner = "replica-b";
+  a.batch = b.batch = 7;  // several passes per bucket
+  Sweep sweep_a(*app_, *store_, clock_, a, logger_, metrics_);
+  Sweep sweep_b(*app_, *store_, clock_, b, logger_, metrics_);
+  auto run_both = [&] {
+    int total = 0;
+    for (int pass = 0; pass < 30; ++pass) {
+      int na = 0, nb = 0;
+      std::thread ta([&] { na = sweep_a.RunOnce(); });
+      std::thread tb([&] { nb = sweep_b.RunOnce(); });
+      ta.join();
+      tb.join();
+      total += na + nb;
+      if (na + nb == 0 && pass > 0) break;
+    }
+    return total;
+  };
+  clock_.Advance(std::chrono::hours(24 * 91));  // inside the warning window
+  EXPECT_EQ(run_both(), kMembers);
+  clock_.Advance(std::chrono::hours(24 * 10));  // past expiry
+  EXPECT_EQ(run_both(), kMembers);
+  EXPECT_EQ(run_both(), 0);
+  for (int i = 0; i < kMembers; ++i) {
+    auto entries = LedgerEntries("m-" + std::to_string(i));
+    ASSERT_EQ(entries.size(), 4u) << i;  // enrolled, earned, expiring, expired
+    EXPECT_EQ(entries[2]["type"], "points.expiring");
+    EXPECT_EQ(entries[3]["type"], "points.expired");
+    EXPECT_EQ(entries[3]["balance_after"], 0);
+  }
+}
+
+TEST_F(RedisStoreTest, TheOnlineLedgerIsBoundedAndTheAuditStillBalances) {
+  rules_.ledger_online_entries = 20;
+  EnrollAndEarn("m-1", 100000);
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_EQ(app_->Redeem({1, "", "web", ""}, Ctx("m-1", "k-" + std::to_string(i))).status, 201);
+  }
+  EXPECT_EQ(pool_->Command({"ZCARD", MemberKey("m-1", "ledger")}).AsInt(), 20);
+  auto audit = nlohmann::json::parse(app_->Audit("m-1").body);
+  EXPECT_TRUE(audit["consistent"].get<bool>()) << audit.dump();
+  EXPECT_EQ(audit["ledger_entries"], 43);  // enrolled, earned, tier.changed (gold), 40 redemptions
+  EXPECT_EQ(audit["ledger_sum"], 10000 - 40);
+}
+
+TEST_F(RedisStoreTest, MoneyOperationsFailClosedWithoutRedis) {
+  EnrollAndEarn("m-1", 1000);
+  redis_.Kill();
+  EXPECT_THROW(app_->Redeem({1, "", "web", ""}, Ctx("m-1", "k-1")), UnavailableError);
+  EXPECT_THROW(app_->GetAccount("m-1"), UnavailableError);
+  redis_.Start();
+  ASSERT_TRUE(testing::WaitFor([&] { return pool_->Ping(); }, std::chrono::seconds(5)));
+  Reply r = app_->Redeem({1, "", "web", ""}, Ctx("m-1", "k-1"));
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(nlohmann::json::parse(app_->GetAccount("m-1").body)["points"]["available"], 99);
+}
+
+}  // namespace
+}  // namespace tessera::rewards
