@@ -50,6 +50,15 @@ void Account::SortLots() {
 
 std::string Account::NewLotId() { return "lot-" + std::to_string(++s_.lot_counter); }
 
+Lot Account::NewLot(int64_t points, const std::string& source) {
+  Lot lot;
+  lot.id = NewLotId();
+  lot.remaining = points;
+  lot.expires_ms = now_ + int64_t{rules_.lot_expiry_days} * kDayMs;
+  lot.order_id = source;
+  return lot;
+}
+
 void Account::AddVestedPoints(Lot lot) {
   const int64_t pay = std::min(s_.debt, lot.remaining);
   s_.debt -= pay;
@@ -230,12 +239,8 @@ void Account::Enroll(const EnrollInput& in) {
 nlohmann::json Account::Earn(const Purchase& purchase, int64_t occurred_ms) {
   const std::string tier_at_purchase = s_.tier;
   const EarnResult earn = ComputeEarn(rules_, purchase, tier_at_purchase);
-  Lot lot;
-  lot.id = NewLotId();
-  lot.remaining = earn.points;
-  lot.expires_ms = now_ + int64_t{rules_.lot_expiry_days} * kDayMs;
+  Lot lot = NewLot(earn.points, purchase.order_id);
   lot.vests_ms = rules_.pending_days > 0 ? now_ + int64_t{rules_.pending_days} * kDayMs : 0;
-  lot.order_id = purchase.order_id;
   const bool pending = lot.vests_ms != 0;
   if (earn.points > 0) {
     if (pending) {
@@ -280,11 +285,7 @@ nlohmann::json Account::Earn(const Purchase& purchase, int64_t occurred_ms) {
 
 nlohmann::json Account::Bonus(const std::string& order_key, int64_t points, const std::string& channel,
                               const nlohmann::json& details) {
-  Lot lot;
-  lot.id = NewLotId();
-  lot.remaining = points;
-  lot.expires_ms = now_ + int64_t{rules_.lot_expiry_days} * kDayMs;
-  lot.order_id = order_key;
+  const Lot lot = NewLot(points, order_key);
   AddVestedPoints(lot);
   s_.lifetime += points;
   nlohmann::json payload = details;
@@ -468,12 +469,7 @@ nlohmann::json Account::ReverseRedemption(const std::string& reversal_id, const 
 nlohmann::json Account::Adjust(const std::string& adjustment_id, int64_t points, const std::string& reason_code,
                                const std::string& note, const std::string& agent_id) {
   if (points > 0) {
-    Lot lot;
-    lot.id = NewLotId();
-    lot.remaining = points;
-    lot.expires_ms = now_ + int64_t{rules_.lot_expiry_days} * kDayMs;
-    lot.order_id = adjustment_id;
-    AddVestedPoints(lot);
+    AddVestedPoints(NewLot(points, adjustment_id));
     s_.lifetime += points;
   } else {
     RequireAvailable(-points);

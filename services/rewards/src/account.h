@@ -92,6 +92,9 @@ class Account {
   int64_t Claw(int64_t points, const std::string& preferred_lot);
   void MaybeUpgradeTier(const std::string& channel);
   std::string NewLotId();
+  // A vested lot of `points` from `source` (order id, adjustment id, offer key), expiring after
+  // the program's lot life.
+  Lot NewLot(int64_t points, const std::string& source);
   nlohmann::json HoldRecord(const ActiveHold& h, const std::string& status, const nlohmann::json& extra) const;
 
   MemberState& s_;
