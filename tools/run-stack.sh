@@ -58,6 +58,7 @@ export TESSERA_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 export TESSERA_KAFKA_BROKERS="$BROKERS"
 export TESSERA_API_KEYS_FILE="$ROOT/config/dev/api-keys.json"
 export TESSERA_JWT_SECRET_FILE="$ROOT/config/dev/jwt-secret"
+export TESSERA_QUOTE_SECRET_FILE="$ROOT/config/dev/quote-secret"
 export TESSERA_PROGRAM_FILE="$ROOT/config/program.json"
 for s in "${SERVICES[@]}"; do
   TESSERA_HTTP_PORT=${PORTS[$s]} "$BUILD/services/$s/tessera-$s" >"$RUN/logs/$s.log" 2>&1 &

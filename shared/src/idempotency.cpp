@@ -29,7 +29,24 @@ return 0
 )lua"));
   return *script;
 }
+const LuaScript& CompleteScript() {
+  static const LuaScript* script = new LuaScript(MakeScript("idempotency_complete", R"lua(
+local rec = redis.call('HMGET', KEYS[1], 'h', 's')
+if rec[1] == ARGV[1] and rec[2] == '0' then
+  tessera_idem_store(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+  return 1
+end
+return 0
+)lua"));
+  return *script;
+}
 }  // namespace
+
+void IdempotencyStore::Complete(const std::string& record_key, const std::string& request_hash, int status,
+                                const std::string& body) {
+  pool_.Eval(CompleteScript(), {record_key},
+             {request_hash, std::to_string(status), body, std::to_string(options_.record_ttl.count())});
+}
 
 IdempotencyStore::IdempotencyStore(RedisPool& pool, IdempotencyOptions options)
     : pool_(pool), options_(options) {}

@@ -291,4 +291,76 @@ bool KafkaConsumer::SendToDlq(const ConsumedMessage& msg, const std::string& rea
   return true;
 }
 
+KafkaTopicTail::KafkaTopicTail(std::string brokers, std::vector<std::string> topics, MessageHandler handler,
+                               Logger& logger)
+    : topics_(std::move(topics)), handler_(std::move(handler)), logger_(logger) {
+  ConfPtr conf(rd_kafka_conf_new());
+  Set(conf.get(), "bootstrap.servers", brokers);
+  Set(conf.get(), "group.id", "tessera-tail-" + std::to_string(reinterpret_cast<uintptr_t>(this)));
+  Set(conf.get(), "enable.auto.commit", "false");
+  Set(conf.get(), "fetch.wait.max.ms", "10");
+  rd_kafka_conf_set_log_cb(conf.get(), OnLog);
+  rd_kafka_conf_set_opaque(conf.get(), &logger_);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err);
+  if (!rk) throw ConfigError(std::string("kafka tail: ") + err);
+  conf.release();
+  rk_.reset(rk);
+  rd_kafka_poll_set_consumer(rk_.get());
+}
+
+KafkaTopicTail::~KafkaTopicTail() { Stop(); }
+
+bool KafkaTopicTail::Start(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> list(
+      rd_kafka_topic_partition_list_new(8), rd_kafka_topic_partition_list_destroy);
+  bool complete = true;
+  for (const auto& topic : topics_) {
+    int partitions = 0;
+    while (partitions == 0 && std::chrono::steady_clock::now() < deadline) {
+      const rd_kafka_metadata_t* md = nullptr;
+      rd_kafka_topic_t* t = rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr);
+      if (rd_kafka_metadata(rk_.get(), 0, t, &md, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1) {
+        partitions = md->topics[0].partition_cnt;
+      }
+      if (md) rd_kafka_metadata_destroy(md);
+      rd_kafka_topic_destroy(t);
+      if (partitions == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (partitions == 0) complete = false;
+    for (int p = 0; p < partitions; ++p) {
+      rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = RD_KAFKA_OFFSET_END;
+    }
+  }
+  rd_kafka_assign(rk_.get(), list.get());
+  running_ = true;
+  thread_ = std::thread([this] {
+    while (running_.load()) {
+      rd_kafka_message_t* raw = rd_kafka_consumer_poll(rk_.get(), 100);
+      if (!raw) continue;
+      std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> msg(raw, rd_kafka_message_destroy);
+      if (msg->err) continue;
+      ConsumedMessage m;
+      m.topic = rd_kafka_topic_name(msg->rkt);
+      m.partition = msg->partition;
+      m.offset = msg->offset;
+      if (msg->key) m.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+      if (msg->payload) m.value.assign(static_cast<const char*>(msg->payload), msg->len);
+      try {
+        handler_(m);
+      } catch (const std::exception& e) {
+        logger_.Warn("topic tail handler failed", {{"topic", m.topic}, {"error", e.what()}});
+      }
+    }
+  });
+  return complete;
+}
+
+void KafkaTopicTail::Stop() {
+  if (!running_.exchange(false)) return;
+  if (thread_.joinable()) thread_.join();
+  rd_kafka_consumer_close(rk_.get());
+}
+
 }  // namespace tessera

@@ -334,6 +334,7 @@ std::map<std::string, std::string> ServiceEnv(const RedisServer& redis, const De
           {"TESSERA_HTTP_THREADS", "4"},
           {"TESSERA_API_KEYS_FILE", SourceDir() + "/config/dev/api-keys.json"},
           {"TESSERA_JWT_SECRET", kDevJwtSecret},
+          {"TESSERA_QUOTE_SECRET", "dev-quote-secret"},
           {"TESSERA_PROGRAM_FILE", SourceDir() + "/config/program.json"},
           {"TESSERA_LOG_LEVEL", "info"}};
 }

@@ -1,4 +1,4 @@
-// The offer personalization (campaigns, features, ranking, activations) service: its identity and wiring.
+// tessera-offers: offer personalization (campaigns, features, ranking, activations), SPEC §5.
 #pragma once
 
 #include "tessera/service_runtime.h"
@@ -9,5 +9,7 @@ inline constexpr int kDefaultPort = 8082;
 
 // Name, port and wiring (routes, consumers, background tasks) of tessera-offers.
 ServiceDefinition Definition();
+// Registers routes, consumers, the campaign cache and stats tasks. Throws ConfigError.
+void Wire(ServiceRuntime& runtime);
 
 }  // namespace tessera::offers

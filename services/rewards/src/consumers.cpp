@@ -15,8 +15,11 @@ EventEnvelope ParseEnvelope(const ConsumedMessage& m) {
   std::string error;
   auto e = EventEnvelope::FromJson(j, &error);
   if (!e) throw PoisonMessage(error);
-  if (!e->member_id || !IsValidId(*e->member_id)) throw PoisonMessage("envelope.member_id must be a member id");
   return *e;
+}
+
+void RequireMember(const EventEnvelope& e) {
+  if (!e.member_id || !IsValidId(*e.member_id)) throw PoisonMessage("envelope.member_id must be a member id");
 }
 
 RequestContext EventContext(const EventEnvelope& e, const std::string& key) {
@@ -48,6 +51,11 @@ void RewardsConsumers::Check(const Reply& reply, const std::string& what) {
 
 void RewardsConsumers::HandlePurchase(const ConsumedMessage& m) {
   const EventEnvelope e = ParseEnvelope(m);
+  if (e.type != "purchase.completed" && e.type != "purchase.refunded") {
+    logger_.Debug("ignored purchase event type", {{"type", e.type}});
+    return;
+  }
+  RequireMember(e);
   try {
     if (e.type == "purchase.completed") {
       EarnInput in = ParseEarn(e.payload, app_.rules(), clock_.Now());
@@ -57,8 +65,6 @@ void RewardsConsumers::HandlePurchase(const ConsumedMessage& m) {
       RefundInput in{r.RequiredId("order_id"), r.RequiredInt("refund_minor", 1, 1'000'000'000'000),
                      r.OptionalString("reason", 1, 256).value_or("refund")};
       Check(app_.ReverseRefund(in, EventContext(e, "event:" + e.event_id)), "reversal for " + in.order_id);
-    } else {
-      logger_.Debug("ignored purchase event type", {{"type", e.type}});
     }
   } catch (const ProblemError& p) {
     throw PoisonMessage(e.type + " payload invalid: " + p.problem().detail +
@@ -68,7 +74,8 @@ void RewardsConsumers::HandlePurchase(const ConsumedMessage& m) {
 
 void RewardsConsumers::HandleOffer(const ConsumedMessage& m) {
   const EventEnvelope e = ParseEnvelope(m);
-  if (e.type != "offer.redeemed") return;
+  if (e.type != "offer.redeemed") return;  // campaign and activation events are not for rewards
+  RequireMember(e);
   const auto& reward = e.payload.value("reward", nlohmann::json::object());
   if (!reward.is_object() || reward.value("type", "") != "bonus_points") return;
   if (!reward.contains("points") || !reward["points"].is_number_integer() || reward["points"].get<int64_t>() <= 0 ||

@@ -47,6 +47,9 @@ class IdempotencyStore {
   IdempotencyBegin Begin(const std::string& record_key, const std::string& request_hash);
   // Removes the in-flight marker if it is still ours and still in flight.
   void Abandon(const std::string& record_key, const std::string& request_hash);
+  // Stores the final response of a request that changed nothing (a refusal), if the marker is
+  // still ours and in flight, so a retry with the key gets the same answer.
+  void Complete(const std::string& record_key, const std::string& request_hash, int status, const std::string& body);
 
   const IdempotencyOptions& options() const { return options_; }
 

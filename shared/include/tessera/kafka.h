@@ -135,4 +135,25 @@ class KafkaConsumer {
   std::thread thread_;
 };
 
+// Follows topics from their current end, in every partition, without a consumer group: every
+// instance sees every message published after Start() (e.g. to refresh an in-memory cache in
+// all replicas). Commits nothing. The handler runs on the tail's own thread; exceptions are
+// logged and the message skipped.
+class KafkaTopicTail {
+ public:
+  KafkaTopicTail(std::string brokers, std::vector<std::string> topics, MessageHandler handler, Logger& logger);
+  ~KafkaTopicTail();
+  // Returns once every partition is assigned (or after `timeout`, false).
+  bool Start(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  void Stop();
+
+ private:
+  std::vector<std::string> topics_;
+  MessageHandler handler_;
+  Logger& logger_;
+  RdKafkaPtr rk_;
+  std::atomic<bool> running_{false};
+  std::thread thread_;
+};
+
 }  // namespace tessera

@@ -1,0 +1,36 @@
+// Every replica holds the campaigns in memory (SPEC §5: "held in memory in every replica").
+// Reload() reads them all from Redis; it runs at start, after every campaign event on
+// tessera.offers.v1 (followed by every replica through a KafkaTopicTail), after every local
+// write, and every 30 s as a safety net. Readers get an immutable snapshot; thread-safe.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "campaign.h"
+#include "offers_store.h"
+#include "tessera/logging.h"
+
+namespace tessera::offers {
+
+using CampaignList = std::vector<std::shared_ptr<const Campaign>>;
+
+class CampaignCache {
+ public:
+  CampaignCache(OffersStore& store, Logger& logger) : store_(store), logger_(logger) {}
+  // Throws UnavailableError when Redis is unreachable (the previous snapshot stays).
+  void Reload();
+  // All campaigns that are not archived, sorted by id.
+  std::shared_ptr<const CampaignList> Snapshot() const;
+  std::shared_ptr<const Campaign> Find(const std::string& id) const;
+
+ private:
+  OffersStore& store_;
+  Logger& logger_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const CampaignList> snapshot_ = std::make_shared<CampaignList>();
+};
+
+}  // namespace tessera::offers

@@ -1,0 +1,137 @@
+#include "http_routes.h"
+
+#include "tessera/crypto.h"
+#include "tessera/errors.h"
+#include "tessera/ids.h"
+
+namespace tessera::offers {
+
+namespace {
+const std::string& IdParam(const HttpRequest& req, const char* name) {
+  const std::string& id = req.Param(name);
+  if (!IsValidId(id)) {
+    throw ProblemError(Problem::Validation(std::string("/path/") + name, std::string(name) + " must be 1-64 characters of [A-Za-z0-9_.:-]"));
+  }
+  return id;
+}
+
+CallContext Context(const HttpRequest& req, bool key_required) {
+  CallContext ctx;
+  ctx.request_id = req.request_id;
+  if (auto key = req.Header("idempotency-key")) {
+    if (!IsValidIdempotencyKey(*key)) {
+      throw ProblemError(Problem::Make(400, codes::kIdempotencyKeyInvalid, "Idempotency-Key must be 1-128 printable ASCII characters"));
+    }
+    ctx.idempotency_key = *key;
+  } else if (key_required) {
+    throw ProblemError(Problem::Make(400, codes::kIdempotencyKeyRequired, "offer redemptions need an Idempotency-Key header"));
+  }
+  ctx.request_hash = IdempotencyStore::RequestHash(req.method, req.path, req.body);
+  return ctx;
+}
+
+std::string Channel(const std::optional<std::string>& value, const char* field, bool required) {
+  if (!value) {
+    if (required) throw ProblemError(Problem::Validation(field, "channel is required (web, app or store)"));
+    return "";
+  }
+  if (*value != "web" && *value != "app" && *value != "store") {
+    throw ProblemError(Problem::Validation(field, "channel must be web, app or store"));
+  }
+  return *value;
+}
+
+int Limit(const HttpRequest& req, int fallback) {
+  auto l = req.Query("limit");
+  if (!l) return fallback;
+  if (l->empty() || l->size() > 3 || l->find_first_not_of("0123456789") != std::string::npos || std::stoi(*l) < 1 ||
+      std::stoi(*l) > 100) {
+    throw ProblemError(Problem::Validation("/query/limit", "limit must be an integer from 1 to 100"));
+  }
+  return std::stoi(*l);
+}
+
+int64_t Offset(const HttpRequest& req) {
+  auto c = req.Query("cursor");
+  if (!c || c->empty()) return 0;
+  auto d = Base64UrlDecode(*c);
+  if (!d || d->rfind("off:", 0) != 0 || d->size() < 5 || d->size() > 20 || d->find_first_not_of("0123456789", 4) != std::string::npos) {
+    throw ProblemError(Problem::Validation("/query/cursor", "cursor is not one this API issued"));
+  }
+  return std::stoll(d->substr(4));
+}
+
+std::optional<int64_t> IfMatch(const HttpRequest& req) {
+  auto m = req.Header("if-match");
+  if (!m) return std::nullopt;
+  std::string v = *m;
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos) {
+    throw ProblemError(Problem::Validation("/headers/If-Match", "If-Match must be a campaign version"));
+  }
+  return std::stoll(v);
+}
+}  // namespace
+
+void RegisterRoutes(HttpServer& server, OffersApp& app) {
+  const RoleSet ops{Role::kOps};
+  const RoleSet readers{Role::kStorefront, Role::kPos, Role::kApp};
+  const RoleSet feature_readers{Role::kStorefront, Role::kPos, Role::kApp, Role::kAgent, Role::kOps};
+  const RoleSet redeemers{Role::kPos, Role::kStorefront, Role::kApp};
+
+  server.Route("POST", "/v1/campaigns", {ops}, [&app](const HttpRequest& req) {
+    return app.CreateCampaign(ParseJsonObject(req.body), Context(req, false));
+  });
+  server.Route("GET", "/v1/campaigns", {ops}, [&app](const HttpRequest& req) {
+    auto status = req.Query("status");
+    if (status && *status != "draft" && *status != "active" && *status != "paused" && *status != "ended" && *status != "archived") {
+      throw ProblemError(Problem::Validation("/query/status", "status must be draft, active, paused, ended or archived"));
+    }
+    auto channel = req.Query("channel");
+    if (channel) Channel(channel, "/query/channel", true);
+    return app.ListCampaigns(status, channel, Offset(req), Limit(req, 20));
+  });
+  server.Route("GET", "/v1/campaigns/{id}", {ops}, [&app](const HttpRequest& req) { return app.GetCampaign(IdParam(req, "id")); });
+  server.Route("PUT", "/v1/campaigns/{id}", {ops}, [&app](const HttpRequest& req) {
+    return app.ReplaceCampaign(IdParam(req, "id"), ParseJsonObject(req.body), IfMatch(req), Context(req, false));
+  });
+  for (const char* action : {"publish", "pause", "end", "archive"}) {
+    const std::string a = action;
+    server.Route("POST", "/v1/campaigns/{id}/" + a, {ops}, [&app, a](const HttpRequest& req) {
+      return app.Transition(IdParam(req, "id"), a, Context(req, false));
+    });
+  }
+  server.Route("GET", "/v1/campaigns/{id}/stats", {ops}, [&app](const HttpRequest& req) { return app.CampaignStats(IdParam(req, "id")); });
+
+  server.Route("GET", "/v1/members/{id}/offers", {readers, false, "id"}, [&app](const HttpRequest& req) {
+    const std::string channel = Channel(req.Query("channel"), "/query/channel", true);
+    auto locale = req.Query("locale");
+    if (locale && (locale->size() < 2 || locale->size() > 16)) throw ProblemError(Problem::Validation("/query/locale", "not a locale tag"));
+    return app.OffersFor(IdParam(req, "id"), channel, Limit(req, 10), locale);
+  });
+  server.Route("GET", "/v1/members/{id}/features", {feature_readers, false, "id"},
+               [&app](const HttpRequest& req) { return app.Features(IdParam(req, "id")); });
+  server.Route("POST", "/v1/members/{id}/offers/{offer_id}/activate", {readers, false, "id"}, [&app](const HttpRequest& req) {
+    std::optional<std::string> channel = req.Query("channel");
+    if (!req.body.empty()) {
+      auto body = ParseJsonObject(req.body);
+      JsonObjectReader r(body, {"channel"});
+      if (auto ch = r.OptionalString("channel", 1, 16)) channel = ch;
+    }
+    return app.Activate(IdParam(req, "id"), IdParam(req, "offer_id"), Channel(channel, "/channel", false), Context(req, false));
+  });
+  server.Route("POST", "/v1/members/{id}/offers/{offer_id}/redeem", {redeemers, false, "id"}, [&app](const HttpRequest& req) {
+    const std::string& member = IdParam(req, "id");
+    const std::string& offer = IdParam(req, "offer_id");
+    auto body = ParseJsonObject(req.body);
+    JsonObjectReader r(body, {"order_id", "channel", "decision_id"});
+    RedeemBody in;
+    in.order_id = r.RequiredId("order_id");
+    in.channel = r.RequiredEnum("channel", {"web", "app", "store"});
+    in.decision_id = r.OptionalString("decision_id", 1, 8192).value_or("");
+    CallContext ctx = Context(req, true);
+    return app.Redeem(member, offer, in, ctx);
+  });
+}
+
+}  // namespace tessera::offers

@@ -1,0 +1,88 @@
+#include "member_features.h"
+
+#include "tessera/clock.h"
+
+namespace tessera::offers {
+
+namespace {
+int64_t ToInt(const std::map<std::string, std::string>& f, const char* k) {
+  auto it = f.find(k);
+  if (it == f.end() || it->second.empty()) return 0;
+  try {
+    return std::stoll(it->second);
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+std::string Str(const std::map<std::string, std::string>& f, const char* k) {
+  auto it = f.find(k);
+  return it == f.end() ? "" : it->second;
+}
+}  // namespace
+
+MemberFeatures MemberFeatures::FromHash(const std::map<std::string, std::string>& f) {
+  MemberFeatures m;
+  m.known = !f.empty();
+  m.tier = Str(f, "tier");
+  m.persona = Str(f, "persona");
+  m.locale = Str(f, "locale");
+  m.lifetime_points = ToInt(f, "lifetime");
+  m.available_points = ToInt(f, "available");
+  m.enrolled_ms = ToInt(f, "enrolled_ms");
+  m.last_purchase_ms = ToInt(f, "last_purchase_ms");
+  m.ledger_seq = ToInt(f, "seq");
+  m.purchase_events = ToInt(f, "purchase_events");
+  auto p = nlohmann::json::parse(Str(f, "purchases").empty() ? "[]" : Str(f, "purchases"), nullptr, false);
+  if (p.is_array()) {
+    for (const auto& e : p) {
+      if (e.is_array() && e.size() == 2 && e[0].is_number() && e[1].is_number()) m.purchases.emplace_back(e[0], e[1]);
+    }
+  }
+  for (const auto& [k, v] : f) {
+    if (k.rfind("cat:", 0) == 0) m.categories[k.substr(4)] = std::stoll(v);
+  }
+  return m;
+}
+
+nlohmann::json MemberFeatures::Lookup(const std::string& name, const std::string& channel, int64_t now_ms) const {
+  if (name == "channel") return channel.empty() ? nlohmann::json(nullptr) : nlohmann::json(channel);
+  if (!known) return nullptr;
+  if (name == "tier") return tier.empty() ? nlohmann::json(nullptr) : nlohmann::json(tier);
+  if (name == "persona") return persona.empty() ? nlohmann::json(nullptr) : nlohmann::json(persona);
+  if (name == "locale") return locale.empty() ? nlohmann::json(nullptr) : nlohmann::json(locale);
+  if (name == "lifetime_points") return lifetime_points;
+  if (name == "available_points") return available_points;
+  if (name == "days_since_enrolled") return enrolled_ms ? nlohmann::json((now_ms - enrolled_ms) / kDayMs) : nlohmann::json(nullptr);
+  if (name == "days_since_last_purchase") {
+    return last_purchase_ms ? nlohmann::json((now_ms - last_purchase_ms) / kDayMs) : nlohmann::json(nullptr);
+  }
+  int64_t count = 0, spend = 0;
+  for (const auto& [ms, minor] : purchases) {
+    if (now_ms - ms <= 90 * kDayMs) {
+      ++count;
+      spend += minor;
+    }
+  }
+  if (name == "purchases_90d") return count;
+  if (name == "spend_90d_minor") return spend;
+  if (name.rfind("category.", 0) == 0) {
+    auto it = categories.find(name.substr(9));
+    return it == categories.end() ? 0 : it->second;
+  }
+  return nullptr;
+}
+
+nlohmann::json MemberFeatures::View(const std::string& member_id, int64_t now_ms) const {
+  nlohmann::json cats = nlohmann::json::object();
+  for (const auto& [k, v] : categories) cats[k] = v;
+  nlohmann::json j = {{"member_id", member_id}, {"known", known}, {"watermark", Watermark()}, {"category", cats}};
+  for (const char* n : {"tier", "persona", "locale", "lifetime_points", "available_points", "days_since_enrolled",
+                        "days_since_last_purchase", "purchases_90d", "spend_90d_minor"}) {
+    j[n] = Lookup(n, "", now_ms);
+  }
+  return j;
+}
+
+std::string MemberFeatures::Watermark() const { return std::to_string(ledger_seq) + "." + std::to_string(purchase_events); }
+
+}  // namespace tessera::offers

@@ -1,0 +1,77 @@
+// The offer use cases (SPEC §5), framework-free: campaigns for marketing ops, offers for a
+// member on a channel, activation and redemption, features. Each returns the response to send.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "campaign_cache.h"
+#include "member_features.h"
+#include "offers_store.h"
+#include "stats.h"
+#include "tessera/clock.h"
+#include "tessera/http_types.h"
+#include "tessera/idempotency.h"
+#include "tessera/logging.h"
+
+namespace tessera::offers {
+
+struct CallContext {
+  std::string request_id;
+  std::string idempotency_key;  // empty: none
+  std::string request_hash;
+};
+
+struct RedeemBody {
+  std::string order_id, channel, decision_id;
+};
+
+class OffersApp {
+ public:
+  OffersApp(OffersStore& store, CampaignCache& cache, StatsAggregator& stats, IdempotencyStore& idempotency,
+            const Clock& clock, Logger& logger, std::string quote_secret,
+            std::chrono::milliseconds quote_ttl = std::chrono::minutes(15));
+
+  HttpResponse CreateCampaign(const nlohmann::json& body, const CallContext& ctx);
+  HttpResponse ReplaceCampaign(const std::string& id, const nlohmann::json& body, std::optional<int64_t> if_match,
+                               const CallContext& ctx);
+  HttpResponse GetCampaign(const std::string& id);
+  HttpResponse ListCampaigns(const std::optional<std::string>& status, const std::optional<std::string>& channel,
+                             int64_t offset, int limit);
+  HttpResponse Transition(const std::string& id, const std::string& action, const CallContext& ctx);
+  HttpResponse CampaignStats(const std::string& id);
+
+  HttpResponse OffersFor(const std::string& member_id, const std::string& channel, int limit,
+                         const std::optional<std::string>& locale);
+  HttpResponse Features(const std::string& member_id);
+  HttpResponse Activate(const std::string& member_id, const std::string& offer_id, const std::string& channel,
+                        const CallContext& ctx);
+  HttpResponse Redeem(const std::string& member_id, const std::string& offer_id, const RedeemBody& body,
+                      const CallContext& ctx);
+
+  // Applies a ledger or purchase event to member features (consumers). Returns false for a
+  // duplicate. Throws PoisonMessage-worthy std::invalid_argument for malformed payloads.
+  bool ApplyLedgerEvent(const nlohmann::json& envelope);
+  bool ApplyPurchaseEvent(const nlohmann::json& envelope);
+
+  CampaignCache& cache() { return cache_; }
+
+ private:
+  HttpResponse SaveWithEvent(Campaign c, int64_t expected_rev, const std::string& event_type, const CallContext& ctx,
+                             int status);
+  std::string Envelope(const std::string& type, const std::optional<std::string>& member_id, const std::string& channel,
+                       const std::string& correlation_id, nlohmann::json payload) const;
+  std::optional<MemberFeatures> LoadFeatures(const std::string& member_id,
+                                             std::map<std::string, std::string>* offers_out);
+
+  OffersStore& store_;
+  CampaignCache& cache_;
+  StatsAggregator& stats_;
+  IdempotencyStore& idempotency_;
+  const Clock& clock_;
+  Logger& logger_;
+  std::string quote_secret_;
+  std::chrono::milliseconds quote_ttl_;
+};
+
+}  // namespace tessera::offers
