@@ -8,6 +8,8 @@
 #   redemption     POST /v1/members/{id}/redemptions, 1 point, unique Idempotency-Key, spread
 #                  over 10 000 members (wrk Lua: bench/redeem.lua) vs nginx serving a static body
 #                  of the same size; plus redis-benchmark running the same load script.
+#   offers         GET /v1/members/{id}/offers with 200 active campaigns and 10 000 members with
+#                  features (bench/offers.lua) vs nginx serving a listing of the same size.
 # wrk -t1 -c${BENCH_CONNECTIONS:-64} -d${BENCH_SECONDS:-8}s, keep-alive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,12 +76,30 @@ TESSERA_PROGRAM_FILE="$WORK/program.json" \
 PIDS+=($!)
 wait_http "http://127.0.0.1:$SVC_PORT/healthz"
 
-echo "[bench] seeding $MEMBERS members with 1 000 000 points each"
+OFFERS_PORT=$(free_port)
+TESSERA_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" TESSERA_KAFKA_BROKERS=$(cat "$WORK/bootstrap") \
+TESSERA_HTTP_PORT=$OFFERS_PORT TESSERA_HTTP_THREADS=$THREADS TESSERA_LOG_LEVEL=warn \
+TESSERA_API_KEYS_FILE="$ROOT/config/dev/api-keys.json" TESSERA_JWT_SECRET=dev-jwt-secret \
+TESSERA_QUOTE_SECRET=bench-quote-secret \
+  "$BUILD/services/offers/tessera-offers" >"$WORK/offers.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$OFFERS_PORT/healthz"
+
+echo "[bench] seeding $MEMBERS members with 1 000 000 points each, and 200 campaigns"
 python3 bench/seed_rewards.py "http://127.0.0.1:$SVC_PORT" "$MEMBERS"
+python3 bench/seed_offers.py "http://127.0.0.1:$OFFERS_PORT" 200
+echo "[bench] waiting for member features to be built from tessera.ledger.v1"
+LAST="m-$((MEMBERS - 1))"
+for _ in $(seq 1 600); do
+  curl -s -H 'Authorization: Bearer dev-ops' "http://127.0.0.1:$OFFERS_PORT/v1/members/$LAST/features" | grep -q '"known":true' && break
+  sleep 0.1
+done
 
 NGINX_PORT=$(free_port)
 mkdir -p "$WORK/nginx/www"
 curl -s "http://127.0.0.1:$SVC_PORT/healthz" >"$WORK/nginx/www/healthz.json"
+curl -s -H 'Authorization: Bearer dev-storefront' "http://127.0.0.1:$OFFERS_PORT/v1/members/m-1/offers?channel=web" \
+  >"$WORK/nginx/www/offers.json"
 curl -s -X POST "http://127.0.0.1:$SVC_PORT/v1/members/m-0/redemptions" -H 'Authorization: Bearer dev-pos' \
   -H 'Idempotency-Key: bench-sample' -H 'Content-Type: application/json' -d '{"points":1,"channel":"store"}' \
   >"$WORK/nginx/www/redemption.json"
@@ -104,16 +124,21 @@ wait_http "http://127.0.0.1:$NGINX_PORT/healthz.json"
 
 HEALTH_BYTES=$(wc -c <"$WORK/nginx/www/healthz.json")
 REDEEM_BYTES=$(wc -c <"$WORK/nginx/www/redemption.json")
-echo "[bench] 1/5 ceiling: nginx static JSON, $HEALTH_BYTES bytes"
+OFFERS_BYTES=$(wc -c <"$WORK/nginx/www/offers.json")
+echo "[bench] 1/7 ceiling: nginx static JSON, $HEALTH_BYTES bytes"
 read -r NH_RPS NH_P50 NH_P99 _ <<<"$(wrk_run "http://127.0.0.1:$NGINX_PORT/healthz.json")"
-echo "[bench] 2/5 http-plumbing: GET /healthz"
+echo "[bench] 2/7 http-plumbing: GET /healthz"
 read -r H_RPS H_P50 H_P99 _ <<<"$(wrk_run "http://127.0.0.1:$SVC_PORT/healthz")"
-echo "[bench] 3/5 ceiling: nginx static JSON, $REDEEM_BYTES bytes (a redemption answer)"
+echo "[bench] 3/7 ceiling: nginx static JSON, $REDEEM_BYTES bytes (a redemption answer)"
 read -r NR_RPS NR_P50 NR_P99 _ <<<"$(wrk_run "http://127.0.0.1:$NGINX_PORT/redemption.json")"
-echo "[bench] 4/5 redemption: POST /v1/members/{id}/redemptions over $MEMBERS members"
+echo "[bench] 4/7 redemption: POST /v1/members/{id}/redemptions over $MEMBERS members"
 read -r R_RPS R_P50 R_P99 R_NON2XX <<<"$(wrk_run "http://127.0.0.1:$SVC_PORT" bench/redeem.lua)"
+echo "[bench] 5/7 ceiling: nginx static JSON, $OFFERS_BYTES bytes (an offers listing)"
+read -r NO_RPS NO_P50 NO_P99 _ <<<"$(wrk_run "http://127.0.0.1:$NGINX_PORT/offers.json")"
+echo "[bench] 6/7 offers: GET /v1/members/{id}/offers, 200 campaigns, $MEMBERS members"
+read -r O_RPS O_P50 O_P99 O_NON2XX <<<"$(wrk_run "http://127.0.0.1:$OFFERS_PORT" bench/offers.lua)"
 
-echo "[bench] 5/5 ceiling: redis-benchmark EVALSHA load.lua (the first of a redemption's two scripts)"
+echo "[bench] 7/7 ceiling: redis-benchmark EVALSHA load.lua (the first of a redemption's two scripts)"
 LOAD_SHA=$( (cat shared/lua/tessera_lib.lua; printf '\n'; cat services/rewards/lua/load.lua) | redis-cli -p "$REDIS_PORT" -x SCRIPT LOAD)
 TAG=$(python3 -c 'import sys
 h=2166136261
@@ -137,6 +162,8 @@ RESULT="bench/results/$(date -u +%Y-%m-%d).md"
   echo "| http-plumbing: GET /healthz | $H_RPS | $H_P50 | $H_P99 | nginx $HEALTH_BYTES B | $(ratio "$H_RPS" "$NH_RPS") |"
   echo "| nginx static JSON ($REDEEM_BYTES B) | $NR_RPS | $NR_P50 | $NR_P99 | — | 1.00 |"
   echo "| redemption (non-2xx: $R_NON2XX) | $R_RPS | $R_P50 | $R_P99 | nginx $REDEEM_BYTES B | $(ratio "$R_RPS" "$NR_RPS") |"
+  echo "| nginx static JSON ($OFFERS_BYTES B) | $NO_RPS | $NO_P50 | $NO_P99 | — | 1.00 |"
+  echo "| offers listing (non-2xx: $O_NON2XX) | $O_RPS | $O_P50 | $O_P99 | nginx $OFFERS_BYTES B | $(ratio "$O_RPS" "$NO_RPS") |"
   echo "| redis-benchmark EVALSHA load.lua (-c 50) | $RB | | | — | |"
   echo "| redemption vs the Redis script ceiling | | | | redis-benchmark | $(ratio "$R_RPS" "$RB") |"
 } >"$RESULT"

@@ -15,20 +15,30 @@ declare -A PORTS=([rewards]=${REWARDS_PORT:-8081} [offers]=${OFFERS_PORT:-8082} 
 SERVICES=(rewards offers notifications)
 
 mkdir -p "$RUN/redis" "$RUN/logs"
-PIDS=()
+PIDS=()          # everything, for the liveness watch
+INFRA_PIDS=()    # redis-server, tessera-devbroker: stopped last
+SERVICE_PIDS=()  # the three services: stopped first, while Redis and Kafka still answer
+
+# stop_group SECONDS PID...: SIGTERM, wait up to SECONDS, then SIGKILL what is left.
+stop_group() {
+  local limit=$1
+  shift
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 $((limit * 10))); do
+    local alive=0
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ $alive -eq 0 ] && return 0
+    sleep 0.1
+  done
+  for pid in "$@"; do kill -KILL "$pid" 2>/dev/null || true; done
+}
 
 stop_all() {
   trap - INT TERM EXIT
   echo
   echo "stopping the stack..."
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for _ in $(seq 1 100); do
-    alive=0
-    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ $alive -eq 0 ] && break
-    sleep 0.1
-  done
-  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  [ ${#SERVICE_PIDS[@]} -gt 0 ] && stop_group 15 "${SERVICE_PIDS[@]}"
+  [ ${#INFRA_PIDS[@]} -gt 0 ] && stop_group 10 "${INFRA_PIDS[@]}"
   wait 2>/dev/null || true
   echo "stopped."
 }
@@ -45,10 +55,12 @@ done
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$RUN/redis" --appendonly yes \
   --appendfsync everysec --save "" --daemonize no --logfile "$RUN/logs/redis.log" &
 PIDS+=($!)
+INFRA_PIDS+=($!)
 
 rm -f "$RUN/kafka.bootstrap"
 "$BUILD/tools/devbroker/tessera-devbroker" --bootstrap-file "$RUN/kafka.bootstrap" >"$RUN/logs/devbroker.log" 2>&1 &
 PIDS+=($!)
+INFRA_PIDS+=($!)
 for _ in $(seq 1 100); do [ -s "$RUN/kafka.bootstrap" ] && break; sleep 0.1; done
 [ -s "$RUN/kafka.bootstrap" ] || { echo "the development broker did not start: see $RUN/logs/devbroker.log" >&2; exit 1; }
 BROKERS=$(cat "$RUN/kafka.bootstrap")
@@ -63,6 +75,7 @@ export TESSERA_PROGRAM_FILE="$ROOT/config/program.json"
 for s in "${SERVICES[@]}"; do
   TESSERA_HTTP_PORT=${PORTS[$s]} "$BUILD/services/$s/tessera-$s" >"$RUN/logs/$s.log" 2>&1 &
   PIDS+=($!)
+  SERVICE_PIDS+=($!)
 done
 
 deadline=$((SECONDS + 60))
@@ -77,7 +90,7 @@ for s in "${SERVICES[@]}"; do
   done
 done
 
-tools/seed-demo.sh "http://127.0.0.1:${PORTS[rewards]}"
+tools/seed-demo.sh "http://127.0.0.1:${PORTS[rewards]}" "http://127.0.0.1:${PORTS[offers]}"
 
 {
   echo "TESSERA_REDIS_URL=$TESSERA_REDIS_URL"
@@ -98,6 +111,7 @@ Tessera is running (development stack — in-memory Kafka, development credentia
   logs           run/logs/*.log        environment: run/stack.env
   demo members   m-1001 m-1002 m-1003, e.g.
                  curl -H 'Authorization: Bearer dev-pos' http://127.0.0.1:${PORTS[rewards]}/v1/members/m-1001
+                 curl -H 'Authorization: Bearer dev-storefront' 'http://127.0.0.1:${PORTS[offers]}/v1/members/m-1001/offers?channel=web'
   tokens         dev-admin dev-ops dev-storefront dev-pos dev-agent dev-service
                  app token for a member: $BUILD/tools/devtoken/tessera-devtoken <member_id>
 Press Ctrl-C to stop everything.

@@ -205,7 +205,8 @@ HttpResponse OffersApp::OffersFor(const std::string& member_id, const std::strin
   std::map<std::string, std::string> raw_states;
   auto features = LoadFeatures(member_id, &raw_states);
   const auto campaigns = cache_.Snapshot();
-  RankResult ranked = Rank(*campaigns, features ? &*features : nullptr, States(raw_states), member_id, channel, now);
+  RankResult ranked = Rank(*campaigns, features ? &*features : nullptr, States(raw_states), member_id, channel, now,
+                           static_cast<size_t>(limit));
   const std::string lang = locale.value_or(features && !features->locale.empty() ? features->locale : "en");
 
   Quote q;
@@ -216,7 +217,6 @@ HttpResponse OffersApp::OffersFor(const std::string& member_id, const std::strin
   nlohmann::json offers = nlohmann::json::array();
   std::vector<std::string> shown;
   for (const auto& o : ranked.offers) {
-    if (static_cast<int>(offers.size()) == limit) break;
     const Campaign& c = *o.campaign;
     const Content& text = c.ContentFor(lang);
     offers.push_back({{"offer_id", c.campaign_id},

@@ -16,13 +16,19 @@ bool InHoldout(const Campaign& c, const std::string& member_id) {
   return c.holdout_percent > 0 && HoldoutBucket(c.campaign_id, member_id) < static_cast<uint32_t>(c.holdout_percent) * 100;
 }
 
+namespace {
+bool InAudience(const Campaign& c, const MemberFeatures* features, const std::string& channel, int64_t now_ms) {
+  if (!c.audience) return true;
+  if (!features) return false;
+  return c.audience->Matches([&](const std::string& name) { return features->Lookup(name, channel, now_ms); });
+}
+}  // namespace
+
 bool Eligible(const Campaign& c, const MemberFeatures* features, const std::string& member_id,
               const std::string& channel, int64_t now_ms) {
   if (!c.LiveAt(now_ms) || (!channel.empty() && !c.channels.count(channel))) return false;
   if (InHoldout(c, member_id)) return false;
-  if (!c.audience) return true;
-  if (!features) return false;
-  return c.audience->Matches([&](const std::string& name) { return features->Lookup(name, channel, now_ms); });
+  return InAudience(c, features, channel, now_ms);
 }
 
 namespace {
@@ -58,7 +64,7 @@ std::vector<std::string> Reasons(const Campaign& c, const MemberFeatures* f, int
 
 RankResult Rank(const std::vector<std::shared_ptr<const Campaign>>& campaigns, const MemberFeatures* features,
                 const std::map<std::string, MemberOfferState>& states, const std::string& member_id,
-                const std::string& channel, int64_t now_ms) {
+                const std::string& channel, int64_t now_ms, size_t limit) {
   RankResult out;
   out.personalized = features != nullptr && features->known;
   const MemberFeatures* f = out.personalized ? features : nullptr;
@@ -68,7 +74,7 @@ RankResult Rank(const std::vector<std::shared_ptr<const Campaign>>& campaigns, c
       out.holdout.push_back(c->campaign_id);
       continue;
     }
-    if (!Eligible(*c, f, member_id, channel, now_ms)) continue;
+    if (!InAudience(*c, f, channel, now_ms)) continue;
     int64_t category_hits = 0;
     if (f) {
       for (const auto& cat : c->conditions.categories) {
@@ -79,14 +85,21 @@ RankResult Rank(const std::vector<std::shared_ptr<const Campaign>>& campaigns, c
     RankedOffer o;
     o.campaign = c;
     o.score = c->priority * 1'000'000'000 + fit * 1'000'000 + std::min<int64_t>(c->reward.EstimatedPoints(), 999'999);
-    o.reasons = Reasons(*c, f, now_ms, category_hits);
-    auto st = states.find(c->campaign_id);
-    o.state = st == states.end() ? "available" : st->second.state;
+    o.category_hits = category_hits;
     out.offers.push_back(std::move(o));
   }
-  std::sort(out.offers.begin(), out.offers.end(), [](const RankedOffer& a, const RankedOffer& b) {
+  const auto better = [](const RankedOffer& a, const RankedOffer& b) {
     return a.score != b.score ? a.score > b.score : a.campaign->campaign_id < b.campaign->campaign_id;
-  });
+  };
+  const size_t keep = std::min(limit, out.offers.size());
+  std::partial_sort(out.offers.begin(), out.offers.begin() + static_cast<std::ptrdiff_t>(keep), out.offers.end(), better);
+  out.offers.resize(keep);
+  // Only the offers shown are explained.
+  for (auto& o : out.offers) {
+    o.reasons = Reasons(*o.campaign, f, now_ms, o.category_hits);
+    auto st = states.find(o.campaign->campaign_id);
+    o.state = st == states.end() ? "available" : st->second.state;
+  }
   return out;
 }
 

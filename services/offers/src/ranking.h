@@ -29,6 +29,7 @@ struct RankedOffer {
   int64_t score = 0;
   std::vector<std::string> reasons;
   std::string state;  // available | activated | redeemed
+  int64_t category_hits = 0;  // purchases in the campaign's categories (fit, reasons)
 };
 
 struct RankResult {
@@ -38,10 +39,11 @@ struct RankResult {
 };
 
 // `features` may be null (unavailable): campaigns without an audience rule are still ranked,
-// targeted ones are left out, and personalized is false.
+// targeted ones are left out, and personalized is false. Only the best `limit` offers are
+// returned (and explained); the order does not depend on `limit`.
 RankResult Rank(const std::vector<std::shared_ptr<const Campaign>>& campaigns, const MemberFeatures* features,
                 const std::map<std::string, MemberOfferState>& states, const std::string& member_id,
-                const std::string& channel, int64_t now_ms);
+                const std::string& channel, int64_t now_ms, size_t limit = SIZE_MAX);
 
 // Whether `member` may be offered `c` on `channel` now (audience, holdout, schedule, channel).
 bool Eligible(const Campaign& c, const MemberFeatures* features, const std::string& member_id,
