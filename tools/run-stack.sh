@@ -4,17 +4,19 @@
 # services with the development credentials. Prints every address and writes run/stack.env.
 # Ctrl-C or SIGTERM stops everything and leaves no process behind.
 #
-# Ports: REDIS_PORT (6390), REWARDS_PORT (8081), OFFERS_PORT (8082), NOTIFICATIONS_PORT (8083).
+# Ports: REDIS_PORT (6390), REWARDS_PORT (8081), OFFERS_PORT (8082), NOTIFICATIONS_PORT (8083),
+# PROVIDER_PORT (8090: the development provider sink; messages land in run/sent/<channel>.jsonl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BUILD=${1:-build}
 RUN="$ROOT/run"
 REDIS_PORT=${REDIS_PORT:-6390}
+PROVIDER_PORT=${PROVIDER_PORT:-8090}
 declare -A PORTS=([rewards]=${REWARDS_PORT:-8081} [offers]=${OFFERS_PORT:-8082} [notifications]=${NOTIFICATIONS_PORT:-8083})
 SERVICES=(rewards offers notifications)
 
-mkdir -p "$RUN/redis" "$RUN/logs"
+mkdir -p "$RUN/redis" "$RUN/logs" "$RUN/sent"
 PIDS=()          # everything, for the liveness watch
 INFRA_PIDS=()    # redis-server, tessera-devbroker: stopped last
 SERVICE_PIDS=()  # the three services: stopped first, while Redis and Kafka still answer
@@ -45,7 +47,7 @@ stop_all() {
 trap 'stop_all; exit 0' INT TERM
 trap 'stop_all' EXIT
 
-for port in "$REDIS_PORT" "${PORTS[@]}"; do
+for port in "$REDIS_PORT" "$PROVIDER_PORT" "${PORTS[@]}"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "port $port is already in use; set REDIS_PORT / REWARDS_PORT / OFFERS_PORT / NOTIFICATIONS_PORT" >&2
     exit 1
@@ -54,6 +56,11 @@ done
 
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$RUN/redis" --appendonly yes \
   --appendfsync everysec --save "" --daemonize no --logfile "$RUN/logs/redis.log" &
+PIDS+=($!)
+INFRA_PIDS+=($!)
+
+"$BUILD/tools/provider-sink/tessera-provider-sink" --dir "$RUN/sent" --port "$PROVIDER_PORT" \
+  >"$RUN/logs/provider-sink.log" 2>&1 &
 PIDS+=($!)
 INFRA_PIDS+=($!)
 
@@ -72,6 +79,7 @@ export TESSERA_API_KEYS_FILE="$ROOT/config/dev/api-keys.json"
 export TESSERA_JWT_SECRET_FILE="$ROOT/config/dev/jwt-secret"
 export TESSERA_QUOTE_SECRET_FILE="$ROOT/config/dev/quote-secret"
 export TESSERA_PROGRAM_FILE="$ROOT/config/program.json"
+export TESSERA_PROVIDER_URL="http://127.0.0.1:$PROVIDER_PORT"
 for s in "${SERVICES[@]}"; do
   TESSERA_HTTP_PORT=${PORTS[$s]} "$BUILD/services/$s/tessera-$s" >"$RUN/logs/$s.log" 2>&1 &
   PIDS+=($!)
@@ -108,6 +116,7 @@ Tessera is running (development stack — in-memory Kafka, development credentia
   notifications  http://127.0.0.1:${PORTS[notifications]}
   redis          $TESSERA_REDIS_URL   (data and AOF in run/redis)
   kafka          $TESSERA_KAFKA_BROKERS   (tessera-devbroker, in memory)
+  provider sink  http://127.0.0.1:$PROVIDER_PORT   (e-mail, SMS, push land in run/sent/<channel>.jsonl)
   logs           run/logs/*.log        environment: run/stack.env
   demo members   m-1001 m-1002 m-1003, e.g.
                  curl -H 'Authorization: Bearer dev-pos' http://127.0.0.1:${PORTS[rewards]}/v1/members/m-1001

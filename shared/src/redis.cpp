@@ -80,10 +80,15 @@ bool IsTransientRedisError(std::string_view message) {
   return false;
 }
 
-const RedisValue& RedisValue::ThrowIfError() const {
+const RedisValue& RedisValue::ThrowIfError() const& {
   if (type != Type::kError) return *this;
   if (IsTransientRedisError(str)) throw UnavailableError("redis: " + str);
   throw DependencyError("redis: " + str);
+}
+
+RedisValue RedisValue::ThrowIfError() && {
+  static_cast<const RedisValue&>(*this).ThrowIfError();
+  return std::move(*this);
 }
 
 LuaScript::LuaScript(std::string name, std::string source)

@@ -37,8 +37,11 @@ struct RedisValue {
   long long AsInt() const;
   // String of a string/status reply ("" for nil). Throws DependencyError for other types.
   const std::string& AsString() const;
-  // Throws DependencyError carrying the message when this is an error reply.
-  const RedisValue& ThrowIfError() const;
+  // Throws DependencyError (UnavailableError for LOADING, BUSY, ...) when this is an error
+  // reply. On a temporary it returns the value itself, so `pool.Command(...).ThrowIfError()`
+  // can be iterated safely.
+  const RedisValue& ThrowIfError() const&;
+  RedisValue ThrowIfError() &&;
 };
 
 // True for error replies that a later retry may cure (LOADING after a restart, BUSY, READONLY

@@ -1,0 +1,21 @@
+-- Creates the deliveries of one event, at most once each: a delivery id is derived from
+-- (event_id, channel), so a redelivered event creates nothing.
+-- KEYS: 1 due zset (bucket), 2 outbox stream (bucket), 3 offer index set ('' slot key if none)
+-- ARGV: 1 key prefix for deliveries, 2 offer id ('' = none), 3 count, then per delivery:
+--       id, due ms, state (pending|deferred), record JSON, event JSON ('' = none)
+local created = 0
+local i = 4
+for _ = 1, tonumber(ARGV[3]) do
+  local id, due, state, record, event = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  i = i + 5
+  local key = ARGV[1] .. id
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('HSET', key, 'state', state, 'attempts', 0, 'r', record)
+    redis.call('PEXPIRE', key, 30 * 86400000)
+    redis.call('ZADD', KEYS[1], due, id)
+    if ARGV[2] ~= '' then redis.call('SADD', KEYS[3], id) end
+    if event ~= '' then tessera_outbox_append(KEYS[2], 'tessera.notifications.v1', cjson.decode(record).member_id, event) end
+    created = created + 1
+  end
+end
+return created

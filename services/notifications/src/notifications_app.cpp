@@ -1,0 +1,375 @@
+#include "notifications_app.h"
+
+#include <future>
+#include <random>
+#include <thread>
+
+#include "tessera/crypto.h"
+#include "tessera/errors.h"
+#include "tessera/events.h"
+#include "tessera/keys.h"
+
+namespace tessera::notifications {
+
+namespace {
+const char* kChannels[] = {"inbox", "email", "sms", "push"};
+
+std::string DefaultName(const std::string& locale) {
+  const std::string lang = locale.substr(0, 2);
+  if (lang == "ja") return "会員";
+  if (lang == "ko") return "회원";
+  if (lang == "zh") return "会员";
+  if (lang == "th") return "สมาชิก";
+  return "Member";
+}
+
+std::string Str(const nlohmann::json& j, const char* k) {
+  if (!j.is_object() || !j.contains(k) || j[k].is_null()) return "";
+  return j[k].is_string() ? j[k].get<std::string>() : j[k].dump();
+}
+}  // namespace
+
+NotificationsApp::NotificationsApp(NotificationStore& store, Provider& provider, EventPublisher& dlq, const Clock& clock,
+                                   Logger& logger, MetricsRegistry& metrics, NotifyOptions options)
+    : store_(store), provider_(provider), dlq_(dlq), clock_(clock), logger_(logger), metrics_(metrics), options_(options) {}
+
+Preferences NotificationsApp::PreferencesOf(const std::map<std::string, std::string>& profile) const {
+  if (auto it = profile.find("prefs"); it != profile.end()) {
+    try {
+      return PreferencesFromStored(nlohmann::json::parse(it->second));
+    } catch (const std::exception& e) {
+      logger_.Error("stored preferences unreadable; using defaults", {{"error", e.what()}});
+    }
+  }
+  auto get = [&](const char* k) { auto it = profile.find(k); return it == profile.end() ? std::string() : it->second; };
+  return Preferences::Defaults(get("locale"), get("time_zone"));
+}
+
+Template NotificationsApp::TemplateFor(const std::string& event_type, const std::string& locale) {
+  const std::string lang = locale.substr(0, locale.find_first_of("-_"));
+  for (const std::string& l : {locale, lang}) {
+    if (auto o = store_.TemplateOverride(event_type, l)) {
+      auto j = nlohmann::json::parse(*o);
+      return {j["subject"], j["body"]};
+    }
+  }
+  return *DefaultTemplate(event_type, locale);
+}
+
+std::string NotificationsApp::Event(const std::string& type, const nlohmann::json& record, const std::string& id,
+                                    nlohmann::json extra) const {
+  EventEnvelope e;
+  e.event_id = NewUuid();
+  e.type = type;
+  e.occurred_at = FormatRfc3339(clock_.Now());
+  e.member_id = record.value("member_id", "");
+  e.channel = record.value("channel", "");
+  e.source = "tessera-notifications";
+  e.correlation_id = record.value("correlation_id", "");
+  e.causation_id = record.value("event_id", "");
+  e.payload = {{"notification_id", id},
+               {"event_id", record.value("event_id", "")},
+               {"event_type", record.value("event_type", "")},
+               {"channel", record.value("channel", "")},
+               {"class", record.value("class", "")},
+               {"locale", record.value("locale", "")}};
+  for (auto it = extra.begin(); it != extra.end(); ++it) e.payload[it.key()] = it.value();
+  return e.ToJson().dump();
+}
+
+int64_t NotificationsApp::Backoff(int attempt) const {
+  thread_local std::minstd_rand rng(std::random_device{}());
+  const int64_t base = options_.retry_base.count() << std::min(attempt - 1, 16);
+  std::uniform_int_distribution<int64_t> jitter(base / 2, base + base / 2);  // ±50 %
+  return jitter(rng);
+}
+
+void NotificationsApp::HandleEvent(const nlohmann::json& e) {
+  const std::string type = e.at("type");
+  const auto& payload = e.at("payload");
+  if (type == "campaign.ended") {
+    store_.MarkCampaignEnded(payload.at("campaign_id").get<std::string>());
+    return;
+  }
+  if (!e.contains("member_id") || !e["member_id"].is_string()) return;
+  const std::string member = e["member_id"];
+  if (type == "offer.redeemed") {
+    auto cancelled = store_.CancelOfferMessages(member, payload.at("offer_id").get<std::string>(), "offer_redeemed");
+    metrics_.GetCounter("tessera_notifications_cancelled_total", "Pending messages cancelled (offer redeemed)").Inc(cancelled.size());
+    return;
+  }
+  if (type == "member.enrolled") {
+    std::map<std::string, std::string> fields = {{"locale", Str(payload, "locale")}, {"time_zone", Str(payload, "time_zone")}};
+    if (payload.contains("profile") && payload["profile"].is_object()) fields["name"] = Str(payload["profile"], "name");
+    store_.SaveProfile(member, fields);
+  }
+  auto klass = ClassOf(type);
+  if (!klass) return;
+  if (type == "points.earned" && payload.value("points", int64_t{0}) == 0) return;
+
+  const auto profile = store_.Profile(member);
+  const Preferences prefs = PreferencesOf(profile);
+  const std::string locale = prefs.locale;
+  const Template tpl = TemplateFor(type, locale);
+  const int64_t now = ToUnixMillis(clock_.Now());
+
+  std::map<std::string, std::string> vars;
+  auto name = profile.find("name");
+  vars["name"] = name != profile.end() && !name->second.empty() ? name->second : DefaultName(locale);
+  vars["member_id"] = member;
+  if (payload.contains("points")) vars["points"] = std::to_string(payload["points"].get<int64_t>());
+  if (payload.contains("balances") && payload["balances"].is_object()) {
+    vars["balance"] = std::to_string(payload["balances"].value("available", int64_t{0}));
+    vars["tier"] = payload["balances"].value("tier", "");
+  }
+  if (type == "member.enrolled") vars["tier"] = vars["tier"].empty() ? "member" : vars["tier"];
+  if (type == "tier.changed") {
+    vars["tier"] = Str(payload, "to");
+    vars["previous_tier"] = Str(payload, "from");
+  }
+  const std::string expires = payload.contains("expires_at") ? Str(payload, "expires_at") : Str(payload, "ends_at");
+  if (auto t = ParseRfc3339(expires)) vars["expires_at"] = LocalDate(prefs.time_zone, ToUnixMillis(*t));
+  std::string offer_id;
+  if (type == "offer.activated") {
+    offer_id = Str(payload, "offer_id");
+    const auto& content = payload.value("content", nlohmann::json::object());
+    const std::string lang = locale.substr(0, 2);
+    const nlohmann::json* text = content.contains(locale) ? &content[locale] : content.contains(lang) ? &content[lang]
+                                 : content.contains("en") ? &content["en"] : nullptr;
+    vars["offer_title"] = text ? Str(*text, "title") : offer_id;
+  }
+  const std::string subject = Render(tpl.subject, vars), body = Render(tpl.body, vars);
+
+  const bool marketing = *klass == MessageClass::kMarketing;
+  const int64_t defer_until = marketing ? QuietHoursEnd(prefs, now).value_or(0) : 0;  // 0: not deferred
+  std::vector<NewDelivery> deliveries;
+  std::vector<std::string> due_now;
+  for (const char* channel : kChannels) {
+    const std::string ch = channel;
+    const ChannelPreference& cp = ch == "inbox" ? prefs.inbox : ch == "email" ? prefs.email : ch == "sms" ? prefs.sms : prefs.push;
+    if (!cp.enabled) continue;
+    const std::string id = "ntf_" + Sha256Hex(e.at("event_id").get<std::string>() + ":" + ch).substr(0, 24);
+    nlohmann::json record = {{"member_id", member},       {"channel", ch},
+                             {"class", marketing ? "marketing" : "transactional"},
+                             {"event_id", e.at("event_id")}, {"event_type", type},
+                             {"offer_id", offer_id},      {"locale", locale},
+                             {"to", cp.address},          {"subject", subject},
+                             {"body", body},              {"correlation_id", Str(e, "correlation_id")},
+                             {"created_ms", now},         {"event_time", Str(e, "occurred_at")}};
+    NewDelivery d;
+    d.id = id;
+    d.record = record.dump();
+    if (defer_until != 0) {
+      d.state = "deferred";
+      d.due_ms = defer_until;
+      d.event = Event("notification.deferred", record, id, {{"deliver_at", FormatRfc3339(FromUnixMillis(defer_until))},
+                                                             {"reason", "quiet_hours"}});
+    } else {
+      d.state = "pending";
+      d.due_ms = now;
+      if (ch == "inbox") due_now.push_back(id);
+    }
+    deliveries.push_back(std::move(d));
+  }
+  if (deliveries.empty()) return;
+  store_.CreateDeliveries(member, offer_id, deliveries);
+  // The inbox needs no provider: deliver at once from here (low latency); providers are the
+  // dispatcher's, which is woken now.
+  if (!due_now.empty()) {
+    for (const auto& d : store_.Claim(MemberBucket(member), now, 0, options_.lease.count(), due_now)) Process(d);
+  }
+  if (deliveries.size() > due_now.size()) {
+    std::lock_guard lock(wake_mu_);
+    wake_pending_ = true;
+    wake_.notify_all();
+  }
+}
+
+void NotificationsApp::Process(const ClaimedDelivery& d) {
+  const nlohmann::json rec = nlohmann::json::parse(d.record);
+  const std::string member = rec["member_id"], channel = rec["channel"];
+  const int64_t now = ToUnixMillis(clock_.Now());
+  auto finish = [&](const std::string& outcome, const std::string& reason, int64_t next = 0, const std::string& inbox = "") {
+    DeliveryOutcome o;
+    o.outcome = outcome;
+    o.reason = reason;
+    o.next_due_ms = next;
+    o.inbox_item = inbox;
+    o.created_ms = rec.value("created_ms", now);
+    if (outcome == "sent") o.event = Event("notification.sent", rec, d.id, {{"attempts", d.attempts + 1}});
+    if (outcome == "failed" || outcome == "unknown" || outcome == "dropped") {
+      o.event = Event("notification.failed", rec, d.id, {{"reason", reason}, {"outcome", outcome}, {"attempts", d.attempts + 1}});
+    }
+    if (outcome == "deferred") {
+      o.event = Event("notification.deferred", rec, d.id, {{"deliver_at", FormatRfc3339(FromUnixMillis(next))}, {"reason", reason}});
+    }
+    store_.Complete(member, d.id, o);
+    metrics_.GetCounter("tessera_notifications_deliveries_total", "Delivery outcomes by channel",
+                        {{"channel", channel}, {"outcome", outcome}})
+        .Inc();
+  };
+  if (d.previous_state == "sending" && channel != "inbox") {
+    // A dispatcher died while sending: the provider may or may not have it. Never resend blindly.
+    finish("unknown", "dispatcher stopped while sending; outcome unknown");
+    return;
+  }
+  if (rec["class"] == "marketing") {
+    const Preferences prefs = PreferencesOf(store_.Profile(member));
+    if (!prefs.marketing_opt_in) return finish("dropped", "marketing_not_opted_in");
+    if (!rec["offer_id"].get<std::string>().empty() && store_.CampaignEnded(rec["offer_id"])) {
+      return finish("dropped", "offer_ended");
+    }
+    if (auto end = QuietHoursEnd(prefs, now)) return finish("deferred", "quiet_hours", *end);
+    const std::string day = LocalDate(prefs.time_zone, now);
+    if (!store_.CountMarketing(member, day, rec["event_id"], options_.marketing_daily_cap)) {
+      return finish("dropped", "daily_marketing_cap");
+    }
+  }
+  if (channel == "inbox") {
+    const nlohmann::json item = {{"notification_id", d.id},
+                                 {"event_type", rec["event_type"]},
+                                 {"class", rec["class"]},
+                                 {"subject", rec["subject"]},
+                                 {"body", rec["body"]},
+                                 {"locale", rec["locale"]},
+                                 {"created_at", FormatRfc3339(FromUnixMillis(now))},  // when it reached the inbox
+                                 {"event_time", rec.value("event_time", "")},
+                                 {"read_at", nullptr}};
+    return finish("sent", "", 0, item.dump());
+  }
+  nlohmann::json message = {{"delivery_id", d.id},        {"channel", channel},
+                            {"to", rec["to"]},            {"locale", rec["locale"]},
+                            {"event_type", rec["event_type"]}, {"member_id", member},
+                            {"event_id", rec["event_id"]}};
+  if (channel == "email") {
+    message["subject"] = TruncateUtf8(rec["subject"].get<std::string>(), 100);
+    message["body"] = rec["body"];
+  } else if (channel == "sms") {
+    message["body"] = TruncateUtf8(rec["body"].get<std::string>(), 160);
+  } else {
+    message["title"] = TruncateUtf8(rec["subject"].get<std::string>(), 50);
+    message["body"] = TruncateUtf8(rec["body"].get<std::string>(), 120);
+  }
+  const SendResult r = provider_.Send(channel, d.id, message.dump());
+  if (r.status == SendStatus::kSent) return finish("sent", "");
+  if (r.status == SendStatus::kUnknown) return finish("unknown", r.detail);
+  if (r.status == SendStatus::kRetry && d.attempts + 1 < options_.max_attempts) {
+    return finish("retry", r.detail, now + Backoff(d.attempts + 1));
+  }
+  // Last attempt, or refused for good: park it on the dead-letter topic with the reason.
+  nlohmann::json dead = {{"error", r.detail}, {"delivery_id", d.id}, {"attempts", d.attempts + 1}, {"message", message},
+                         {"failed_at", FormatRfc3339(clock_.Now())}};
+  auto done = std::make_shared<std::promise<std::string>>();
+  auto fut = done->get_future();
+  dlq_.Publish(DlqTopicFor(topics::kNotifications), member, dead.dump(), [done](const std::string& err) { done->set_value(err); });
+  if (fut.wait_for(std::chrono::seconds(10)) != std::future_status::ready || !fut.get().empty()) {
+    throw UnavailableError("could not dead-letter notification " + d.id);  // stays 'sending': retried after the lease
+  }
+  finish("failed", r.detail);
+}
+
+int NotificationsApp::DispatchDue(int bucket) {
+  auto claimed = store_.Claim(bucket, ToUnixMillis(clock_.Now()), 50, options_.lease.count());
+  for (const auto& d : claimed) {
+    try {
+      Process(d);
+    } catch (const UnavailableError& e) {
+      logger_.Warn("delivery postponed", {{"delivery_id", d.id}, {"error", e.what()}});
+    }
+  }
+  return static_cast<int>(claimed.size());
+}
+
+void NotificationsApp::RunDispatcher(std::stop_token stop) {
+  while (!stop.stop_requested()) {
+    int work = 0;
+    try {
+      for (int b = 0; b < kBucketCount && !stop.stop_requested(); ++b) {
+        if (store_.TryLease(b, options_.owner, 10000)) work += DispatchDue(b);
+      }
+    } catch (const std::exception& e) {
+      logger_.Warn("dispatcher pass failed", {{"error", e.what()}});
+    }
+    if (work > 0) continue;
+    std::unique_lock lock(wake_mu_);
+    wake_.wait_for(lock, stop, std::chrono::milliseconds(100), [&] { return wake_pending_; });
+    wake_pending_ = false;
+  }
+}
+
+HttpResponse NotificationsApp::GetPreferences(const std::string& member_id) {
+  const auto profile = store_.Profile(member_id);
+  nlohmann::json j = PreferencesOf(profile).ToJson();
+  j["member_id"] = member_id;
+  j["saved"] = profile.count("prefs") > 0;
+  return HttpResponse::Json(200, j);
+}
+
+HttpResponse NotificationsApp::PutPreferences(const std::string& member_id, const nlohmann::json& body) {
+  const Preferences p = ParsePreferences(body);
+  store_.SavePreferences(member_id, p.ToJson().dump());
+  nlohmann::json j = p.ToJson();
+  j["member_id"] = member_id;
+  j["saved"] = true;
+  return HttpResponse::Json(200, j);
+}
+
+HttpResponse NotificationsApp::GetTemplate(const std::string& event_type, const std::string& locale) {
+  if (!MessageEventTypes().count(event_type)) {
+    return HttpResponse::FromProblem(Problem::Make(404, "template_not_found", "no messages are sent for " + event_type));
+  }
+  auto override_json = store_.TemplateOverride(event_type, locale);
+  const Template t = TemplateFor(event_type, locale);
+  return HttpResponse::Json(200, {{"event_type", event_type}, {"locale", locale}, {"subject", t.subject}, {"body", t.body},
+                                  {"customized", override_json.has_value()},
+                                  {"class", *ClassOf(event_type) == MessageClass::kMarketing ? "marketing" : "transactional"}});
+}
+
+HttpResponse NotificationsApp::PutTemplate(const std::string& event_type, const std::string& locale, const nlohmann::json& body) {
+  if (!MessageEventTypes().count(event_type)) {
+    throw ProblemError(Problem::Validation("/path/event_type", event_type + " sends no messages"));
+  }
+  if (locale.size() < 2 || locale.size() > 16 || locale.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_") != std::string::npos) {
+    throw ProblemError(Problem::Validation("/path/locale", "not a locale tag"));
+  }
+  JsonObjectReader r(body, {"subject", "body"});
+  const std::string subject = r.RequiredString("subject", 1, 300), text = r.RequiredString("body", 1, 4000);
+  for (const auto& [field, value] : {std::pair{"/subject", subject}, std::pair{"/body", text}}) {
+    if (auto bad = UnknownPlaceholder(value)) {
+      std::string known;
+      for (const auto& p : Placeholders()) known += (known.empty() ? "" : ", ") + p;
+      throw ProblemError(Problem::Validation(field, "unknown placeholder {{" + *bad + "}} (known: " + known + ")"));
+    }
+  }
+  store_.SaveTemplate(event_type, locale, nlohmann::json({{"subject", subject}, {"body", text}}).dump());
+  return GetTemplate(event_type, locale);
+}
+
+HttpResponse NotificationsApp::Inbox(const std::string& member_id, bool unread_only, int64_t offset, int limit) {
+  nlohmann::json items = nlohmann::json::array();
+  int64_t pos = offset;
+  std::optional<int64_t> next;
+  while (static_cast<int>(items.size()) < limit) {
+    auto page = store_.Inbox(member_id, pos, 50);
+    for (const auto& text : page) {
+      ++pos;
+      auto item = nlohmann::json::parse(text);
+      if (unread_only && !item["read_at"].is_null()) continue;
+      items.push_back(std::move(item));
+      if (static_cast<int>(items.size()) == limit) break;
+    }
+    if (page.size() < 50) break;
+  }
+  if (static_cast<int>(items.size()) == limit && !store_.Inbox(member_id, pos, 1).empty()) next = pos;
+  nlohmann::json body = {{"member_id", member_id}, {"notifications", items}};
+  body["next_cursor"] = next ? nlohmann::json(Base64UrlEncode("off:" + std::to_string(*next))) : nlohmann::json(nullptr);
+  return HttpResponse::Json(200, body);
+}
+
+HttpResponse NotificationsApp::MarkRead(const std::string& member_id, const std::string& notification_id) {
+  auto item = store_.MarkRead(member_id, notification_id, FormatRfc3339(clock_.Now()));
+  if (!item) return HttpResponse::FromProblem(Problem::Make(404, "notification_not_found", "no notification " + notification_id));
+  return HttpResponse::Text(200, nlohmann::json::parse(*item).dump(), "application/json");
+}
+
+}  // namespace tessera::notifications
