@@ -10,6 +10,9 @@
 #                  of the same size; plus redis-benchmark running the same load script.
 #   offers         GET /v1/members/{id}/offers with 200 active campaigns and 10 000 members with
 #                  features (bench/offers.lua) vs nginx serving a listing of the same size.
+#   event->inbox   points.earned produced to tessera.ledger.v1 at ${BENCH_NOTIFY_RATE:-2000}/s for
+#                  ${BENCH_NOTIFY_SECONDS:-30} s until they are in members' inboxes
+#                  (tessera-bench-notify) vs the development broker's produce->consume latency.
 # wrk -t1 -c${BENCH_CONNECTIONS:-64} -d${BENCH_SECONDS:-8}s, keep-alive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -125,20 +128,20 @@ wait_http "http://127.0.0.1:$NGINX_PORT/healthz.json"
 HEALTH_BYTES=$(wc -c <"$WORK/nginx/www/healthz.json")
 REDEEM_BYTES=$(wc -c <"$WORK/nginx/www/redemption.json")
 OFFERS_BYTES=$(wc -c <"$WORK/nginx/www/offers.json")
-echo "[bench] 1/7 ceiling: nginx static JSON, $HEALTH_BYTES bytes"
+echo "[bench] 1/8 ceiling: nginx static JSON, $HEALTH_BYTES bytes"
 read -r NH_RPS NH_P50 NH_P99 _ <<<"$(wrk_run "http://127.0.0.1:$NGINX_PORT/healthz.json")"
-echo "[bench] 2/7 http-plumbing: GET /healthz"
+echo "[bench] 2/8 http-plumbing: GET /healthz"
 read -r H_RPS H_P50 H_P99 _ <<<"$(wrk_run "http://127.0.0.1:$SVC_PORT/healthz")"
-echo "[bench] 3/7 ceiling: nginx static JSON, $REDEEM_BYTES bytes (a redemption answer)"
+echo "[bench] 3/8 ceiling: nginx static JSON, $REDEEM_BYTES bytes (a redemption answer)"
 read -r NR_RPS NR_P50 NR_P99 _ <<<"$(wrk_run "http://127.0.0.1:$NGINX_PORT/redemption.json")"
-echo "[bench] 4/7 redemption: POST /v1/members/{id}/redemptions over $MEMBERS members"
+echo "[bench] 4/8 redemption: POST /v1/members/{id}/redemptions over $MEMBERS members"
 read -r R_RPS R_P50 R_P99 R_NON2XX <<<"$(wrk_run "http://127.0.0.1:$SVC_PORT" bench/redeem.lua)"
-echo "[bench] 5/7 ceiling: nginx static JSON, $OFFERS_BYTES bytes (an offers listing)"
+echo "[bench] 5/8 ceiling: nginx static JSON, $OFFERS_BYTES bytes (an offers listing)"
 read -r NO_RPS NO_P50 NO_P99 _ <<<"$(wrk_run "http://127.0.0.1:$NGINX_PORT/offers.json")"
-echo "[bench] 6/7 offers: GET /v1/members/{id}/offers, 200 campaigns, $MEMBERS members"
+echo "[bench] 6/8 offers: GET /v1/members/{id}/offers, 200 campaigns, $MEMBERS members"
 read -r O_RPS O_P50 O_P99 O_NON2XX <<<"$(wrk_run "http://127.0.0.1:$OFFERS_PORT" bench/offers.lua)"
 
-echo "[bench] 7/7 ceiling: redis-benchmark EVALSHA load.lua (the first of a redemption's two scripts)"
+echo "[bench] 7/8 ceiling: redis-benchmark EVALSHA load.lua (the first of a redemption's two scripts)"
 LOAD_SHA=$( (cat shared/lua/tessera_lib.lua; printf '\n'; cat services/rewards/lua/load.lua) | redis-cli -p "$REDIS_PORT" -x SCRIPT LOAD)
 TAG=$(python3 -c 'import sys
 h=2166136261
@@ -147,6 +150,30 @@ print("{b%02d}" % (h%64))')
 RB=$(redis-benchmark -p "$REDIS_PORT" -c 50 -n 200000 -q EVALSHA "$LOAD_SHA" 5 \
   "tessera:$TAG:m:m-0:state" "tessera:$TAG:m:m-0:state" "tessera:$TAG:m:m-0:orders" \
   "tessera:$TAG:m:m-0:redemptions" "tessera:$TAG:m:m-0:holds" 0 "" 30000 "" "" "" | tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | awk '{print $1}')
+
+# Event -> inbox on a stack of its own (fresh Redis and broker), so the ledger events of the
+# scenarios above are not in its way.
+echo "[bench] 8/8 event->inbox: ${BENCH_NOTIFY_RATE:-2000} events/s for ${BENCH_NOTIFY_SECONDS:-30} s (broker ceiling first)"
+N_REDIS_PORT=$(free_port)
+mkdir -p "$WORK/notify"
+redis-server --port "$N_REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+  --dir "$WORK/notify" --logfile "$WORK/notify/redis.log" &
+PIDS+=($!)
+"$BUILD/tools/devbroker/tessera-devbroker" --bootstrap-file "$WORK/notify/bootstrap" >"$WORK/notify/broker.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do [ -s "$WORK/notify/bootstrap" ] && break; sleep 0.1; done
+for _ in $(seq 1 100); do redis-cli -p "$N_REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+NOTIFY_PORT=$(free_port)
+TESSERA_REDIS_URL="redis://127.0.0.1:$N_REDIS_PORT/0" TESSERA_KAFKA_BROKERS=$(cat "$WORK/notify/bootstrap") \
+TESSERA_HTTP_PORT=$NOTIFY_PORT TESSERA_LOG_LEVEL=warn \
+TESSERA_API_KEYS_FILE="$ROOT/config/dev/api-keys.json" TESSERA_JWT_SECRET=dev-jwt-secret \
+  "$BUILD/services/notifications/tessera-notifications" >"$WORK/notify/notifications.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$NOTIFY_PORT/healthz"
+NOTIFY_JSON=$("$BUILD/bench/tessera-bench-notify" --brokers "$(cat "$WORK/notify/bootstrap")" \
+  --redis-url "redis://127.0.0.1:$N_REDIS_PORT/0" --rate "${BENCH_NOTIFY_RATE:-2000}" \
+  --seconds "${BENCH_NOTIFY_SECONDS:-30}" --members 1000)
+nj() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$NOTIFY_JSON" "$1"; }
 
 mkdir -p bench/results
 RESULT="bench/results/$(date -u +%Y-%m-%d).md"
@@ -166,6 +193,13 @@ RESULT="bench/results/$(date -u +%Y-%m-%d).md"
   echo "| offers listing (non-2xx: $O_NON2XX) | $O_RPS | $O_P50 | $O_P99 | nginx $OFFERS_BYTES B | $(ratio "$O_RPS" "$NO_RPS") |"
   echo "| redis-benchmark EVALSHA load.lua (-c 50) | $RB | | | — | |"
   echo "| redemption vs the Redis script ceiling | | | | redis-benchmark | $(ratio "$R_RPS" "$RB") |"
+  echo
+  echo "Event -> inbox (tessera-notifications), $(nj rate) events/s for $(nj seconds) s over 1 000 members:"
+  echo
+  echo "| scenario | delivered / produced | lost | throughput/s | p50 ms | p99 ms | max ms |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "| ceiling: devbroker produce -> consume | | | | $(nj broker_p50_ms) | $(nj broker_p99_ms) | |"
+  echo "| event -> inbox | $(nj delivered) / $(nj produced) | $(nj lost) | $(printf '%.0f' "$(nj throughput_per_s)") | $(nj p50_ms) | $(nj p99_ms) | $(nj max_ms) |"
 } >"$RESULT"
 echo
 cat "$RESULT"

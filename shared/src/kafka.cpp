@@ -10,7 +10,11 @@
 
 namespace tessera {
 
-void RdKafkaDeleter::operator()(rd_kafka_s* rk) const { rd_kafka_destroy(rk); }
+// Consumers are closed explicitly (bounded, see CloseConsumer) before this runs, so destroy must
+// not try to close them again: that close waits for the group coordinator without a limit.
+void RdKafkaDeleter::operator()(rd_kafka_s* rk) const {
+  rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
 
 namespace {
 struct ConfDeleter {
@@ -31,6 +35,40 @@ void OnLog(const rd_kafka_t* rk, int level, const char* facility, const char* me
   if (!logger) return;
   const LogLevel l = level <= 3 ? LogLevel::kError : level <= 5 ? LogLevel::kWarn : level == 6 ? LogLevel::kInfo : LogLevel::kDebug;
   logger->Log(l, "librdkafka", {{"facility", facility}, {"detail", message}, {"client", rd_kafka_name(rk)}});
+}
+
+// Leaves the consumer group (committing what was stored) within `timeout`. librdkafka's
+// rd_kafka_consumer_close() blocks until the coordinator answers, i.e. forever when the broker
+// is gone; this serves the asynchronous close instead and gives up at the deadline (uncommitted
+// offsets are then redelivered, which consumers tolerate: they dedupe).
+void CloseConsumer(rd_kafka_t* rk, std::chrono::milliseconds timeout, Logger& logger) {
+  rd_kafka_commit(rk, nullptr, 1);  // asynchronous
+  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> queue(rd_kafka_queue_new(rk), rd_kafka_queue_destroy);
+  if (rd_kafka_error_t* e = rd_kafka_consumer_close_queue(rk, queue.get())) {
+    logger.Warn("kafka consumer close failed", {{"error", rd_kafka_error_string(e)}});
+    rd_kafka_error_destroy(e);
+    return;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!rd_kafka_consumer_closed(rk) && std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(queue.get(), 100);
+    if (!ev) continue;
+    if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
+      const bool cooperative = std::string(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+      if (cooperative) {
+        if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, rd_kafka_event_topic_partition_list(ev))) {
+          rd_kafka_error_destroy(e);
+        }
+      } else {
+        rd_kafka_assign(rk, nullptr);
+      }
+    }
+    rd_kafka_event_destroy(ev);
+  }
+  if (!rd_kafka_consumer_closed(rk)) {
+    logger.Warn("kafka consumer did not close in time (broker unreachable?); leaving without it",
+                {{"timeout_ms", timeout.count()}});
+  }
 }
 
 struct DeliveryContext {
@@ -82,8 +120,12 @@ KafkaProducer::KafkaProducer(const KafkaProducerOptions& options, Logger& logger
 
 KafkaProducer::~KafkaProducer() {
   if (rd_kafka_flush(rk_.get(), 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // The broker is not answering. Undelivered outbox entries stay in Redis and are published
+    // again by the next relay; drop the local queue so destroy does not wait on it.
     logger_.Warn("kafka producer closed with undelivered messages",
                  {{"outstanding", rd_kafka_outq_len(rk_.get())}});
+    rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(rk_.get(), 1000);
   }
   running_ = false;
   poller_.join();
@@ -198,8 +240,7 @@ void KafkaConsumer::Stop() {
   if (stopped_.exchange(true)) return;
   running_ = false;
   if (thread_.joinable()) thread_.join();
-  rd_kafka_commit(rk_.get(), nullptr, 0);
-  rd_kafka_consumer_close(rk_.get());
+  CloseConsumer(rk_.get(), std::chrono::seconds(5), logger_);
 }
 
 void KafkaConsumer::Loop() {
@@ -360,7 +401,7 @@ bool KafkaTopicTail::Start(std::chrono::milliseconds timeout) {
 void KafkaTopicTail::Stop() {
   if (!running_.exchange(false)) return;
   if (thread_.joinable()) thread_.join();
-  rd_kafka_consumer_close(rk_.get());
+  CloseConsumer(rk_.get(), std::chrono::seconds(2), logger_);
 }
 
 }  // namespace tessera

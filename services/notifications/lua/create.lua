@@ -1,18 +1,34 @@
 -- Creates the deliveries of one event, at most once each: a delivery id is derived from
 -- (event_id, channel), so a redelivered event creates nothing.
--- KEYS: 1 due zset (bucket), 2 outbox stream (bucket), 3 offer index set ('' slot key if none)
--- ARGV: 1 key prefix for deliveries, 2 offer id ('' = none), 3 count, then per delivery:
---       id, due ms, state (pending|deferred), record JSON, event JSON ('' = none)
+-- A transactional inbox message is delivered in the same step (state 'sent', the inbox item
+-- written, notification.sent appended): one round trip from event to inbox.
+-- KEYS: 1 due zset (bucket), 2 outbox stream (bucket), 3 offer index set ('' slot key if none),
+--       4 inbox zset, 5 inbox items hash, 6 inbox arrival counter
+-- ARGV: 1 key prefix for deliveries, 2 offer id ('' = none), 3 count, 4 inbox limit, then per
+--       delivery: id, due ms, state (pending|deferred|sent), record JSON, event JSON ('' = none),
+--       inbox item JSON ('' = not delivered now)
 local created = 0
-local i = 4
+local i = 5
 for _ = 1, tonumber(ARGV[3]) do
-  local id, due, state, record, event = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  i = i + 5
+  local id, due, state, record, event, item = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  i = i + 6
   local key = ARGV[1] .. id
   if redis.call('EXISTS', key) == 0 then
     redis.call('HSET', key, 'state', state, 'attempts', 0, 'r', record)
     redis.call('PEXPIRE', key, 30 * 86400000)
-    redis.call('ZADD', KEYS[1], due, id)
+    if item ~= '' then
+      redis.call('ZADD', KEYS[4], redis.call('INCR', KEYS[6]), id)
+      redis.call('HSET', KEYS[5], id, item)
+      local n = redis.call('ZCARD', KEYS[4])
+      local limit = tonumber(ARGV[4])
+      if n > limit then
+        local old = redis.call('ZRANGE', KEYS[4], 0, n - limit - 1)
+        redis.call('ZREMRANGEBYRANK', KEYS[4], 0, n - limit - 1)
+        for _, o in ipairs(old) do redis.call('HDEL', KEYS[5], o) end
+      end
+    else
+      redis.call('ZADD', KEYS[1], due, id)
+    end
     if ARGV[2] ~= '' then redis.call('SADD', KEYS[3], id) end
     if event ~= '' then tessera_outbox_append(KEYS[2], 'tessera.notifications.v1', cjson.decode(record).member_id, event) end
     created = created + 1

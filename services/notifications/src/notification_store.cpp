@@ -68,14 +68,17 @@ void NotificationStore::SaveTemplate(const std::string& event_type, const std::s
 int NotificationStore::CreateDeliveries(const std::string& member_id, const std::string& offer_id,
                                         const std::vector<NewDelivery>& deliveries) {
   const int bucket = MemberBucket(member_id);
-  std::vector<std::string> args = {DeliveryPrefix(member_id), offer_id, std::to_string(deliveries.size())};
+  std::vector<std::string> args = {DeliveryPrefix(member_id), offer_id, std::to_string(deliveries.size()), "200"};
   for (const auto& d : deliveries) {
-    args.insert(args.end(), {d.id, std::to_string(d.due_ms), d.state, d.record, d.event});
+    args.insert(args.end(), {d.id, std::to_string(d.due_ms), d.state, d.record, d.event, d.inbox_item});
   }
   const std::string offer_key = MemberKey(member_id, "notify-offer:" + (offer_id.empty() ? "-" : offer_id));
   return static_cast<int>(pool_
                               .Eval(Script("notify_create", embedded::kCreateLua),
-                                    {DueKey(bucket), OutboxStream(Tag(member_id), "notifications"), offer_key}, args)
+                                    {DueKey(bucket), OutboxStream(Tag(member_id), "notifications"), offer_key,
+                                     MemberKey(member_id, "inbox"), MemberKey(member_id, "inbox-items"),
+                                     MemberKey(member_id, "inbox-seq")},
+                                    args)
                               .AsInt());
 }
 

@@ -18,7 +18,8 @@ struct NewDelivery {
   int64_t due_ms = 0;
   std::string state;   // pending | deferred
   std::string record;  // JSON: member_id, channel, class, event_id, event_type, offer_id, message...
-  std::string event;   // notification.deferred envelope, or ""
+  std::string event;   // notification.deferred or notification.sent envelope, or ""
+  std::string inbox_item;  // non-empty: an inbox message delivered in the same step (state "sent")
 };
 
 struct ClaimedDelivery {

@@ -45,15 +45,41 @@ Preferences NotificationsApp::PreferencesOf(const std::map<std::string, std::str
   return Preferences::Defaults(get("locale"), get("time_zone"));
 }
 
+std::optional<std::string> NotificationsApp::SavedTemplate(const std::string& event_type, const std::string& locale) {
+  const std::string key = event_type + "/" + locale;
+  const int64_t now = ToUnixMillis(clock_.Now());
+  {
+    std::lock_guard lock(templates_mu_);
+    auto it = template_cache_.find(key);
+    if (it != template_cache_.end() && it->second.first > now) return it->second.second;
+  }
+  auto saved = store_.TemplateOverride(event_type, locale);
+  std::lock_guard lock(templates_mu_);
+  template_cache_[key] = {now + 5000, saved};
+  return saved;
+}
+
 Template NotificationsApp::TemplateFor(const std::string& event_type, const std::string& locale) {
   const std::string lang = locale.substr(0, locale.find_first_of("-_"));
   for (const std::string& l : {locale, lang}) {
-    if (auto o = store_.TemplateOverride(event_type, l)) {
-      auto j = nlohmann::json::parse(*o);
+    if (auto saved = SavedTemplate(event_type, l)) {
+      auto j = nlohmann::json::parse(*saved);
       return {j["subject"], j["body"]};
     }
   }
   return *DefaultTemplate(event_type, locale);
+}
+
+nlohmann::json NotificationsApp::InboxItem(const std::string& id, const nlohmann::json& rec, int64_t now_ms) const {
+  return {{"notification_id", id},
+          {"event_type", rec["event_type"]},
+          {"class", rec["class"]},
+          {"subject", rec["subject"]},
+          {"body", rec["body"]},
+          {"locale", rec["locale"]},
+          {"created_at", FormatRfc3339(FromUnixMillis(now_ms))},  // when it reached the inbox
+          {"event_time", rec.value("event_time", "")},
+          {"read_at", nullptr}};
 }
 
 std::string NotificationsApp::Event(const std::string& type, const nlohmann::json& record, const std::string& id,
@@ -164,6 +190,12 @@ void NotificationsApp::HandleEvent(const nlohmann::json& e) {
       d.due_ms = defer_until;
       d.event = Event("notification.deferred", record, id, {{"deliver_at", FormatRfc3339(FromUnixMillis(defer_until))},
                                                              {"reason", "quiet_hours"}});
+    } else if (ch == "inbox" && !marketing) {
+      // Transactional inbox messages need no further check: delivered in the creating step.
+      d.state = "sent";
+      d.due_ms = now;
+      d.inbox_item = InboxItem(id, record, now).dump();
+      d.event = Event("notification.sent", record, id, {{"attempts", 1}});
     } else {
       d.state = "pending";
       d.due_ms = now;
@@ -178,7 +210,8 @@ void NotificationsApp::HandleEvent(const nlohmann::json& e) {
   if (!due_now.empty()) {
     for (const auto& d : store_.Claim(MemberBucket(member), now, 0, options_.lease.count(), due_now)) Process(d);
   }
-  if (deliveries.size() > due_now.size()) {
+  const auto delivered_now = std::count_if(deliveries.begin(), deliveries.end(), [](const NewDelivery& d) { return !d.inbox_item.empty(); });
+  if (deliveries.size() > due_now.size() + static_cast<size_t>(delivered_now)) {
     std::lock_guard lock(wake_mu_);
     wake_pending_ = true;
     wake_.notify_all();
@@ -225,18 +258,7 @@ void NotificationsApp::Process(const ClaimedDelivery& d) {
       return finish("dropped", "daily_marketing_cap");
     }
   }
-  if (channel == "inbox") {
-    const nlohmann::json item = {{"notification_id", d.id},
-                                 {"event_type", rec["event_type"]},
-                                 {"class", rec["class"]},
-                                 {"subject", rec["subject"]},
-                                 {"body", rec["body"]},
-                                 {"locale", rec["locale"]},
-                                 {"created_at", FormatRfc3339(FromUnixMillis(now))},  // when it reached the inbox
-                                 {"event_time", rec.value("event_time", "")},
-                                 {"read_at", nullptr}};
-    return finish("sent", "", 0, item.dump());
-  }
+  if (channel == "inbox") return finish("sent", "", 0, InboxItem(d.id, rec, now).dump());
   nlohmann::json message = {{"delivery_id", d.id},        {"channel", channel},
                             {"to", rec["to"]},            {"locale", rec["locale"]},
                             {"event_type", rec["event_type"]}, {"member_id", member},
@@ -342,6 +364,10 @@ HttpResponse NotificationsApp::PutTemplate(const std::string& event_type, const 
     }
   }
   store_.SaveTemplate(event_type, locale, nlohmann::json({{"subject", subject}, {"body", text}}).dump());
+  {
+    std::lock_guard lock(templates_mu_);
+    template_cache_.clear();
+  }
   return GetTemplate(event_type, locale);
 }
 

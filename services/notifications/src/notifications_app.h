@@ -57,9 +57,12 @@ class NotificationsApp {
  private:
   Preferences PreferencesOf(const std::map<std::string, std::string>& profile) const;
   Template TemplateFor(const std::string& event_type, const std::string& locale);
+  // A template saved through the API for exactly this locale (cached for 5 s).
+  std::optional<std::string> SavedTemplate(const std::string& event_type, const std::string& locale);
   void Process(const ClaimedDelivery& d);
   std::string Event(const std::string& type, const nlohmann::json& record, const std::string& id, nlohmann::json extra) const;
   int64_t Backoff(int attempt) const;
+  nlohmann::json InboxItem(const std::string& id, const nlohmann::json& record, int64_t now_ms) const;
 
   NotificationStore& store_;
   Provider& provider_;
@@ -68,6 +71,9 @@ class NotificationsApp {
   Logger& logger_;
   MetricsRegistry& metrics_;
   NotifyOptions options_;
+  // Saved templates, cached for a few seconds (they change rarely; a local PUT clears the cache).
+  std::mutex templates_mu_;
+  std::map<std::string, std::pair<int64_t, std::optional<std::string>>> template_cache_;
   std::mutex wake_mu_;
   std::condition_variable_any wake_;
   bool wake_pending_ = false;
