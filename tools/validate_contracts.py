@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""validate_contracts.py — the contract checks of `make test`.
+
+  validate_contracts.py schemas                 every schema under schemas/ is a valid 2020-12 schema
+  validate_contracts.py events FILE             every line of FILE (a JSON event envelope) validates:
+                                                envelope.schema.json and events/<type>.schema.json
+  validate_contracts.py problems FILE           every line of FILE is a valid problem document
+
+Prints one line per failure and "N passed, M failed"; exits 1 on any failure."""
+import json
+import pathlib
+import sys
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent / "schemas"
+
+
+def load(path):
+    return json.loads(path.read_text())
+
+
+def main():
+    passed = failed = 0
+    mode = sys.argv[1]
+    if mode == "schemas":
+        for path in sorted(ROOT.rglob("*.schema.json")):
+            try:
+                Draft202012Validator.check_schema(load(path))
+                passed += 1
+            except Exception as e:  # a schema error names the file
+                print(f"FAIL {path.relative_to(ROOT)}: {e}")
+                failed += 1
+    else:
+        lines = [l for l in pathlib.Path(sys.argv[2]).read_text().splitlines() if l.strip()]
+        envelope = Draft202012Validator(load(ROOT / "events" / "envelope.schema.json"), format_checker=FormatChecker())
+        problem = Draft202012Validator(load(ROOT / "problem.schema.json"))
+        payloads = {}
+        for line in lines:
+            doc = json.loads(line)
+            errors = []
+            if mode == "events":
+                errors += [e.message for e in envelope.iter_errors(doc)]
+                schema_path = ROOT / "events" / f"{doc.get('type')}.schema.json"
+                if not schema_path.exists():
+                    errors.append(f"no schema for event type {doc.get('type')}")
+                else:
+                    v = payloads.setdefault(doc["type"], Draft202012Validator(load(schema_path), format_checker=FormatChecker()))
+                    errors += [f"payload: {e.json_path}: {e.message}" for e in v.iter_errors(doc.get("payload"))]
+            else:
+                errors += [e.message for e in problem.iter_errors(doc)]
+            if errors:
+                failed += 1
+                print(f"FAIL {doc.get('type', doc.get('code'))}: {'; '.join(errors)[:400]}")
+            else:
+                passed += 1
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed or passed == 0 else 0
+
+
+sys.exit(main())
