@@ -5,6 +5,8 @@
   validate_contracts.py events FILE             every line of FILE (a JSON event envelope) validates:
                                                 envelope.schema.json and events/<type>.schema.json
   validate_contracts.py problems FILE           every line of FILE is a valid problem document
+  validate_contracts.py responses FILE          every line {service, method, path, status, body} validates
+                                                against schemas/openapi/<service>.openapi.json
 
 Prints one line per failure and "N passed, M failed"; exits 1 on any failure."""
 import json
@@ -31,6 +33,49 @@ def main():
             except Exception as e:  # a schema error names the file
                 print(f"FAIL {path.relative_to(ROOT)}: {e}")
                 failed += 1
+        for path in sorted((ROOT / "openapi").glob("*.openapi.json")):
+            doc = load(path)
+            problems = []
+            if doc.get("openapi") != "3.1.0":
+                problems.append("openapi must be 3.1.0")
+            for name, schema in doc.get("components", {}).get("schemas", {}).items():
+                try:
+                    Draft202012Validator.check_schema(schema)
+                except Exception as e:
+                    problems.append(f"{name}: {e}")
+            for route, ops in doc.get("paths", {}).items():
+                for method, op in ops.items():
+                    for code, resp in op.get("responses", {}).items():
+                        for content in resp.get("content", {}).values():
+                            target = content.get("schema", {}).get("$ref", "")
+                            if target and target.split("/")[-1] not in doc["components"]["schemas"]:
+                                problems.append(f"{method} {route} {code}: dangling {target}")
+            if problems:
+                failed += 1
+                print(f"FAIL {path.name}: {'; '.join(problems)[:400]}")
+            else:
+                passed += 1
+    elif mode == "responses":
+        docs = {p.name.split(".")[0]: load(p) for p in (ROOT / "openapi").glob("*.openapi.json")}
+        for line in [l for l in pathlib.Path(sys.argv[2]).read_text().splitlines() if l.strip()]:
+            r = json.loads(line)
+            doc = docs[r["service"]]
+            op = doc["paths"].get(r["path"], {}).get(r["method"].lower())
+            if op is None:
+                failed += 1
+                print(f"FAIL {r['method']} {r['path']}: not in the {r['service']} OpenAPI document")
+                continue
+            resp = op["responses"].get(str(r["status"])) or op["responses"].get("default")
+            content = next(iter(resp.get("content", {}).values()))
+            schema = {"$ref": content["schema"]["$ref"], "components": doc["components"]}
+            errors = [f"{e.json_path}: {e.message}" for e in Draft202012Validator(schema, format_checker=FormatChecker()).iter_errors(r["body"])]
+            if r["status"] >= 400 and str(r["status"]) not in op["responses"] and r["body"].get("code") not in " ".join(op.get("x-problem-codes", [])):
+                errors.append(f"problem code {r['body'].get('code')} is not documented for this operation")
+            if errors:
+                failed += 1
+                print(f"FAIL {r['method']} {r['path']} {r['status']}: {'; '.join(errors)[:400]}")
+            else:
+                passed += 1
     else:
         lines = [l for l in pathlib.Path(sys.argv[2]).read_text().splitlines() if l.strip()]
         envelope = Draft202012Validator(load(ROOT / "events" / "envelope.schema.json"), format_checker=FormatChecker())

@@ -91,6 +91,11 @@ class Stack {
     ss << std::ifstream(out).rdbuf();
     return {WEXITSTATUS(rc), ss.str()};
   }
+  // Records an HTTP answer for contract validation ("responses" mode).
+  void Record(const std::string& service, const std::string& method, const std::string& path_template, const HttpResult& r) {
+    responses.push_back({{"service", service}, {"method", method}, {"path", path_template}, {"status", r.status}, {"body", r.Json()}});
+  }
+  std::vector<json> responses;
   std::vector<json> Sent(const std::string& channel) {
     std::vector<json> out;
     std::ifstream in(dir_.path() + "/" + channel + ".jsonl");
