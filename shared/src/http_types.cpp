@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "tessera/crypto.h"
 #include "tessera/ids.h"
 
 namespace tessera {
@@ -46,6 +47,30 @@ HttpResponse HttpResponse::Text(int status, std::string body, std::string conten
   r.content_type = std::move(content_type);
   return r;
 }
+
+int ParseLimit(const HttpRequest& request, int fallback) {
+  auto l = request.Query("limit");
+  if (!l) return fallback;
+  if (l->empty() || l->size() > 3 || l->find_first_not_of("0123456789") != std::string::npos || std::stoi(*l) < 1 ||
+      std::stoi(*l) > 100) {
+    throw ProblemError(Problem::Validation("/query/limit", "limit must be an integer from 1 to 100"));
+  }
+  return std::stoi(*l);
+}
+
+std::optional<int64_t> ParseCursor(const HttpRequest& request, const std::string& kind) {
+  auto c = request.Query("cursor");
+  if (!c || c->empty()) return std::nullopt;
+  auto decoded = Base64UrlDecode(*c);
+  const std::string prefix = kind + ":";
+  if (!decoded || decoded->rfind(prefix, 0) != 0 || decoded->size() == prefix.size() ||
+      decoded->size() > prefix.size() + 18 || decoded->find_first_not_of("0123456789", prefix.size()) != std::string::npos) {
+    throw ProblemError(Problem::Validation("/query/cursor", "cursor is not one this API issued"));
+  }
+  return std::stoll(decoded->substr(prefix.size()));
+}
+
+std::string MakeCursor(const std::string& kind, int64_t n) { return Base64UrlEncode(kind + ":" + std::to_string(n)); }
 
 nlohmann::json ParseJsonObject(const std::string& body) {
   nlohmann::json j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);

@@ -71,6 +71,16 @@ void CloseConsumer(rd_kafka_t* rk, std::chrono::milliseconds timeout, Logger& lo
   }
 }
 
+ConsumedMessage ToConsumed(const rd_kafka_message_t* msg) {
+  ConsumedMessage m;
+  m.topic = rd_kafka_topic_name(msg->rkt);
+  m.partition = msg->partition;
+  m.offset = msg->offset;
+  if (msg->key) m.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+  if (msg->payload) m.value.assign(static_cast<const char*>(msg->payload), msg->len);
+  return m;
+}
+
 struct DeliveryContext {
   DeliveryCallback callback;
   Counter* ok;
@@ -258,12 +268,7 @@ void KafkaConsumer::Loop() {
       }
       continue;
     }
-    ConsumedMessage m;
-    m.topic = rd_kafka_topic_name(msg->rkt);
-    m.partition = msg->partition;
-    m.offset = msg->offset;
-    if (msg->key) m.key.assign(static_cast<const char*>(msg->key), msg->key_len);
-    if (msg->payload) m.value.assign(static_cast<const char*>(msg->payload), msg->len);
+    const ConsumedMessage m = ToConsumed(msg.get());
     if (!HandleWithRetry(m)) break;  // stopping mid-retry: leave the offset for redelivery
     std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> offs(
         rd_kafka_topic_partition_list_new(1), rd_kafka_topic_partition_list_destroy);
@@ -382,12 +387,7 @@ bool KafkaTopicTail::Start(std::chrono::milliseconds timeout) {
       if (!raw) continue;
       std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> msg(raw, rd_kafka_message_destroy);
       if (msg->err) continue;
-      ConsumedMessage m;
-      m.topic = rd_kafka_topic_name(msg->rkt);
-      m.partition = msg->partition;
-      m.offset = msg->offset;
-      if (msg->key) m.key.assign(static_cast<const char*>(msg->key), msg->key_len);
-      if (msg->payload) m.value.assign(static_cast<const char*>(msg->payload), msg->len);
+      const ConsumedMessage m = ToConsumed(msg.get());
       try {
         handler_(m);
       } catch (const std::exception& e) {

@@ -27,6 +27,29 @@ inline Headers As(const std::string& role, const std::string& key = "") {
   return h;
 }
 
+// An HTTP client that records every answer (service, method, path, status, body) so the test
+// can validate all of them against the OpenAPI documents.
+class RecordingClient {
+ public:
+  RecordingClient(std::string service, const std::string& base, std::vector<json>& log)
+      : service_(std::move(service)), client_(base), log_(log) {}
+  HttpResult Request(const std::string& method, const std::string& path, const std::string& body = "", const Headers& headers = {}) {
+    HttpResult r = client_.Request(method, path, body, headers);
+    json parsed = r.Json();
+    if (!parsed.is_discarded() && r.status != 0) {
+      log_.push_back({{"service", service_}, {"method", method}, {"path", path.substr(0, path.find('?'))},
+                      {"status", r.status}, {"body", parsed}});
+    }
+    return r;
+  }
+  HttpResult Get(const std::string& path, const Headers& headers = {}) { return Request("GET", path, "", headers); }
+
+ private:
+  std::string service_;
+  HttpClient client_;
+  std::vector<json>& log_;
+};
+
 class Stack {
  public:
   Stack() : logger_("e2e", LogLevel::kError, log_, clock_) {
@@ -47,7 +70,7 @@ class Stack {
     producer = std::make_unique<KafkaProducer>(KafkaProducerOptions{broker.brokers()}, logger_, metrics_);
   }
   void Start(const std::string& name) { services[name] = std::make_unique<ServiceProcess>(name, env_); }
-  HttpClient Client(const std::string& name) { return HttpClient(services.at(name)->BaseUrl()); }
+  RecordingClient Client(const std::string& name) { return RecordingClient(name, services.at(name)->BaseUrl(), responses); }
   std::string Jwt(const std::string& member) {
     const auto now = clock_.Now();
     return "Bearer " + MakeAppJwt(kDevJwtSecret, member, now, now + std::chrono::hours(1));
@@ -91,11 +114,7 @@ class Stack {
     ss << std::ifstream(out).rdbuf();
     return {WEXITSTATUS(rc), ss.str()};
   }
-  // Records an HTTP answer for contract validation ("responses" mode).
-  void Record(const std::string& service, const std::string& method, const std::string& path_template, const HttpResult& r) {
-    responses.push_back({{"service", service}, {"method", method}, {"path", path_template}, {"status", r.status}, {"body", r.Json()}});
-  }
-  std::vector<json> responses;
+  std::vector<json> responses;  // every answer of every RecordingClient
   std::vector<json> Sent(const std::string& channel) {
     std::vector<json> out;
     std::ifstream in(dir_.path() + "/" + channel + ".jsonl");

@@ -14,7 +14,7 @@
 namespace tessera::e2e {
 namespace {
 
-double Metric(HttpClient& c, const std::string& name) {
+double Metric(RecordingClient& c, const std::string& name) {
   const std::string body = c.Get("/metrics").body;
   std::smatch m;
   if (std::regex_search(body, m, std::regex("\n" + name + " ([0-9.e+]+)"))) return std::stod(m[1]);
@@ -114,7 +114,7 @@ TEST(Faults, OffersKilledDuringActivationsAppliesEachOnce) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
-      HttpClient c(stack.services.at("offers")->BaseUrl());
+      HttpClient c(stack.services.at("offers")->BaseUrl());  // threads: not recorded
       for (int i = 0; !stop.load(); ++i) {
         const std::string member = "ka-" + std::to_string(t) + "-" + std::to_string(i);
         auto r = c.Request("POST", "/v1/members/" + member + "/offers/clip/activate", R"({"channel":"app"})", As("storefront"));

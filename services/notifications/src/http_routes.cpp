@@ -12,23 +12,6 @@ const std::string& IdParam(const HttpRequest& req, const char* name) {
   if (!IsValidId(id)) throw ProblemError(Problem::Validation(std::string("/path/") + name, "invalid identifier"));
   return id;
 }
-int Limit(const HttpRequest& req) {
-  auto l = req.Query("limit");
-  if (!l) return 20;
-  if (l->empty() || l->size() > 3 || l->find_first_not_of("0123456789") != std::string::npos || std::stoi(*l) < 1 || std::stoi(*l) > 100) {
-    throw ProblemError(Problem::Validation("/query/limit", "limit must be an integer from 1 to 100"));
-  }
-  return std::stoi(*l);
-}
-int64_t Offset(const HttpRequest& req) {
-  auto c = req.Query("cursor");
-  if (!c || c->empty()) return 0;
-  auto d = Base64UrlDecode(*c);
-  if (!d || d->rfind("off:", 0) != 0 || d->size() < 5 || d->size() > 20 || d->find_first_not_of("0123456789", 4) != std::string::npos) {
-    throw ProblemError(Problem::Validation("/query/cursor", "cursor is not one this API issued"));
-  }
-  return std::stoll(d->substr(4));
-}
 }  // namespace
 
 void RegisterRoutes(HttpServer& server, NotificationsApp& app) {
@@ -45,7 +28,7 @@ void RegisterRoutes(HttpServer& server, NotificationsApp& app) {
       throw ProblemError(Problem::Validation("/query/unread_only", "unread_only is true or false"));
     }
     const bool only = unread && (*unread == "true" || *unread == "1" || unread->empty());
-    return app.Inbox(IdParam(req, "id"), only, Offset(req), Limit(req));
+    return app.Inbox(IdParam(req, "id"), only, ParseCursor(req, "off").value_or(0), ParseLimit(req));
   });
   server.Route("POST", "/v1/members/{id}/inbox/{notification_id}/read", {members, false, "id"}, [&app](const HttpRequest& req) {
     return app.MarkRead(IdParam(req, "id"), IdParam(req, "notification_id"));

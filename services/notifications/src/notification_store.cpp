@@ -16,14 +16,6 @@
 namespace tessera::notifications {
 
 namespace {
-const LuaScript& Script(const char* name, std::string_view body) {
-  static std::mutex mu;
-  static auto* scripts = new std::map<std::string, LuaScript>();
-  std::lock_guard lock(mu);
-  auto it = scripts->find(name);
-  if (it == scripts->end()) it = scripts->emplace(name, MakeScript(name, body)).first;
-  return it->second;
-}
 std::string Tag(const std::string& member) { return BucketTag(MemberBucket(member)); }
 std::string BucketKey(int bucket, const std::string& rest) { return "tessera:" + BucketTag(bucket) + ":notif:" + rest; }
 std::string DueKey(int bucket) { return BucketKey(bucket, "due"); }
@@ -74,7 +66,7 @@ int NotificationStore::CreateDeliveries(const std::string& member_id, const std:
   }
   const std::string offer_key = MemberKey(member_id, "notify-offer:" + (offer_id.empty() ? "-" : offer_id));
   return static_cast<int>(pool_
-                              .Eval(Script("notify_create", embedded::kCreateLua),
+                              .Eval(CachedScript("notify_create", embedded::kCreateLua),
                                     {DueKey(bucket), OutboxStream(Tag(member_id), "notifications"), offer_key,
                                      MemberKey(member_id, "inbox"), MemberKey(member_id, "inbox-items"),
                                      MemberKey(member_id, "inbox-seq")},
@@ -86,7 +78,7 @@ std::vector<ClaimedDelivery> NotificationStore::Claim(int bucket, int64_t now_ms
                                                       const std::vector<std::string>& ids) {
   // All deliveries of a bucket share its prefix tag; the member id is only needed for the tag.
   const std::string prefix = "tessera:" + BucketTag(bucket) + ":notif:d:";
-  RedisValue v = pool_.Eval(Script("notify_claim", embedded::kClaimLua), {DueKey(bucket)},
+  RedisValue v = pool_.Eval(CachedScript("notify_claim", embedded::kClaimLua), {DueKey(bucket)},
                             {prefix, std::to_string(now_ms), std::to_string(limit), std::to_string(lease_ms),
                              ids.empty() ? "" : nlohmann::json(ids).dump()});
   std::vector<ClaimedDelivery> out;
@@ -99,7 +91,7 @@ std::vector<ClaimedDelivery> NotificationStore::Claim(int bucket, int64_t now_ms
 
 bool NotificationStore::Complete(const std::string& member_id, const std::string& delivery_id, const DeliveryOutcome& o) {
   return pool_
-             .Eval(Script("notify_complete", embedded::kCompleteLua),
+             .Eval(CachedScript("notify_complete", embedded::kCompleteLua),
                    {DeliveryPrefix(member_id) + delivery_id, DueKey(MemberBucket(member_id)),
                     OutboxStream(Tag(member_id), "notifications"), MemberKey(member_id, "inbox"),
                     MemberKey(member_id, "inbox-items"), MemberKey(member_id, "inbox-seq")},
@@ -110,7 +102,7 @@ bool NotificationStore::Complete(const std::string& member_id, const std::string
 
 std::vector<std::string> NotificationStore::CancelOfferMessages(const std::string& member_id, const std::string& offer_id,
                                                                 const std::string& reason) {
-  RedisValue v = pool_.Eval(Script("notify_cancel", embedded::kCancelLua),
+  RedisValue v = pool_.Eval(CachedScript("notify_cancel", embedded::kCancelLua),
                             {MemberKey(member_id, "notify-offer:" + offer_id), DueKey(MemberBucket(member_id))},
                             {DeliveryPrefix(member_id), reason});
   std::vector<std::string> out;
@@ -121,7 +113,7 @@ std::vector<std::string> NotificationStore::CancelOfferMessages(const std::strin
 bool NotificationStore::CountMarketing(const std::string& member_id, const std::string& local_date,
                                        const std::string& event_id, int cap) {
   return pool_
-             .Eval(Script("notify_cap", embedded::kCapLua), {MemberKey(member_id, "notify-cap:" + local_date)},
+             .Eval(CachedScript("notify_cap", embedded::kCapLua), {MemberKey(member_id, "notify-cap:" + local_date)},
                    {event_id, std::to_string(cap), std::to_string(3 * 86400000LL)})
              .AsInt() == 1;
 }
@@ -157,7 +149,7 @@ std::vector<std::string> NotificationStore::Inbox(const std::string& member_id, 
 
 std::optional<std::string> NotificationStore::MarkRead(const std::string& member_id, const std::string& id,
                                                        const std::string& read_at) {
-  RedisValue v = pool_.Eval(Script("inbox_read", embedded::kInboxReadLua), {MemberKey(member_id, "inbox-items")},
+  RedisValue v = pool_.Eval(CachedScript("inbox_read", embedded::kInboxReadLua), {MemberKey(member_id, "inbox-items")},
                             {id, read_at});
   if (v.IsNil()) return std::nullopt;
   return v.AsString();

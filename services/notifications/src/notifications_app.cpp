@@ -388,7 +388,7 @@ HttpResponse NotificationsApp::Inbox(const std::string& member_id, bool unread_o
   }
   if (static_cast<int>(items.size()) == limit && !store_.Inbox(member_id, pos, 1).empty()) next = pos;
   nlohmann::json body = {{"member_id", member_id}, {"notifications", items}};
-  body["next_cursor"] = next ? nlohmann::json(Base64UrlEncode("off:" + std::to_string(*next))) : nlohmann::json(nullptr);
+  body["next_cursor"] = next ? nlohmann::json(MakeCursor("off", *next)) : nlohmann::json(nullptr);
   return HttpResponse::Json(200, body);
 }
 

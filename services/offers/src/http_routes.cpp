@@ -41,25 +41,7 @@ std::string Channel(const std::optional<std::string>& value, const char* field, 
   return *value;
 }
 
-int Limit(const HttpRequest& req, int fallback) {
-  auto l = req.Query("limit");
-  if (!l) return fallback;
-  if (l->empty() || l->size() > 3 || l->find_first_not_of("0123456789") != std::string::npos || std::stoi(*l) < 1 ||
-      std::stoi(*l) > 100) {
-    throw ProblemError(Problem::Validation("/query/limit", "limit must be an integer from 1 to 100"));
-  }
-  return std::stoi(*l);
-}
 
-int64_t Offset(const HttpRequest& req) {
-  auto c = req.Query("cursor");
-  if (!c || c->empty()) return 0;
-  auto d = Base64UrlDecode(*c);
-  if (!d || d->rfind("off:", 0) != 0 || d->size() < 5 || d->size() > 20 || d->find_first_not_of("0123456789", 4) != std::string::npos) {
-    throw ProblemError(Problem::Validation("/query/cursor", "cursor is not one this API issued"));
-  }
-  return std::stoll(d->substr(4));
-}
 
 std::optional<int64_t> IfMatch(const HttpRequest& req) {
   auto m = req.Header("if-match");
@@ -89,7 +71,7 @@ void RegisterRoutes(HttpServer& server, OffersApp& app) {
     }
     auto channel = req.Query("channel");
     if (channel) Channel(channel, "/query/channel", true);
-    return app.ListCampaigns(status, channel, Offset(req), Limit(req, 20));
+    return app.ListCampaigns(status, channel, ParseCursor(req, "off").value_or(0), ParseLimit(req, 20));
   });
   server.Route("GET", "/v1/campaigns/{id}", {ops}, [&app](const HttpRequest& req) { return app.GetCampaign(IdParam(req, "id")); });
   server.Route("PUT", "/v1/campaigns/{id}", {ops}, [&app](const HttpRequest& req) {
@@ -107,7 +89,7 @@ void RegisterRoutes(HttpServer& server, OffersApp& app) {
     const std::string channel = Channel(req.Query("channel"), "/query/channel", true);
     auto locale = req.Query("locale");
     if (locale && (locale->size() < 2 || locale->size() > 16)) throw ProblemError(Problem::Validation("/query/locale", "not a locale tag"));
-    return app.OffersFor(IdParam(req, "id"), channel, Limit(req, 10), locale);
+    return app.OffersFor(IdParam(req, "id"), channel, ParseLimit(req, 10), locale);
   });
   server.Route("GET", "/v1/members/{id}/features", {feature_readers, false, "id"},
                [&app](const HttpRequest& req) { return app.Features(IdParam(req, "id")); });

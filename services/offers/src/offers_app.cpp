@@ -146,7 +146,7 @@ HttpResponse OffersApp::ListCampaigns(const std::optional<std::string>& status, 
     if (next || ids.size() < 200) break;
   }
   nlohmann::json body = {{"campaigns", items}};
-  body["next_cursor"] = next ? nlohmann::json(Base64UrlEncode("off:" + std::to_string(*next))) : nlohmann::json(nullptr);
+  body["next_cursor"] = next ? nlohmann::json(MakeCursor("off", *next)) : nlohmann::json(nullptr);
   return HttpResponse::Json(200, body);
 }
 

@@ -18,15 +18,6 @@ const std::string kTag = GlobalTag("offers");
 std::string G(const std::string& rest) { return "tessera:" + kTag + ":" + rest; }
 std::string StatsKey(const std::string& id) { return G("campaign:" + id + ":stats"); }
 
-const LuaScript& Script(const char* name, std::string_view body) {
-  // One LuaScript per embedded body, built once.
-  static std::mutex mu;
-  static auto* scripts = new std::map<std::string, LuaScript>();
-  std::lock_guard lock(mu);
-  auto it = scripts->find(name);
-  if (it == scripts->end()) it = scripts->emplace(name, MakeScript(name, body)).first;
-  return it->second;
-}
 
 std::map<std::string, std::string> HashOf(const RedisValue& v) {
   std::map<std::string, std::string> m;
@@ -71,7 +62,7 @@ std::vector<StoredCampaign> OffersStore::GetCampaigns(const std::vector<std::str
 
 SaveResult OffersStore::SaveCampaign(const std::string& id, int64_t expected_rev, const std::string& doc, int64_t version,
                                      int64_t index_score, const std::string& event) {
-  RedisValue v = pool_.Eval(Script("campaign_save", embedded::kCampaignSaveLua),
+  RedisValue v = pool_.Eval(CachedScript("campaign_save", embedded::kCampaignSaveLua),
                             {CampaignKey(id), G("campaigns"), OutboxStream(kTag, "offers"),
                              CampaignKey(id) + ":v:" + std::to_string(version)},
                             {std::to_string(expected_rev), doc, std::to_string(version), id, std::to_string(index_score),
@@ -89,20 +80,20 @@ OffersStore::MemberView OffersStore::LoadMember(const std::string& member_id) {
 bool OffersStore::ApplyLedgerFeatures(const std::string& member_id, const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"ledger"};
   argv.insert(argv.end(), args.begin(), args.end());
-  return pool_.Eval(Script("features", embedded::kFeaturesLua), {MemberKey(member_id, "features")}, argv).AsInt() == 1;
+  return pool_.Eval(CachedScript("features", embedded::kFeaturesLua), {MemberKey(member_id, "features")}, argv).AsInt() == 1;
 }
 
 bool OffersStore::ApplyPurchaseFeatures(const std::string& member_id, const std::string& order_id,
                                         const std::string& categories_json, int64_t now_ms) {
   return pool_
-             .Eval(Script("features", embedded::kFeaturesLua), {MemberKey(member_id, "features")},
+             .Eval(CachedScript("features", embedded::kFeaturesLua), {MemberKey(member_id, "features")},
                    {"purchase", order_id, categories_json, std::to_string(now_ms)})
              .AsInt() == 1;
 }
 
 std::optional<std::string> OffersStore::Activate(const std::string& member_id, const std::string& campaign_id,
                                                  const std::string& state_json, const std::string& event) {
-  RedisValue v = pool_.Eval(Script("activate", embedded::kActivateLua),
+  RedisValue v = pool_.Eval(CachedScript("activate", embedded::kActivateLua),
                             {MemberKey(member_id, "offers"), OutboxStream(BucketTag(MemberBucket(member_id)), "offers")},
                             {campaign_id, state_json, event, member_id});
   if (v.elements.at(0).AsString() == "exists") return v.elements.at(1).AsString();
@@ -113,20 +104,20 @@ std::optional<std::string> OffersStore::Activate(const std::string& member_id, c
 bool OffersStore::ReserveBudget(const std::string& campaign_id, int64_t points, std::optional<int64_t> total_redemptions,
                                 std::optional<int64_t> total_points) {
   return pool_
-             .Eval(Script("budget", embedded::kBudgetLua), {StatsKey(campaign_id)},
+             .Eval(CachedScript("budget", embedded::kBudgetLua), {StatsKey(campaign_id)},
                    {"reserve", std::to_string(points), total_redemptions ? std::to_string(*total_redemptions) : "",
                     total_points ? std::to_string(*total_points) : ""})
              .AsString() == "reserved";
 }
 
 void OffersStore::ReleaseBudget(const std::string& campaign_id, int64_t points) {
-  pool_.Eval(Script("budget", embedded::kBudgetLua), {StatsKey(campaign_id)}, {"release", std::to_string(points), "", ""});
+  pool_.Eval(CachedScript("budget", embedded::kBudgetLua), {StatsKey(campaign_id)}, {"release", std::to_string(points), "", ""});
 }
 
 RedeemResult OffersStore::Redeem(const RedeemRequest& r) {
   const std::string tag = BucketTag(MemberBucket(r.member_id));
   RedisValue v = pool_.Eval(
-      Script("redeem", embedded::kRedeemLua),
+      CachedScript("redeem", embedded::kRedeemLua),
       {MemberKey(r.member_id, "offers"), MemberKey(r.member_id, "offer-redemptions"), OutboxStream(tag, "offers"),
        r.idempotency_key.empty() ? MemberKey(r.member_id, "offers") : r.idempotency_key},
       {r.campaign_id, r.order_id, r.per_member_limit ? std::to_string(*r.per_member_limit) : "",

@@ -56,29 +56,7 @@ RequestContext Context(const HttpRequest& req, const std::string& member_id, Key
   return ctx;
 }
 
-int Limit(const HttpRequest& req) {
-  auto l = req.Query("limit");
-  if (!l) return 20;
-  if (l->empty() || l->size() > 3 || l->find_first_not_of("0123456789") != std::string::npos) {
-    throw ProblemError(Problem::Validation("/query/limit", "limit must be an integer from 1 to 100"));
-  }
-  const int v = std::stoi(*l);
-  if (v < 1 || v > 100) throw ProblemError(Problem::Validation("/query/limit", "limit must be an integer from 1 to 100"));
-  return v;
-}
 
-// Cursors are opaque to clients: base64url("<kind>:<number>").
-std::optional<int64_t> Cursor(const HttpRequest& req, const std::string& kind) {
-  auto c = req.Query("cursor");
-  if (!c || c->empty()) return std::nullopt;
-  auto decoded = Base64UrlDecode(*c);
-  const std::string prefix = kind + ":";
-  if (!decoded || decoded->rfind(prefix, 0) != 0 || decoded->size() == prefix.size() || decoded->size() > prefix.size() + 18 ||
-      decoded->find_first_not_of("0123456789", prefix.size()) != std::string::npos) {
-    throw ProblemError(Problem::Validation("/query/cursor", "cursor is not one this API issued"));
-  }
-  return std::stoll(decoded->substr(prefix.size()));
-}
 
 }  // namespace
 
@@ -165,7 +143,7 @@ void RegisterRoutes(HttpServer& server, RewardsApp& app, const Clock& clock) {
   });
 
   server.Route("GET", "/v1/members/{id}/ledger", {readers, false, "id"}, [&app](const HttpRequest& req) {
-    return ToResponse(app.Ledger(MemberParam(req), Cursor(req, "seq"), Limit(req)));
+    return ToResponse(app.Ledger(MemberParam(req), ParseCursor(req, "seq"), ParseLimit(req)));
   });
 
   server.Route("POST", "/v1/members/{id}/notes", {agents, false, "id"}, [&app](const HttpRequest& req) {
@@ -178,7 +156,7 @@ void RegisterRoutes(HttpServer& server, RewardsApp& app, const Clock& clock) {
   });
 
   server.Route("GET", "/v1/members/{id}/notes", {agents, false, "id"}, [&app](const HttpRequest& req) {
-    return ToResponse(app.Notes(MemberParam(req), static_cast<int>(Cursor(req, "off").value_or(0)), Limit(req)));
+    return ToResponse(app.Notes(MemberParam(req), static_cast<int>(ParseCursor(req, "off").value_or(0)), ParseLimit(req)));
   });
 
   server.Route("GET", "/v1/members/{id}/audit", {agents, false, "id"},

@@ -5,6 +5,7 @@
 
 #include "tessera/crypto.h"
 #include "tessera/errors.h"
+#include "tessera/http_types.h"
 #include "tessera/keys.h"
 
 namespace tessera::rewards {
@@ -294,7 +295,7 @@ Reply RewardsApp::Ledger(const std::string& member_id, std::optional<int64_t> be
   nlohmann::json items = nlohmann::json::array();
   for (const auto& e : page.entries) items.push_back(nlohmann::json::parse(e));
   nlohmann::json body = {{"member_id", member_id}, {"entries", items}};
-  body["next_cursor"] = page.next_before_seq ? nlohmann::json(Base64UrlEncode("seq:" + std::to_string(*page.next_before_seq)))
+  body["next_cursor"] = page.next_before_seq ? nlohmann::json(MakeCursor("seq", *page.next_before_seq))
                                              : nlohmann::json(nullptr);
   return {200, body.dump(), false};
 }
@@ -367,7 +368,7 @@ Reply RewardsApp::Notes(const std::string& member_id, int offset, int limit) {
   for (size_t i = 0; i < notes.size() && i < static_cast<size_t>(limit); ++i) items.push_back(nlohmann::json::parse(notes[i]));
   nlohmann::json body = {{"member_id", member_id}, {"notes", items}};
   body["next_cursor"] = notes.size() > static_cast<size_t>(limit)
-                            ? nlohmann::json(Base64UrlEncode("off:" + std::to_string(offset + limit)))
+                            ? nlohmann::json(MakeCursor("off", offset + limit))
                             : nlohmann::json(nullptr);
   return {200, body.dump(), false};
 }

@@ -41,6 +41,13 @@ struct HttpResponse {
   static HttpResponse Text(int status, std::string body, std::string content_type);
 };
 
+// `?limit=` of a list: 1-100, `fallback` when absent. Throws ProblemError 400 otherwise.
+int ParseLimit(const HttpRequest& request, int fallback = 20);
+// Opaque list cursors: base64url("<kind>:<n>"). nullopt when absent; 400 when the cursor is not
+// one this API issued for `kind`.
+std::optional<int64_t> ParseCursor(const HttpRequest& request, const std::string& kind);
+std::string MakeCursor(const std::string& kind, int64_t n);
+
 // Parses a JSON object body. Throws ProblemError 400 `malformed_json` for invalid JSON or a
 // non-object, so handlers never see a half-parsed body.
 nlohmann::json ParseJsonObject(const std::string& body);

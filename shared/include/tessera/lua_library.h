@@ -16,4 +16,8 @@ std::string_view TesseraLuaLibrary();
 // A script whose source is the library followed by `body`.
 LuaScript MakeScript(std::string name, std::string_view body);
 
+// MakeScript(name, body), built once per name for the life of the process. Thread-safe; the
+// reference stays valid. `body` must be the same for every call with one name.
+const LuaScript& CachedScript(const std::string& name, std::string_view body);
+
 }  // namespace tessera
