@@ -5,7 +5,8 @@
 -- ARGV: 1 id, 2 outcome (sent|retry|failed|unknown|dropped|deferred), 3 next due ms (retry,
 --       deferred), 4 event JSON ('' = none), 5 inbox item JSON ('' = none), 6 inbox limit,
 --       7 (unused), 8 reason, 9 member id
-if redis.call('HGET', KEYS[1], 'state') ~= 'sending' then return 'stale' end
+local st = redis.call('HGET', KEYS[1], 'state')
+if st ~= 'claimed' and st ~= 'sending' then return 'stale' end
 local outcome = ARGV[2]
 if outcome == 'retry' or outcome == 'deferred' then
   if outcome == 'retry' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end

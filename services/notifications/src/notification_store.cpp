@@ -10,6 +10,7 @@
 #include "complete_lua.h"
 #include "create_lua.h"
 #include "inbox_read_lua.h"
+#include "mark_sending_lua.h"
 #include "tessera/keys.h"
 #include "tessera/lua_library.h"
 
@@ -98,6 +99,11 @@ bool NotificationStore::Complete(const std::string& member_id, const std::string
                    {delivery_id, o.outcome, std::to_string(o.next_due_ms), o.event, o.inbox_item, "200",
                     std::to_string(o.created_ms), o.reason, member_id})
              .AsString() == "ok";
+}
+
+bool NotificationStore::MarkSending(const std::string& member_id, const std::string& delivery_id) {
+  return pool_.Eval(CachedScript("notify_mark_sending", embedded::kMarkSendingLua), {DeliveryPrefix(member_id) + delivery_id}, {})
+             .AsInt() == 1;
 }
 
 std::vector<std::string> NotificationStore::CancelOfferMessages(const std::string& member_id, const std::string& offer_id,

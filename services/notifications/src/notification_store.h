@@ -54,6 +54,8 @@ class NotificationStore {
   std::vector<ClaimedDelivery> Claim(int bucket, int64_t now_ms, int limit, int64_t lease_ms,
                                      const std::vector<std::string>& ids = {});
   bool Complete(const std::string& member_id, const std::string& delivery_id, const DeliveryOutcome& outcome);
+  // Right before a provider call: from here on a crash leaves the outcome unknown.
+  bool MarkSending(const std::string& member_id, const std::string& delivery_id);
   std::vector<std::string> CancelOfferMessages(const std::string& member_id, const std::string& offer_id,
                                                const std::string& reason);
   bool CountMarketing(const std::string& member_id, const std::string& local_date, const std::string& event_id, int cap);

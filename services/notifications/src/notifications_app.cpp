@@ -272,6 +272,7 @@ void NotificationsApp::Process(const ClaimedDelivery& d) {
     message["title"] = TruncateUtf8(rec["subject"].get<std::string>(), 50);
     message["body"] = TruncateUtf8(rec["body"].get<std::string>(), 120);
   }
+  if (!store_.MarkSending(member, d.id)) return;  // cancelled or taken meanwhile
   const SendResult r = provider_.Send(channel, d.id, message.dump());
   if (r.status == SendStatus::kSent) return finish("sent", "");
   if (r.status == SendStatus::kUnknown) return finish("unknown", r.detail);
@@ -307,7 +308,7 @@ void NotificationsApp::RunDispatcher(std::stop_token stop) {
     int work = 0;
     try {
       for (int b = 0; b < kBucketCount && !stop.stop_requested(); ++b) {
-        if (store_.TryLease(b, options_.owner, 10000)) work += DispatchDue(b);
+        if (store_.TryLease(b, options_.owner, options_.bucket_lease.count())) work += DispatchDue(b);
       }
     } catch (const std::exception& e) {
       logger_.Warn("dispatcher pass failed", {{"error", e.what()}});

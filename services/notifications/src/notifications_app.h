@@ -31,7 +31,8 @@ struct NotifyOptions {
   int marketing_daily_cap = 3;
   int max_attempts = 5;
   std::chrono::milliseconds retry_base{1000};
-  std::chrono::milliseconds lease{30000};
+  std::chrono::milliseconds lease{10000};         // a claimed delivery returns after this
+  std::chrono::milliseconds bucket_lease{10000};  // a dispatcher's hold on a bucket
   std::string owner = "notifications";
 };
 

@@ -16,6 +16,8 @@ void Wire(ServiceRuntime& rt) {
   o.max_attempts = static_cast<int>(env.Int("TESSERA_NOTIFY_MAX_ATTEMPTS", 5, 1, 20));
   o.retry_base = std::chrono::milliseconds(env.Int("TESSERA_NOTIFY_RETRY_BASE_MS", 1000, 10, 3'600'000));
   o.owner = rt.config().instance_id;
+  o.lease = std::chrono::milliseconds(env.Int("TESSERA_NOTIFY_LEASE_MS", 10000, 100, 600000));
+  o.bucket_lease = std::chrono::milliseconds(env.Int("TESSERA_NOTIFY_BUCKET_LEASE_MS", 10000, 100, 600000));
   const std::string provider_url = env.String("TESSERA_PROVIDER_URL", "http://127.0.0.1:8090");
   if (provider_url.rfind("http://", 0) != 0 && provider_url.rfind("https://", 0) != 0) {
     throw ConfigError("TESSERA_PROVIDER_URL: '" + provider_url + "' is not an http(s) URL");
