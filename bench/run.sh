@@ -53,12 +53,17 @@ wrk_run() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a/b }'; }
+# cpu_ticks PID...: user+system CPU of the processes so far, in clock ticks.
+cpu_ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+# per_request_us TICKS_BEFORE TICKS_AFTER RPS: CPU microseconds per request over the run.
+per_request_us() { awk -v a="$1" -v b="$2" -v r="$3" -v s="$SECONDS_PER" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (b - a) * 1e6 / hz / (r * s) }'; }
 
 echo "[bench] starting redis-server and tessera-devbroker"
 REDIS_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
   --dir "$WORK" --logfile "$WORK/redis.log" &
 PIDS+=($!)
+REDIS_PID=$!
 "$BUILD/tools/devbroker/tessera-devbroker" --bootstrap-file "$WORK/bootstrap" >"$WORK/broker.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do [ -s "$WORK/bootstrap" ] && break; sleep 0.1; done
@@ -77,6 +82,7 @@ TESSERA_API_KEYS_FILE="$ROOT/config/dev/api-keys.json" TESSERA_JWT_SECRET=dev-jw
 TESSERA_PROGRAM_FILE="$WORK/program.json" \
   "$BUILD/services/rewards/tessera-rewards" >"$WORK/rewards.log" 2>&1 &
 PIDS+=($!)
+REWARDS_PID=$!
 wait_http "http://127.0.0.1:$SVC_PORT/healthz"
 
 OFFERS_PORT=$(free_port)
@@ -86,6 +92,7 @@ TESSERA_API_KEYS_FILE="$ROOT/config/dev/api-keys.json" TESSERA_JWT_SECRET=dev-jw
 TESSERA_QUOTE_SECRET=bench-quote-secret \
   "$BUILD/services/offers/tessera-offers" >"$WORK/offers.log" 2>&1 &
 PIDS+=($!)
+OFFERS_PID=$!
 wait_http "http://127.0.0.1:$OFFERS_PORT/healthz"
 
 echo "[bench] seeding $MEMBERS members with 1 000 000 points each, and 200 campaigns"
@@ -135,11 +142,18 @@ read -r H_RPS H_P50 H_P99 _ <<<"$(wrk_run "http://127.0.0.1:$SVC_PORT/healthz")"
 echo "[bench] 3/8 ceiling: nginx static JSON, $REDEEM_BYTES bytes (a redemption answer)"
 read -r NR_RPS NR_P50 NR_P99 _ <<<"$(wrk_run "http://127.0.0.1:$NGINX_PORT/redemption.json")"
 echo "[bench] 4/8 redemption: POST /v1/members/{id}/redemptions over $MEMBERS members"
+T0=$(cpu_ticks "$REWARDS_PID"); T0R=$(cpu_ticks "$REDIS_PID")
 read -r R_RPS R_P50 R_P99 R_NON2XX <<<"$(wrk_run "http://127.0.0.1:$SVC_PORT" bench/redeem.lua)"
+R_CPU=$(per_request_us "$T0" "$(cpu_ticks "$REWARDS_PID")" "$R_RPS"); R_CPU_REDIS=$(per_request_us "$T0R" "$(cpu_ticks "$REDIS_PID")" "$R_RPS")
 echo "[bench] 5/8 ceiling: nginx static JSON, $OFFERS_BYTES bytes (an offers listing)"
 read -r NO_RPS NO_P50 NO_P99 _ <<<"$(wrk_run "http://127.0.0.1:$NGINX_PORT/offers.json")"
 echo "[bench] 6/8 offers: GET /v1/members/{id}/offers, 200 campaigns, $MEMBERS members"
+T0=$(cpu_ticks "$OFFERS_PID"); T0R=$(cpu_ticks "$REDIS_PID")
 read -r O_RPS O_P50 O_P99 O_NON2XX <<<"$(wrk_run "http://127.0.0.1:$OFFERS_PORT" bench/offers.lua)"
+O_CPU=$(per_request_us "$T0" "$(cpu_ticks "$OFFERS_PID")" "$O_RPS"); O_CPU_REDIS=$(per_request_us "$T0R" "$(cpu_ticks "$REDIS_PID")" "$O_RPS")
+echo "[bench] memory: one member with 20 ledger entries, 3 lots, 5 activated offers"
+MEMORY_JSON=$(python3 bench/member_memory.py "http://127.0.0.1:$SVC_PORT" "http://127.0.0.1:$OFFERS_PORT" "$REDIS_PORT")
+mj() { python3 -c "import json,sys; v=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, {'v': v}))" "$MEMORY_JSON" "$1"; }
 
 echo "[bench] 7/8 ceiling: redis-benchmark EVALSHA load.lua (the first of a redemption's two scripts)"
 LOAD_SHA=$( (cat shared/lua/tessera_lib.lua; printf '\n'; cat services/rewards/lua/load.lua) | redis-cli -p "$REDIS_PORT" -x SCRIPT LOAD)
@@ -188,11 +202,13 @@ RESULT="bench/results/$(date -u +%Y-%m-%d).md"
   echo "| nginx static JSON ($HEALTH_BYTES B) | $NH_RPS | $NH_P50 | $NH_P99 | — | 1.00 |"
   echo "| http-plumbing: GET /healthz | $H_RPS | $H_P50 | $H_P99 | nginx $HEALTH_BYTES B | $(ratio "$H_RPS" "$NH_RPS") |"
   echo "| nginx static JSON ($REDEEM_BYTES B) | $NR_RPS | $NR_P50 | $NR_P99 | — | 1.00 |"
-  echo "| redemption (non-2xx: $R_NON2XX) | $R_RPS | $R_P50 | $R_P99 | nginx $REDEEM_BYTES B | $(ratio "$R_RPS" "$NR_RPS") |"
+  echo "| redemption (non-2xx: $R_NON2XX; CPU/request: service ${R_CPU} µs, redis ${R_CPU_REDIS} µs) | $R_RPS | $R_P50 | $R_P99 | nginx $REDEEM_BYTES B | $(ratio "$R_RPS" "$NR_RPS") |"
   echo "| nginx static JSON ($OFFERS_BYTES B) | $NO_RPS | $NO_P50 | $NO_P99 | — | 1.00 |"
-  echo "| offers listing (non-2xx: $O_NON2XX) | $O_RPS | $O_P50 | $O_P99 | nginx $OFFERS_BYTES B | $(ratio "$O_RPS" "$NO_RPS") |"
+  echo "| offers listing (non-2xx: $O_NON2XX; CPU/request: service ${O_CPU} µs, redis ${O_CPU_REDIS} µs) | $O_RPS | $O_P50 | $O_P99 | nginx $OFFERS_BYTES B | $(ratio "$O_RPS" "$NO_RPS") |"
   echo "| redis-benchmark EVALSHA load.lua (-c 50) | $RB | | | — | |"
   echo "| redemption vs the Redis script ceiling | | | | redis-benchmark | $(ratio "$R_RPS" "$RB") |"
+  echo
+  echo "Redis memory of one member (MEMORY USAGE over its $(mj "v['keys']") keys): $(mj "v['bytes']") bytes with $(mj "v['ledger_entries']") ledger entries, 3 lots and $(mj "v['activated_offers']") activated offers (target ≤ 4096); $(mj "v['bytes_at_ledger']['100']") bytes at 100 entries, $(mj "v['bytes_at_ledger']['1000']") at 1 000 (the online ledger keeps the newest ledger.online_entries = 1000; older entries live on tessera.ledger.v1)."
   echo
   echo "Event -> inbox (tessera-notifications), $(nj rate) events/s for $(nj seconds) s over 1 000 members:"
   echo

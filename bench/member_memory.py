@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""member_memory.py REWARDS_URL OFFERS_URL REDIS_PORT — Redis memory of one member (MEMORY USAGE
+over all its keys) with 20 ledger entries, 3 lots and 5 activated offers, then as its ledger grows
+to 100 and 1 000 entries. Prints one JSON line. Needs the campaigns of bench/seed_offers.py
+(bench-006, -012, -018, -024, -030 are open to everyone on every channel, without holdout)."""
+import http.client
+import json
+import subprocess
+import sys
+import urllib.parse
+from datetime import datetime, timezone
+
+rewards, offers, port = sys.argv[1], sys.argv[2], sys.argv[3]
+member = "mem-probe"
+
+
+def call(base, method, path, body=None, token="dev-pos", key=None):
+    u = urllib.parse.urlparse(base)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    h = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    if key:
+        h["Idempotency-Key"] = key
+    c.request(method, path, json.dumps(body) if body is not None else "", h)
+    r = c.getresponse()
+    data = r.read()
+    return r.status, json.loads(data) if data else None
+
+
+def bucket_tag(member_id):
+    h = 2166136261
+    for ch in member_id.encode():
+        h = ((h ^ ch) * 16777619) & 0xFFFFFFFF
+    return "{b%02d}" % (h % 64)
+
+
+def memory():
+    pattern = f"tessera:{bucket_tag(member)}:m:{member}:*"
+    keys = subprocess.run(["redis-cli", "-p", port, "--scan", "--pattern", pattern], capture_output=True, text=True).stdout.split()
+    total = 0
+    for k in keys:
+        out = subprocess.run(["redis-cli", "-p", port, "MEMORY", "USAGE", k, "SAMPLES", "0"], capture_output=True, text=True).stdout.strip()
+        total += int(out or 0)
+    return total, len(keys)
+
+
+now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+call(rewards, "POST", "/v1/members", {"member_id": member, "channel": "web"})
+for i in range(3):  # 3 lots
+    call(rewards, "POST", f"/v1/members/{member}/earnings",
+         {"order_id": f"mem-o-{i}", "channel": "store", "occurred_at": now, "currency": "USD", "total_minor": 10000})
+status, account = call(rewards, "GET", f"/v1/members/{member}")
+entries = account["version"]
+n = 0
+while entries < 20:
+    n += 1
+    call(rewards, "POST", f"/v1/members/{member}/redemptions", {"points": 1, "channel": "store"}, key=f"mem-r-{n}")
+    entries = call(rewards, "GET", f"/v1/members/{member}")[1]["version"]
+activated = 0
+for i in (6, 12, 18, 24, 30):
+    status, _ = call(offers, "POST", f"/v1/members/{member}/offers/bench-{i:03d}/activate", {"channel": "web"}, token="dev-storefront")
+    activated += status in (200, 201)
+result = {"ledger_entries": entries, "lots": 3, "activated_offers": activated}
+result["bytes"], result["keys"] = memory()
+growth = {}
+for target in (100, 1000):
+    while entries < target:
+        n += 1
+        call(rewards, "POST", f"/v1/members/{member}/redemptions", {"points": 1, "channel": "store"}, key=f"mem-r-{n}")
+        entries += 1
+    growth[str(target)] = memory()[0]
+result["bytes_at_ledger"] = growth
+print(json.dumps(result))
