@@ -10,6 +10,8 @@
 #                  of the same size; plus redis-benchmark running the same load script.
 #   offers         GET /v1/members/{id}/offers with 200 active campaigns and 10 000 members with
 #                  features (bench/offers.lua) vs nginx serving a listing of the same size.
+#   earn, hold->capture, activation: the other write paths, against the same nginx ceiling as
+#                  the redemption (answers of a few hundred bytes).
 #   event->inbox   points.earned produced to tessera.ledger.v1 at ${BENCH_NOTIFY_RATE:-2000}/s for
 #                  ${BENCH_NOTIFY_SECONDS:-30} s until they are in members' inboxes
 #                  (tessera-bench-notify) vs the development broker's produce->consume latency.
@@ -151,6 +153,17 @@ echo "[bench] 6/8 offers: GET /v1/members/{id}/offers, 200 campaigns, $MEMBERS m
 T0=$(cpu_ticks "$OFFERS_PID"); T0R=$(cpu_ticks "$REDIS_PID")
 read -r O_RPS O_P50 O_P99 O_NON2XX <<<"$(wrk_run "http://127.0.0.1:$OFFERS_PORT" bench/offers.lua)"
 O_CPU=$(per_request_us "$T0" "$(cpu_ticks "$OFFERS_PID")" "$O_RPS"); O_CPU_REDIS=$(per_request_us "$T0R" "$(cpu_ticks "$REDIS_PID")" "$O_RPS")
+echo "[bench] more write paths: earn, hold->capture, activation"
+export NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+T0=$(cpu_ticks "$REWARDS_PID")
+read -r E_RPS E_P50 E_P99 E_NON2XX <<<"$(wrk_run "http://127.0.0.1:$SVC_PORT" bench/earn.lua)"
+E_CPU=$(per_request_us "$T0" "$(cpu_ticks "$REWARDS_PID")" "$E_RPS")
+T0=$(cpu_ticks "$REWARDS_PID")
+read -r H_RPS2 H_P502 H_P992 H_NON2XX <<<"$(wrk_run "http://127.0.0.1:$SVC_PORT" bench/hold_capture.lua)"
+H_CPU=$(per_request_us "$T0" "$(cpu_ticks "$REWARDS_PID")" "$H_RPS2")
+T0=$(cpu_ticks "$OFFERS_PID")
+read -r A_RPS A_P50 A_P99 A_NON2XX <<<"$(wrk_run "http://127.0.0.1:$OFFERS_PORT" bench/activate.lua)"
+A_CPU=$(per_request_us "$T0" "$(cpu_ticks "$OFFERS_PID")" "$A_RPS")
 echo "[bench] memory: one member with 20 ledger entries, 3 lots, 5 activated offers"
 MEMORY_JSON=$(python3 bench/member_memory.py "http://127.0.0.1:$SVC_PORT" "http://127.0.0.1:$OFFERS_PORT" "$REDIS_PORT")
 mj() { python3 -c "import json,sys; v=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, {'v': v}))" "$MEMORY_JSON" "$1"; }
@@ -203,6 +216,9 @@ RESULT="bench/results/$(date -u +%Y-%m-%d).md"
   echo "| http-plumbing: GET /healthz | $H_RPS | $H_P50 | $H_P99 | nginx $HEALTH_BYTES B | $(ratio "$H_RPS" "$NH_RPS") |"
   echo "| nginx static JSON ($REDEEM_BYTES B) | $NR_RPS | $NR_P50 | $NR_P99 | — | 1.00 |"
   echo "| redemption (non-2xx: $R_NON2XX; CPU/request: service ${R_CPU} µs, redis ${R_CPU_REDIS} µs) | $R_RPS | $R_P50 | $R_P99 | nginx $REDEEM_BYTES B | $(ratio "$R_RPS" "$NR_RPS") |"
+  echo "| earn (non-2xx: $E_NON2XX; service CPU/request ${E_CPU} µs) | $E_RPS | $E_P50 | $E_P99 | nginx $REDEEM_BYTES B | $(ratio "$E_RPS" "$NR_RPS") |"
+  echo "| hold->capture, requests (non-2xx: $H_NON2XX; service CPU/request ${H_CPU} µs) | $H_RPS2 | $H_P502 | $H_P992 | nginx $REDEEM_BYTES B | $(ratio "$H_RPS2" "$NR_RPS") |"
+  echo "| offer activation (non-2xx: $A_NON2XX; service CPU/request ${A_CPU} µs) | $A_RPS | $A_P50 | $A_P99 | nginx $REDEEM_BYTES B | $(ratio "$A_RPS" "$NR_RPS") |"
   echo "| nginx static JSON ($OFFERS_BYTES B) | $NO_RPS | $NO_P50 | $NO_P99 | — | 1.00 |"
   echo "| offers listing (non-2xx: $O_NON2XX; CPU/request: service ${O_CPU} µs, redis ${O_CPU_REDIS} µs) | $O_RPS | $O_P50 | $O_P99 | nginx $OFFERS_BYTES B | $(ratio "$O_RPS" "$NO_RPS") |"
   echo "| redis-benchmark EVALSHA load.lua (-c 50) | $RB | | | — | |"

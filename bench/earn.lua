@@ -1,0 +1,14 @@
+-- wrk script: an earn per request (unique order_id) for members drawn from MEMBERS.
+local members = tonumber(os.getenv("MEMBERS") or "10000")
+local now = os.getenv("NOW")
+local counter, tag = 0, tostring(math.random(1, 1e9))
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer dev-pos"
+request = function()
+  counter = counter + 1
+  local body = string.format('{"order_id":"b-%s-%d","channel":"store","occurred_at":"%s","currency":"USD","total_minor":1999,"items":[{"sku":"s","category":"electronics","amount_minor":1999,"quantity":1}]}',
+                             tag, counter, now)
+  return wrk.format(nil, "/v1/members/m-" .. math.random(0, members - 1) .. "/earnings", nil, body)
+end
+done = function(summary) io.write(string.format("non2xx=%d\n", summary.errors.status)) end

@@ -1,0 +1,27 @@
+-- wrk script: checkout holds of 1 point, each captured by a following request (the pair is the
+-- scenario: two requests per completed checkout).
+local members = tonumber(os.getenv("MEMBERS") or "10000")
+local counter, tag = 0, tostring(math.random(1, 1e9))
+local pending = {}
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer dev-pos"
+request = function()
+  local h = table.remove(pending)
+  if h then
+    wrk.headers["Idempotency-Key"] = nil
+    return wrk.format("POST", "/v1/members/" .. h.member .. "/holds/" .. h.id .. "/capture", nil, "")
+  end
+  counter = counter + 1
+  local member = "m-" .. math.random(0, members - 1)
+  wrk.headers["Idempotency-Key"] = "h-" .. tag .. "-" .. counter
+  wrk.headers["X-Member"] = member
+  return wrk.format("POST", "/v1/members/" .. member .. "/holds", nil, '{"points":1,"channel":"store","ttl_seconds":600}')
+end
+response = function(status, headers, body)
+  if status == 201 then
+    local id = body:match('"hold_id":"([^"]+)"')
+    local member = body:match('"member_id":"([^"]+)"')
+    if id and member then table.insert(pending, {id = id, member = member}) end
+  end
+end
+done = function(summary) io.write(string.format("non2xx=%d\n", summary.errors.status)) end
