@@ -1,27 +1,9 @@
 #include "tessera/outbox.h"
 
-#include "tessera/lua_library.h"
+#include "tessera/lease.h"
 
 namespace tessera {
 
-namespace {
-const LuaScript& LeaseScript() {
-  // KEYS[1] lease key; ARGV[1] owner, ARGV[2] ttl ms, ARGV[3] "acquire" | "release".
-  static const LuaScript* script = new LuaScript("outbox_lease", R"lua(
-local cur = redis.call('GET', KEYS[1])
-if ARGV[3] == 'release' then
-  if cur == ARGV[1] then redis.call('DEL', KEYS[1]) end
-  return 0
-end
-if cur == false or cur == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0
-)lua");
-  return *script;
-}
-}  // namespace
 
 OutboxRelay::OutboxRelay(RedisPool& pool, EventPublisher& publisher, OutboxRelayOptions options,
                          Logger& logger, MetricsRegistry& metrics)
@@ -57,7 +39,7 @@ void OutboxRelay::Stop(std::chrono::milliseconds drain) {
   try {
     ApplyCompletions();
     for (const auto& s : owned_) {
-      pool_.Eval(LeaseScript(), {s + ":lease"}, {options_.owner, "0", "release"});
+      ReleaseLease(pool_, s + ":lease", options_.owner);
     }
   } catch (const std::exception& e) {
     logger_.Warn("outbox relay stopped without cleaning up", {{"error", e.what()}});

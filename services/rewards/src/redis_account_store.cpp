@@ -5,6 +5,7 @@
 #include "commit_lua.h"
 #include "load_lua.h"
 #include "tessera/keys.h"
+#include "tessera/lease.h"
 #include "tessera/lua_library.h"
 
 namespace tessera::rewards {
@@ -16,18 +17,6 @@ const LuaScript& LoadScript() {
 }
 const LuaScript& CommitScript() {
   static const LuaScript* s = new LuaScript(MakeScript("rewards_commit", embedded::kCommitLua));
-  return *s;
-}
-const LuaScript& LockScript() {
-  static const LuaScript* s = new LuaScript("rewards_lock", R"lua(
-if ARGV[3] == 'unlock' then
-  if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-  return 0
-end
-local cur = redis.call('GET', KEYS[1])
-if cur == false or cur == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
-return 0
-)lua");
   return *s;
 }
 const LuaScript& ReserveScript() {
@@ -181,13 +170,11 @@ std::vector<std::string> RedisAccountStore::DueMembers(int bucket, int64_t now_m
 }
 
 bool RedisAccountStore::TryLockBucket(int bucket, const std::string& owner, int64_t ttl_ms) {
-  return pool_.Eval(LockScript(), {"tessera:" + BucketTag(bucket) + ":rewards:sweep-lock"},
-                    {owner, std::to_string(ttl_ms), "lock"})
-             .AsInt() == 1;
+  return AcquireLease(pool_, "tessera:" + BucketTag(bucket) + ":rewards:sweep-lock", owner, ttl_ms);
 }
 
 void RedisAccountStore::UnlockBucket(int bucket, const std::string& owner) {
-  pool_.Eval(LockScript(), {"tessera:" + BucketTag(bucket) + ":rewards:sweep-lock"}, {owner, "0", "unlock"});
+  ReleaseLease(pool_, "tessera:" + BucketTag(bucket) + ":rewards:sweep-lock", owner);
 }
 
 bool RedisAccountStore::ReserveAgentPoints(const std::string& agent_id, int64_t day, int64_t points, int64_t cap) {

@@ -1,0 +1,22 @@
+// Leases in Redis: a key holding its owner's name with a TTL, so that one replica at a time does
+// a piece of work (an outbox stream, a sweep bucket, a dispatcher bucket). Taking a lease that
+// is free or already ours succeeds and renews it; a lease that lapses (its owner died) is free.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "tessera/redis.h"
+
+namespace tessera {
+
+// KEYS[1] lease key; ARGV[1] owner, ARGV[2] ttl ms, ARGV[3] "acquire" | "release". Returns 1
+// when the lease is (now) ours. For callers that pipeline many leases with EVALSHA.
+const LuaScript& LeaseScript();
+
+// Takes or renews `key` for `owner` for `ttl_ms`. Throws UnavailableError.
+bool AcquireLease(RedisPool& pool, const std::string& key, const std::string& owner, int64_t ttl_ms);
+// Gives `key` up if `owner` holds it.
+void ReleaseLease(RedisPool& pool, const std::string& key, const std::string& owner);
+
+}  // namespace tessera
