@@ -18,15 +18,7 @@ else
   redis.call('ZREM', KEYS[2], ARGV[1])
 end
 if outcome == 'sent' and ARGV[5] ~= '' then
-  redis.call('ZADD', KEYS[4], redis.call('INCR', KEYS[6]), ARGV[1])
-  redis.call('HSET', KEYS[5], ARGV[1], ARGV[5])
-  local n = redis.call('ZCARD', KEYS[4])
-  local limit = tonumber(ARGV[6])
-  if n > limit then
-    local old = redis.call('ZRANGE', KEYS[4], 0, n - limit - 1)
-    redis.call('ZREMRANGEBYRANK', KEYS[4], 0, n - limit - 1)
-    for _, o in ipairs(old) do redis.call('HDEL', KEYS[5], o) end
-  end
+  inbox_add(KEYS[4], KEYS[5], KEYS[6], ARGV[1], ARGV[5], tonumber(ARGV[6]))
 end
 if ARGV[4] ~= '' then tessera_outbox_append(KEYS[3], 'tessera.notifications.v1', ARGV[9], ARGV[4]) end
 return 'ok'

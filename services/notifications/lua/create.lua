@@ -17,15 +17,7 @@ for _ = 1, tonumber(ARGV[3]) do
     redis.call('HSET', key, 'state', state, 'attempts', 0, 'r', record)
     redis.call('PEXPIRE', key, 30 * 86400000)
     if item ~= '' then
-      redis.call('ZADD', KEYS[4], redis.call('INCR', KEYS[6]), id)
-      redis.call('HSET', KEYS[5], id, item)
-      local n = redis.call('ZCARD', KEYS[4])
-      local limit = tonumber(ARGV[4])
-      if n > limit then
-        local old = redis.call('ZRANGE', KEYS[4], 0, n - limit - 1)
-        redis.call('ZREMRANGEBYRANK', KEYS[4], 0, n - limit - 1)
-        for _, o in ipairs(old) do redis.call('HDEL', KEYS[5], o) end
-      end
+      inbox_add(KEYS[4], KEYS[5], KEYS[6], id, item, tonumber(ARGV[4]))
     else
       redis.call('ZADD', KEYS[1], due, id)
     end

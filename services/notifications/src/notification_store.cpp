@@ -9,9 +9,11 @@
 #include "claim_lua.h"
 #include "complete_lua.h"
 #include "create_lua.h"
+#include "inbox_lib_lua.h"
 #include "inbox_read_lua.h"
 #include "mark_sending_lua.h"
 #include "tessera/keys.h"
+#include "tessera/lease.h"
 #include "tessera/lua_library.h"
 
 namespace tessera::notifications {
@@ -19,6 +21,10 @@ namespace tessera::notifications {
 namespace {
 std::string Tag(const std::string& member) { return BucketTag(MemberBucket(member)); }
 std::string BucketKey(int bucket, const std::string& rest) { return "tessera:" + BucketTag(bucket) + ":notif:" + rest; }
+// Scripts that write the inbox carry the inbox helper (lua/inbox_lib.lua) before their body.
+const LuaScript& InboxScript(const char* name, std::string_view body) {
+  return CachedScript(name, std::string(embedded::kInboxLibLua) + "\n" + std::string(body));
+}
 std::string DueKey(int bucket) { return BucketKey(bucket, "due"); }
 std::string G(const std::string& rest) { return "tessera:" + GlobalTag("notifications") + ":" + rest; }
 }  // namespace
@@ -67,7 +73,7 @@ int NotificationStore::CreateDeliveries(const std::string& member_id, const std:
   }
   const std::string offer_key = MemberKey(member_id, "notify-offer:" + (offer_id.empty() ? "-" : offer_id));
   return static_cast<int>(pool_
-                              .Eval(CachedScript("notify_create", embedded::kCreateLua),
+                              .Eval(InboxScript("notify_create", embedded::kCreateLua),
                                     {DueKey(bucket), OutboxStream(Tag(member_id), "notifications"), offer_key,
                                      MemberKey(member_id, "inbox"), MemberKey(member_id, "inbox-items"),
                                      MemberKey(member_id, "inbox-seq")},
@@ -92,7 +98,7 @@ std::vector<ClaimedDelivery> NotificationStore::Claim(int bucket, int64_t now_ms
 
 bool NotificationStore::Complete(const std::string& member_id, const std::string& delivery_id, const DeliveryOutcome& o) {
   return pool_
-             .Eval(CachedScript("notify_complete", embedded::kCompleteLua),
+             .Eval(InboxScript("notify_complete", embedded::kCompleteLua),
                    {DeliveryPrefix(member_id) + delivery_id, DueKey(MemberBucket(member_id)),
                     OutboxStream(Tag(member_id), "notifications"), MemberKey(member_id, "inbox"),
                     MemberKey(member_id, "inbox-items"), MemberKey(member_id, "inbox-seq")},
@@ -162,12 +168,7 @@ std::optional<std::string> NotificationStore::MarkRead(const std::string& member
 }
 
 bool NotificationStore::TryLease(int bucket, const std::string& owner, int64_t ttl_ms) {
-  static const LuaScript* lease = new LuaScript("notify_lease", R"lua(
-local cur = redis.call('GET', KEYS[1])
-if cur == false or cur == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
-return 0
-)lua");
-  return pool_.Eval(*lease, {BucketKey(bucket, "dispatch-lease")}, {owner, std::to_string(ttl_ms)}).AsInt() == 1;
+  return AcquireLease(pool_, BucketKey(bucket, "dispatch-lease"), owner, ttl_ms);
 }
 
 int64_t NotificationStore::DueCount(int bucket) { return pool_.Command({"ZCARD", DueKey(bucket)}).ThrowIfError().AsInt(); }
