@@ -48,6 +48,31 @@ HttpResponse HttpResponse::Text(int status, std::string body, std::string conten
   return r;
 }
 
+std::optional<std::string> ReadIdempotencyKey(const HttpRequest& request, const std::string& required_because) {
+  auto key = request.Header("idempotency-key");
+  if (!key) {
+    if (!required_because.empty()) {
+      throw ProblemError(Problem::Make(400, codes::kIdempotencyKeyRequired, required_because));
+    }
+    return std::nullopt;
+  }
+  if (!IsValidIdempotencyKey(*key)) {
+    throw ProblemError(Problem::Make(400, codes::kIdempotencyKeyInvalid, "Idempotency-Key must be 1-128 printable ASCII characters"));
+  }
+  return key;
+}
+
+std::optional<int64_t> ReadIfMatch(const HttpRequest& request, const std::string& detail) {
+  auto m = request.Header("if-match");
+  if (!m) return std::nullopt;
+  std::string v = *m;
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos) {
+    throw ProblemError(Problem::Validation("/headers/If-Match", detail));
+  }
+  return std::stoll(v);
+}
+
 int ParseLimit(const HttpRequest& request, int fallback) {
   auto l = request.Query("limit");
   if (!l) return fallback;

@@ -18,14 +18,7 @@ const std::string& IdParam(const HttpRequest& req, const char* name) {
 CallContext Context(const HttpRequest& req, bool key_required) {
   CallContext ctx;
   ctx.request_id = req.request_id;
-  if (auto key = req.Header("idempotency-key")) {
-    if (!IsValidIdempotencyKey(*key)) {
-      throw ProblemError(Problem::Make(400, codes::kIdempotencyKeyInvalid, "Idempotency-Key must be 1-128 printable ASCII characters"));
-    }
-    ctx.idempotency_key = *key;
-  } else if (key_required) {
-    throw ProblemError(Problem::Make(400, codes::kIdempotencyKeyRequired, "offer redemptions need an Idempotency-Key header"));
-  }
+  ctx.idempotency_key = ReadIdempotencyKey(req, key_required ? "offer redemptions need an Idempotency-Key header" : "").value_or("");
   ctx.request_hash = IdempotencyStore::RequestHash(req.method, req.path, req.body);
   return ctx;
 }
@@ -43,16 +36,6 @@ std::string Channel(const std::optional<std::string>& value, const char* field, 
 
 
 
-std::optional<int64_t> IfMatch(const HttpRequest& req) {
-  auto m = req.Header("if-match");
-  if (!m) return std::nullopt;
-  std::string v = *m;
-  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-  if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos) {
-    throw ProblemError(Problem::Validation("/headers/If-Match", "If-Match must be a campaign version"));
-  }
-  return std::stoll(v);
-}
 }  // namespace
 
 void RegisterRoutes(HttpServer& server, OffersApp& app) {
@@ -75,7 +58,7 @@ void RegisterRoutes(HttpServer& server, OffersApp& app) {
   });
   server.Route("GET", "/v1/campaigns/{id}", {ops}, [&app](const HttpRequest& req) { return app.GetCampaign(IdParam(req, "id")); });
   server.Route("PUT", "/v1/campaigns/{id}", {ops}, [&app](const HttpRequest& req) {
-    return app.ReplaceCampaign(IdParam(req, "id"), ParseJsonObject(req.body), IfMatch(req), Context(req, false));
+    return app.ReplaceCampaign(IdParam(req, "id"), ParseJsonObject(req.body), ReadIfMatch(req, "If-Match must be a campaign version"), Context(req, false));
   });
   for (const char* action : {"publish", "pause", "end", "archive"}) {
     const std::string a = action;

@@ -34,25 +34,11 @@ RequestContext Context(const HttpRequest& req, const std::string& member_id, Key
   ctx.member_id = member_id;
   ctx.correlation_id = req.request_id;
   ctx.causation_id = req.request_id;
-  if (auto key = req.Header("idempotency-key")) {
-    if (!IsValidIdempotencyKey(*key)) {
-      throw ProblemError(Problem::Make(400, codes::kIdempotencyKeyInvalid,
-                                       "Idempotency-Key must be 1-128 printable ASCII characters"));
-    }
-    ctx.idempotency_key = *key;
-  } else if (policy == KeyPolicy::kRequired) {
-    throw ProblemError(Problem::Make(400, codes::kIdempotencyKeyRequired,
-                                     "this request spends points: send an Idempotency-Key header"));
-  }
+  ctx.idempotency_key =
+      ReadIdempotencyKey(req, policy == KeyPolicy::kRequired ? "this request spends points: send an Idempotency-Key header" : "")
+          .value_or("");
   ctx.request_hash = IdempotencyStore::RequestHash(req.method, req.path, req.body);
-  if (auto m = req.Header("if-match")) {
-    std::string v = *m;
-    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-    if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos) {
-      throw ProblemError(Problem::Validation("/headers/If-Match", "If-Match must be an account version (an integer)"));
-    }
-    ctx.if_match = std::stoll(v);
-  }
+  ctx.if_match = ReadIfMatch(req, "If-Match must be an account version (an integer)");
   return ctx;
 }
 

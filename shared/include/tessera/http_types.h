@@ -48,6 +48,14 @@ int ParseLimit(const HttpRequest& request, int fallback = 20);
 std::optional<int64_t> ParseCursor(const HttpRequest& request, const std::string& kind);
 std::string MakeCursor(const std::string& kind, int64_t n);
 
+// The Idempotency-Key header (SPEC §3). nullopt when absent — unless `required_because` is
+// given, then 400 idempotency_key_required with that detail; 400 idempotency_key_invalid when it
+// is not 1-128 printable ASCII characters.
+std::optional<std::string> ReadIdempotencyKey(const HttpRequest& request, const std::string& required_because = "");
+// The If-Match header as a version number (`12` or `"12"`). nullopt when absent; 400
+// validation_failed at /headers/If-Match with `detail` otherwise.
+std::optional<int64_t> ReadIfMatch(const HttpRequest& request, const std::string& detail);
+
 // Parses a JSON object body. Throws ProblemError 400 `malformed_json` for invalid JSON or a
 // non-object, so handlers never see a half-parsed body.
 nlohmann::json ParseJsonObject(const std::string& body);
