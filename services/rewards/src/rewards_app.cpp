@@ -138,11 +138,11 @@ Reply RewardsApp::Mutate(const RequestContext& ctx, const Lookup& lookup, Member
     if (refusal) {
       // Nothing changes but the answer is recorded, under the same compare-and-set, so that a
       // retry with the key gets the same refusal and the refusal was decided on current state.
-      MemberState unchanged = loaded.state ? MemberState::FromJson(*loaded.state) : MemberState{};
-      Account none(unchanged, rules_, now_ms);
-      commit = BuildCommit(ctx, loaded, unchanged, none, now_ms);
-      commit.state.reset();
+      commit.member_id = ctx.member_id;
+      commit.expected_seq = loaded.seq;
+      commit.new_seq = loaded.seq;
       commit.due_changed = false;
+      commit.ledger_online_entries = rules_.ledger_online_entries;
       commit.response_status = refusal->status;
       commit.response_body = refusal->Body();
       if (!idem) return ProblemReply(*refusal);
