@@ -7,7 +7,7 @@ FROM debian:12 AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends cmake g++ make pkg-config ca-certificates \
       libpistache-dev libhiredis-dev librdkafka-dev nlohmann-json3-dev libgtest-dev libgmock-dev \
-      libssl-dev libcurl4-openssl-dev libcctz-dev \
+      libssl-dev libcurl4-openssl-dev libcctz-dev libgoogle-perftools-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -19,7 +19,7 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release \
 FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libpistache0 libhiredis0.14 librdkafka1 libssl3 libcurl4 \
-      libcctz2 tzdata ca-certificates curl \
+      libcctz2 libtcmalloc-minimal4 tzdata ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 tessera \
  && useradd --system --uid 10001 --gid tessera --no-create-home --shell /usr/sbin/nologin tessera

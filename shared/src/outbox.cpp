@@ -65,7 +65,10 @@ void OutboxRelay::Loop() {
         std::this_thread::sleep_for(options_.block);
         continue;
       }
-      ReadAndPublish();
+      const size_t n = ReadAndPublish();
+      if (n > 0 && n < static_cast<size_t>(options_.batch) && options_.linger.count() > 0) {
+        std::this_thread::sleep_for(options_.linger);
+      }
       backoff = std::chrono::milliseconds(100);
     } catch (const std::exception& e) {
       logger_.Warn("outbox relay: redis unavailable, retrying", {{"error", e.what()}});
@@ -105,19 +108,21 @@ void OutboxRelay::RenewLeases() {
   next_renew_ = std::chrono::steady_clock::now() + options_.lease_ttl / 3;
 }
 
-void OutboxRelay::ReadAndPublish() {
+size_t OutboxRelay::ReadAndPublish() {
   std::vector<std::string> cmd = {"XREAD", "COUNT", std::to_string(options_.batch), "BLOCK",
                                   std::to_string(options_.block.count()), "STREAMS"};
   for (const auto& s : owned_) cmd.push_back(s);
   for (const auto& s : owned_) cmd.push_back(cursor_[s]);
   RedisValue v = pool_.BlockingCommand(cmd, options_.block + pool_.options().command_timeout);
   v.ThrowIfError();
-  if (v.IsNil()) return;
+  if (v.IsNil()) return 0;
+  size_t n = 0;
   for (const auto& stream_reply : v.elements) {
     const std::string& stream = stream_reply.elements.at(0).AsString();
     for (const auto& entry : stream_reply.elements.at(1).elements) {
       const std::string& id = entry.elements.at(0).AsString();
       const auto& fields = entry.elements.at(1).elements;
+      ++n;
       std::string topic, key, value;
       for (size_t i = 0; i + 1 < fields.size(); i += 2) {
         const std::string& f = fields[i].AsString();
@@ -138,6 +143,7 @@ void OutboxRelay::ReadAndPublish() {
       });
     }
   }
+  return n;
 }
 
 void OutboxRelay::ApplyCompletions() {

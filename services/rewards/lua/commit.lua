@@ -1,23 +1,30 @@
--- Commits one change to a member atomically: compare-and-set on member_seq, then the new
+-- Commits one change to a member atomically: compare-and-set on the state's write version
+-- ('v', bumped by every write of the state; member_seq 'q' is what clients see), then the new
 -- state, ledger entries, outbox events, order/redemption/hold records, the sweep's due index
 -- and the idempotency record — all or nothing.
 -- KEYS: 1 state hash, 2 ledger zset, 3 orders, 4 redemptions, 5 holds, 6 due zset (bucket),
 --       7 outbox stream (bucket), 8 idempotency record (or an unused key), 9 ledger meta hash
 -- ARGV (positional, so nothing needs decoding):
---   1 expected member_seq, 2 new member_seq, 3 state JSON ('' = unchanged), 4 due ms
+--   1 expected write version, 2 new member_seq, 3 state JSON ('' = unchanged), 4 due ms
 --   ('' = unchanged, '-' = nothing due), 5 member id, 6 request hash ('' = no idempotency
 --   record), 7 response status, 8 response body, 9 online ledger limit,
---   10 #entries, 11 #events, 12 #orders, 13 #redemptions, 14 #holds, then
+--   10 #entries, 11 #events, 12 #orders, 13 #redemptions, 14 #holds, 15 '1' when this request
+--   did not mark its key in flight (the cached path: another request's marker means
+--   'in_progress'), then
 --   entries as (member_seq, json) pairs, events, and (field, json) pairs for the three hashes.
 local idem = ARGV[6]
 if idem ~= '' then
   local done = tessera_idem_check(KEYS[8], idem)
-  if done then return {'replay', done[1], done[2]} end
+  if done then return {'replay', done[1], done[2], 0} end
+  if ARGV[15] == '1' and redis.call('HEXISTS', KEYS[8], 'h') == 1 then return {'in_progress', '', '', 0} end
 end
-local cur = tonumber(redis.call('HGET', KEYS[1], 'q') or '0')
-if cur ~= tonumber(ARGV[1]) then return {'conflict', '', ''} end
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 's', ARGV[3], 'q', ARGV[2]) end
-local i = 15
+local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if cur ~= tonumber(ARGV[1]) then return {'conflict', '', '', 0} end
+if ARGV[3] ~= '' then
+  cur = cur + 1
+  redis.call('HSET', KEYS[1], 's', ARGV[3], 'q', ARGV[2], 'v', cur)
+end
+local i = 16
 for _ = 1, tonumber(ARGV[10]) do
   redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1])
   i = i + 2
@@ -50,4 +57,4 @@ if n > limit then
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - limit - 1)
 end
 if idem ~= '' then tessera_idem_store(KEYS[8], idem, ARGV[7], ARGV[8], 86400000) end
-return {'committed', '', ''}
+return {'committed', '', '', cur}

@@ -2,7 +2,8 @@
 -- KEYS: 1 state hash, 2 idempotency record ('' field unused when ARGV[1] == '0'),
 --       3 orders, 4 redemptions, 5 holds
 -- ARGV: 1 begin ('1'|'0'), 2 request hash, 3 in-flight ttl ms, 4 order id, 5 redemption id, 6 hold id
--- Returns {idem_tag, status, body, state|false, seq, order|false, redemption|false, hold|false}
+-- Returns {idem_tag, status, body, state|false, seq, order|false, redemption|false, hold|false,
+--          write version}
 local tag, status, body = 'proceed', '', ''
 if ARGV[1] == '1' then
   local rec = redis.call('HMGET', KEYS[2], 'h', 's', 'b')
@@ -10,17 +11,17 @@ if ARGV[1] == '1' then
     redis.call('HSET', KEYS[2], 'h', ARGV[2], 's', '0')
     redis.call('PEXPIRE', KEYS[2], ARGV[3])
   elseif rec[1] ~= ARGV[2] then
-    return {'mismatch', '', '', false, 0, false, false, false}
+    return {'mismatch', '', '', false, 0, false, false, false, 0}
   elseif rec[2] == '0' then
-    return {'in_progress', '', '', false, 0, false, false, false}
+    return {'in_progress', '', '', false, 0, false, false, false, 0}
   else
-    return {'replay', rec[2], rec[3] or '', false, 0, false, false, false}
+    return {'replay', rec[2], rec[3] or '', false, 0, false, false, false, 0}
   end
 end
-local st = redis.call('HMGET', KEYS[1], 's', 'q')
+local st = redis.call('HMGET', KEYS[1], 's', 'q', 'v')
 local function field(key, f)
   if f == '' then return false end
   return redis.call('HGET', key, f)
 end
 return {tag, status, body, st[1], tonumber(st[2] or '0'), field(KEYS[3], ARGV[4]), field(KEYS[4], ARGV[5]),
-        field(KEYS[5], ARGV[6])}
+        field(KEYS[5], ARGV[6]), tonumber(st[3] or '0')}

@@ -1,6 +1,8 @@
 // Where reward accounts live. The interface is as narrow as the service's use of it:
 // load a member (optionally starting an idempotent request), commit a new state with its
-// ledger entries, events and records in one atomic compare-and-set on member_seq, and the
+// ledger entries, events and records in one atomic compare-and-set on the state's write
+// version (bumped by every write of the state, including those that add no ledger entry,
+// such as vesting), and the
 // read-only and housekeeping queries. RedisAccountStore is the real one; InMemoryAccountStore
 // (tests) keeps the same semantics in a map.
 #pragma once
@@ -30,13 +32,14 @@ struct LoadResult {
   IdempotencyOutcome idempotency = IdempotencyOutcome::kProceed;
   StoredResponse replay;                   // kReplay
   std::optional<std::string> state;        // MemberState JSON; nullopt: not enrolled
-  int64_t seq = 0;
+  int64_t seq = 0;      // member_seq (the account version clients see, If-Match)
+  int64_t version = 0;  // write version of the state document (compare-and-set)
   std::optional<std::string> order, redemption, hold;
 };
 
 struct CommitRequest {
   std::string member_id;
-  int64_t expected_seq = 0;  // compare-and-set on member_seq
+  int64_t expected_version = 0;  // compare-and-set on LoadResult::version
   std::optional<std::string> state;  // new state (nullopt: unchanged, only records/idempotency)
   int64_t new_seq = 0;
   std::vector<std::pair<int64_t, std::string>> ledger_entries;  // (member_seq, entry JSON)
@@ -45,15 +48,19 @@ struct CommitRequest {
   std::optional<int64_t> due_ms;  // next Settle() instant for the sweep; nullopt: none
   bool due_changed = true;        // false: leave the due index as it is
   std::optional<IdempotencyRef> idempotency;
+  // false: this request did not mark its key in flight (it skipped the load), so an existing
+  // in-flight marker belongs to another request with the same key -> kInProgress.
+  bool marked_in_flight = true;
   int response_status = 0;
   std::string response_body;
   int ledger_online_entries = 1000;
 };
 
-enum class CommitStatus { kCommitted, kConflict, kReplay };
+enum class CommitStatus { kCommitted, kConflict, kReplay, kInProgress };
 struct CommitResult {
   CommitStatus status = CommitStatus::kCommitted;
   StoredResponse replay;
+  int64_t version = 0;  // kCommitted: the state's write version now
 };
 
 struct LedgerPage {

@@ -75,6 +75,7 @@ LoadResult RedisAccountStore::Load(const LoadRequest& r) {
   out.order = opt(v.elements.at(5));
   out.redemption = opt(v.elements.at(6));
   out.hold = opt(v.elements.at(7));
+  out.version = v.elements.at(8).AsInt();
   return out;
 }
 
@@ -82,9 +83,9 @@ CommitResult RedisAccountStore::Commit(const CommitRequest& r) {
   const std::string state_key = StateKey(r.member_id);
   const int bucket = MemberBucket(r.member_id);
   std::vector<std::string> args;
-  args.reserve(14 + 2 * r.ledger_entries.size() + r.events.size() +
+  args.reserve(15 + 2 * r.ledger_entries.size() + r.events.size() +
                2 * (r.orders.size() + r.redemptions.size() + r.holds.size()));
-  args.push_back(std::to_string(r.expected_seq));
+  args.push_back(std::to_string(r.expected_version));
   args.push_back(std::to_string(r.new_seq));
   args.push_back(r.state ? *r.state : "");
   args.push_back(!r.due_changed ? "" : r.due_ms ? std::to_string(*r.due_ms) : "-");
@@ -98,6 +99,7 @@ CommitResult RedisAccountStore::Commit(const CommitRequest& r) {
   args.push_back(std::to_string(r.orders.size()));
   args.push_back(std::to_string(r.redemptions.size()));
   args.push_back(std::to_string(r.holds.size()));
+  args.push_back(r.marked_in_flight ? "0" : "1");
   for (const auto& [seq, json] : r.ledger_entries) {
     args.push_back(std::to_string(seq));
     args.push_back(json);
@@ -116,9 +118,10 @@ CommitResult RedisAccountStore::Commit(const CommitRequest& r) {
                              r.idempotency ? r.idempotency->key : state_key, Key(r.member_id, "meta")},
                             args);
   const std::string& tag = v.elements.at(0).AsString();
-  if (tag == "committed") return {CommitStatus::kCommitted, {}};
-  if (tag == "conflict") return {CommitStatus::kConflict, {}};
-  return {CommitStatus::kReplay, {static_cast<int>(v.elements.at(1).AsInt()), v.elements.at(2).AsString()}};
+  if (tag == "committed") return {CommitStatus::kCommitted, {}, v.elements.at(3).AsInt()};
+  if (tag == "conflict") return {CommitStatus::kConflict, {}, 0};
+  if (tag == "in_progress") return {CommitStatus::kInProgress, {}, 0};
+  return {CommitStatus::kReplay, {static_cast<int>(v.elements.at(1).AsInt()), v.elements.at(2).AsString()}, 0};
 }
 
 void RedisAccountStore::AbandonIdempotency(const IdempotencyRef& ref) { idempotency_.Abandon(ref.key, ref.request_hash); }

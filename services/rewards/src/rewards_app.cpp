@@ -23,6 +23,10 @@ Reply FromStored(const StoredResponse& r) {
   return {r.status, r.body, true};
 }
 
+Problem InProgress() {
+  return Problem::Make(409, codes::kRequestInProgress, "a request with this Idempotency-Key is still in progress");
+}
+
 // Business refusals worth answering again on a retry with the same key.
 bool Storable(int status) { return status < 400 || status == 409 || status == 412 || status == 422; }
 
@@ -35,8 +39,9 @@ void Backoff(int attempt) {
 std::string ShortId(const char* prefix) { return std::string(prefix) + HexEncode(RandomBytes(10)); }
 }  // namespace
 
-RewardsApp::RewardsApp(AccountStore& store, const ProgramRules& rules, const Clock& clock, Logger& logger)
-    : store_(store), rules_(rules), clock_(clock), logger_(logger) {}
+RewardsApp::RewardsApp(AccountStore& store, const ProgramRules& rules, const Clock& clock, Logger& logger,
+                       size_t cache_entries)
+    : store_(store), rules_(rules), clock_(clock), logger_(logger), cache_(cache_entries) {}
 
 std::string RewardsApp::IdempotencyKeyFor(const std::string& member_id, const std::string& key) {
   return IdempotencyKey(BucketTag(MemberBucket(member_id)), "rewards:" + member_id, key);
@@ -46,7 +51,7 @@ CommitRequest RewardsApp::BuildCommit(const RequestContext& ctx, const LoadResul
                                       const Account& account, int64_t now_ms) {
   CommitRequest c;
   c.member_id = ctx.member_id;
-  c.expected_seq = loaded.seq;
+  c.expected_version = loaded.version;
   c.state = state.ToJson();
   c.new_seq = state.seq;
   c.due_ms = account.NextDue();
@@ -88,10 +93,58 @@ CommitRequest RewardsApp::BuildCommit(const RequestContext& ctx, const LoadResul
   return c;
 }
 
+std::optional<Reply> RewardsApp::TryCached(const RequestContext& ctx, const std::optional<IdempotencyRef>& idem,
+                                           const Operation& op, int success_status) {
+  std::optional<CachedMember> cached = cache_.Get(ctx.member_id);
+  if (!cached) return std::nullopt;
+  if (ctx.if_match && *ctx.if_match != cached->state.seq) return std::nullopt;  // let the load decide
+  LoadResult loaded;
+  loaded.state.emplace();  // present; the parsed state is `cached->state`
+  loaded.seq = cached->state.seq;
+  loaded.version = cached->version;
+  MemberState& state = cached->state;
+  const int64_t now_ms = ToUnixMillis(clock_.Now());
+  Account account(state, rules_, now_ms);
+  const std::optional<int64_t> due_before = account.NextDue();
+  account.Settle();
+  int status = success_status;
+  nlohmann::json body;
+  try {
+    body = op(account, loaded, status);
+  } catch (const ProblemError&) {
+    return std::nullopt;  // possibly decided on stale state: the load path decides again
+  }
+  CommitRequest commit = BuildCommit(ctx, loaded, state, account, now_ms);
+  commit.due_changed = due_before != commit.due_ms;
+  commit.response_status = status;
+  commit.response_body = body.dump();
+  commit.idempotency = idem;
+  commit.marked_in_flight = false;
+  CommitResult result = store_.Commit(commit);
+  switch (result.status) {
+    case CommitStatus::kCommitted:
+      cache_.Put(ctx.member_id, state, result.version);
+      return Reply{commit.response_status, commit.response_body, false};
+    case CommitStatus::kReplay:
+      return FromStored(result.replay);
+    case CommitStatus::kInProgress:
+      return ProblemReply(InProgress());
+    case CommitStatus::kConflict:
+      cache_.Erase(ctx.member_id);
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 Reply RewardsApp::Mutate(const RequestContext& ctx, const Lookup& lookup, MemberRequirement requirement,
                          int success_status, const Operation& op) {
   std::optional<IdempotencyRef> idem;
   if (!ctx.idempotency_key.empty()) idem = IdempotencyRef{IdempotencyKeyFor(ctx.member_id, ctx.idempotency_key), ctx.request_hash};
+  const bool cacheable = requirement == MemberRequirement::kMustExist && lookup.order_id.empty() &&
+                         lookup.redemption_id.empty() && lookup.hold_id.empty();
+  if (cacheable) {
+    if (std::optional<Reply> r = TryCached(ctx, idem, op, success_status)) return *r;
+  }
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     LoadRequest lr{ctx.member_id, attempt == 0 && idem ? &*idem : nullptr, lookup.order_id, lookup.redemption_id,
                    lookup.hold_id};
@@ -103,8 +156,7 @@ Reply RewardsApp::Mutate(const RequestContext& ctx, const Lookup& lookup, Member
         return ProblemReply(Problem::Make(422, codes::kIdempotencyKeyReused,
                                           "this Idempotency-Key was used with a different request"));
       case IdempotencyOutcome::kInProgress:
-        return ProblemReply(Problem::Make(409, codes::kRequestInProgress,
-                                          "a request with this Idempotency-Key is still in progress"));
+        return ProblemReply(InProgress());
       case IdempotencyOutcome::kProceed:
         break;
     }
@@ -121,6 +173,7 @@ Reply RewardsApp::Mutate(const RequestContext& ctx, const Lookup& lookup, Member
                                                     ", not " + std::to_string(*ctx.if_match))));
     }
     MemberState state = loaded.state ? MemberState::FromJson(*loaded.state) : MemberState{};
+    if (loaded.state) cache_.Put(ctx.member_id, state, loaded.version);
     const int64_t now_ms = ToUnixMillis(clock_.Now());
     Account account(state, rules_, now_ms);
     const std::optional<int64_t> due_before = account.NextDue();
@@ -139,7 +192,7 @@ Reply RewardsApp::Mutate(const RequestContext& ctx, const Lookup& lookup, Member
       // Nothing changes but the answer is recorded, under the same compare-and-set, so that a
       // retry with the key gets the same refusal and the refusal was decided on current state.
       commit.member_id = ctx.member_id;
-      commit.expected_seq = loaded.seq;
+      commit.expected_version = loaded.version;
       commit.new_seq = loaded.seq;
       commit.due_changed = false;
       commit.ledger_online_entries = rules_.ledger_online_entries;
@@ -154,7 +207,10 @@ Reply RewardsApp::Mutate(const RequestContext& ctx, const Lookup& lookup, Member
     }
     commit.idempotency = idem;
     CommitResult result = store_.Commit(commit);
-    if (result.status == CommitStatus::kCommitted) return {commit.response_status, commit.response_body, false};
+    if (result.status == CommitStatus::kCommitted) {
+      if (!refusal) cache_.Put(ctx.member_id, state, result.version);
+      return {commit.response_status, commit.response_body, false};
+    }
     if (result.status == CommitStatus::kReplay) return FromStored(result.replay);
     Backoff(attempt);
   }

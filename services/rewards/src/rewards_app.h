@@ -1,9 +1,13 @@
 // The reward-account use cases, framework-free: each takes a parsed request and a context and
 // returns the HTTP status and body to send. A mutation is
 //   load (and begin the idempotent request) -> Settle() -> the operation -> commit (CAS on
-//   member_seq, with ledger entries, events, records and the idempotency record)
+//   the state's write version, with ledger entries, events, records and the idempotency record)
 // retried from the load when another change to the member won the race. So concurrent requests
 // on one member serialise without locks, and every acknowledged change is in the ledger once.
+// Operations that need no stored record (redeem, hold, adjust) first try the member's state
+// from the replica's MemberCache and go straight to the commit: one round trip when the cache
+// is current; when it is not, the CAS refuses and the normal load path runs. A refusal decided
+// on a cached state is never answered without the load path confirming it.
 #pragma once
 
 #include <functional>
@@ -12,6 +16,7 @@
 
 #include "account.h"
 #include "account_store.h"
+#include "member_cache.h"
 #include "program.h"
 #include "tessera/clock.h"
 #include "tessera/logging.h"
@@ -69,8 +74,10 @@ struct BonusInput {
 
 class RewardsApp {
  public:
-  // All references must outlive the app. Thread-safe.
-  RewardsApp(AccountStore& store, const ProgramRules& rules, const Clock& clock, Logger& logger);
+  // All references must outlive the app. Thread-safe. `cache_entries` bounds the member cache
+  // (0: no cache, every change loads first).
+  RewardsApp(AccountStore& store, const ProgramRules& rules, const Clock& clock, Logger& logger,
+             size_t cache_entries = 0);
 
   Reply Enroll(const EnrollInput& in, const RequestContext& ctx);
   Reply Earn(const EarnInput& in, const RequestContext& ctx);
@@ -106,6 +113,9 @@ class RewardsApp {
 
   Reply Mutate(const RequestContext& ctx, const Lookup& lookup, MemberRequirement requirement, int success_status,
                const Operation& op);
+  // The one-round-trip attempt on a cached state; nullopt when it did not settle the request.
+  std::optional<Reply> TryCached(const RequestContext& ctx, const std::optional<IdempotencyRef>& idem,
+                                 const Operation& op, int success_status);
   CommitRequest BuildCommit(const RequestContext& ctx, const LoadResult& loaded, const MemberState& state,
                             const Account& account, int64_t now_ms);
 
@@ -113,6 +123,7 @@ class RewardsApp {
   const ProgramRules& rules_;
   const Clock& clock_;
   Logger& logger_;
+  MemberCache cache_;
 };
 
 }  // namespace tessera::rewards

@@ -17,7 +17,9 @@ void Wire(ServiceRuntime& rt) {
   }
   const ProgramRules& rules = rt.Make<ProgramRules>(LoadProgramFile(rt.config().program_file));
   auto& store = rt.Make<RedisAccountStore>(rt.redis());
-  auto& app = rt.Make<RewardsApp>(store, rules, rt.clock(), rt.logger());
+  const auto cache_entries = static_cast<size_t>(
+      EnvReader(ProcessEnv()).Int("TESSERA_MEMBER_CACHE_ENTRIES", 100'000, 0, 100'000'000));
+  auto& app = rt.Make<RewardsApp>(store, rules, rt.clock(), rt.logger(), cache_entries);
   RegisterRoutes(rt.http(), app, rt.clock());
 
   auto& consumers = rt.Make<RewardsConsumers>(app, rt.clock(), rt.logger(), rt.metrics());

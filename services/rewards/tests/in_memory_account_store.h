@@ -1,5 +1,5 @@
 // A fake AccountStore for unit tests: the same semantics as RedisAccountStore (idempotency
-// protocol, compare-and-set on member_seq, records, ledger, due index, agent quotas) in maps
+// protocol, compare-and-set on the write version, records, ledger, due index, agent quotas) in maps
 // behind one mutex.
 #pragma once
 
@@ -16,6 +16,7 @@ class InMemoryAccountStore final : public AccountStore {
  public:
   LoadResult Load(const LoadRequest& r) override {
     std::lock_guard lock(mu_);
+    ++loads;
     LoadResult out;
     if (r.begin) {
       auto it = idem_.find(r.begin->key);
@@ -36,6 +37,7 @@ class InMemoryAccountStore final : public AccountStore {
     auto& m = members_[r.member_id];
     out.state = m.state;
     out.seq = m.seq;
+    out.version = m.version;
     auto get = [](const std::map<std::string, std::string>& h, const std::string& f) -> std::optional<std::string> {
       auto it = h.find(f);
       if (f.empty() || it == h.end()) return std::nullopt;
@@ -49,16 +51,19 @@ class InMemoryAccountStore final : public AccountStore {
 
   CommitResult Commit(const CommitRequest& c) override {
     std::lock_guard lock(mu_);
+    ++commits;
     if (c.idempotency) {
       auto it = idem_.find(c.idempotency->key);
       if (it != idem_.end() && it->second.hash != c.idempotency->request_hash) return {CommitStatus::kReplay, {422, ""}};
       if (it != idem_.end() && it->second.status != 0) return {CommitStatus::kReplay, {it->second.status, it->second.body}};
+      if (it != idem_.end() && !c.marked_in_flight) return {CommitStatus::kInProgress, {}};
     }
     auto& m = members_[c.member_id];
-    if (m.seq != c.expected_seq) return {CommitStatus::kConflict, {}};
+    if (m.version != c.expected_version) return {CommitStatus::kConflict, {}};
     if (c.state) {
       m.state = *c.state;
       m.seq = c.new_seq;
+      ++m.version;
     }
     for (const auto& [seq, e] : c.ledger_entries) m.ledger[seq] = e;
     for (const auto& e : c.events) events.push_back(e);
@@ -68,7 +73,7 @@ class InMemoryAccountStore final : public AccountStore {
     if (c.due_changed && c.due_ms) due_[c.member_id] = *c.due_ms;
     else if (c.due_changed) due_.erase(c.member_id);
     if (c.idempotency) idem_[c.idempotency->key] = {c.idempotency->request_hash, c.response_status, c.response_body};
-    return {CommitStatus::kCommitted, {}};
+    return {CommitStatus::kCommitted, {}, m.version};
   }
 
   void AbandonIdempotency(const IdempotencyRef& ref) override {
@@ -144,11 +149,13 @@ class InMemoryAccountStore final : public AccountStore {
   }
 
   std::vector<std::string> events;  // committed envelopes, in order
+  int loads = 0, commits = 0;  // calls so far (how many round trips a use case costs)
 
  private:
   struct Member {
     std::optional<std::string> state;
     int64_t seq = 0;
+    int64_t version = 0;
     std::map<int64_t, std::string> ledger;
     std::map<std::string, std::string> orders, redemptions, holds;
     std::vector<std::string> notes;

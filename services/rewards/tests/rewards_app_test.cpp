@@ -21,7 +21,7 @@ class RewardsAppTest : public ::testing::Test {
       : rules_(test::TestProgram(0)),
         clock_(FromUnixMillis(1'795'329'804'000)),
         logger_("test", LogLevel::kError, log_, clock_),
-        app_(store_, rules_, clock_, logger_) {
+        app_(store_, rules_, clock_, logger_, /*cache_entries=*/1000) {
     Enroll("m-1");
   }
 
@@ -89,6 +89,52 @@ TEST_F(RewardsAppTest, AKeyStillInFlightIs409) {
   Reply r = app_.Redeem({1, "", "web", ""}, Ctx("m-1", "k-2", "1"));
   EXPECT_EQ(r.status, 409);
   EXPECT_NE(r.body.find("request_in_progress"), std::string::npos);
+}
+
+TEST_F(RewardsAppTest, AChangeToAMemberThisReplicaKnowsIsOneRoundTrip) {
+  Earn("m-1", "o-1", 10000);  // 1 000 points
+  ASSERT_EQ(app_.Redeem({10, "", "web", ""}, Ctx("m-1", "k-1", "10")).status, 201);
+  const int loads = store_.loads, commits = store_.commits;
+  ASSERT_EQ(app_.Redeem({10, "", "web", ""}, Ctx("m-1", "k-2", "10")).status, 201);
+  EXPECT_EQ(store_.loads, loads);
+  EXPECT_EQ(store_.commits, commits + 1);
+  EXPECT_EQ(Account("m-1")["points"]["available"], 980);
+}
+
+TEST_F(RewardsAppTest, AStaleCachedStateOnOneReplicaNeverWins) {
+  RewardsApp other(store_, rules_, clock_, logger_, 1000);  // a second replica, same store
+  Earn("m-1", "o-1", 10000);
+  ASSERT_EQ(app_.Redeem({100, "", "web", ""}, Ctx("m-1", "k-1", "100")).status, 201);  // app_ caches 900
+  ASSERT_EQ(other.Redeem({850, "", "store", ""}, Ctx("m-1", "k-2", "850")).status, 201);  // 50 left
+  // app_'s cache still says 900: the compare-and-set refuses it and the load path decides.
+  Reply r = app_.Redeem({100, "", "web", ""}, Ctx("m-1", "k-3", "100"));
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(r.body.find("insufficient_points"), std::string::npos);
+  EXPECT_EQ(app_.Redeem({50, "", "web", ""}, Ctx("m-1", "k-4", "50")).status, 201);
+  EXPECT_EQ(Account("m-1")["points"]["available"], 0);
+  EXPECT_TRUE(nlohmann::json::parse(app_.Audit("m-1").body)["consistent"].get<bool>());
+}
+
+TEST_F(RewardsAppTest, ARefusalOnACachedStateIsCheckedAgainstTheStore) {
+  RewardsApp other(store_, rules_, clock_, logger_, 1000);
+  Earn("m-1", "o-1", 1000);  // 100 points
+  ASSERT_EQ(app_.Redeem({100, "", "web", ""}, Ctx("m-1", "k-1", "100")).status, 201);  // app_ caches 0
+  EarnInput in{{"o-2", "store", "", "USD", 5000, {}}, ToUnixMillis(clock_.Now())};
+  ASSERT_EQ(other.Earn(in, Ctx("m-1", "order:o-2", "o-2")).status, 201);  // 500 more elsewhere
+  EXPECT_EQ(app_.Redeem({300, "", "web", ""}, Ctx("m-1", "k-2", "300")).status, 201);
+  EXPECT_EQ(Account("m-1")["points"]["available"], 200);
+}
+
+TEST_F(RewardsAppTest, AKeyInFlightIs409OnTheCachedPathToo) {
+  Earn("m-1", "o-1", 1000);
+  ASSERT_EQ(app_.Redeem({1, "", "web", ""}, Ctx("m-1", "k-1", "1")).status, 201);  // warm
+  const IdempotencyRef in_flight{RewardsApp::IdempotencyKeyFor("m-1", "k-2"),
+                                 IdempotencyStore::RequestHash("POST", "/x", "1")};
+  store_.Load({"m-1", &in_flight, "", "", ""});
+  Reply r = app_.Redeem({1, "", "web", ""}, Ctx("m-1", "k-2", "1"));
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(r.body.find("request_in_progress"), std::string::npos);
+  EXPECT_EQ(Account("m-1")["points"]["available"], 99);
 }
 
 TEST_F(RewardsAppTest, OrderIdMakesEarningIdempotent) {
