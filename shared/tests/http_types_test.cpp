@@ -1,4 +1,5 @@
 #include "tessera/http_types.h"
+#include "tessera/json_text.h"
 
 #include <gtest/gtest.h>
 
@@ -54,5 +55,22 @@ TEST(Problem, RendersRfc9457Members) {
   EXPECT_EQ(j["code"], "insufficient_points");
 }
 
+}  // namespace
+}  // namespace tessera
+
+namespace tessera {
+namespace {
+TEST(JsonText, WritesWhatNlohmannWrites) {
+  const std::vector<std::string> samples = {"", "plain", "quote \" and \\ backslash", "tab\tnew\nline\r",
+                                            std::string("nul\0bell\x07", 9), "\x1f unit", "utf-8: 日本語 ü"};
+  for (const auto& s : samples) {
+    std::string out;
+    AppendJsonString(out, s);
+    EXPECT_EQ(out, nlohmann::json(s).dump()) << s;
+  }
+  std::string arr;
+  AppendJsonStrings(arr, samples);
+  EXPECT_EQ(arr, nlohmann::json(samples).dump());
+}
 }  // namespace
 }  // namespace tessera

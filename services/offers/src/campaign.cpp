@@ -6,6 +6,7 @@
 #include "tessera/errors.h"
 #include "tessera/http_types.h"
 #include "tessera/ids.h"
+#include "tessera/json_text.h"
 
 namespace tessera::offers {
 
@@ -186,11 +187,36 @@ Campaign Campaign::FromStored(const nlohmann::json& j) {
   return c;
 }
 
-const Content& Campaign::ContentFor(const std::string& locale) const {
-  if (auto it = content.find(locale); it != content.end()) return it->second;
+const std::string& Campaign::ContentLocaleFor(const std::string& locale) const {
+  if (auto it = content.find(locale); it != content.end()) return it->first;
   const std::string lang = locale.substr(0, locale.find_first_of("-_"));
-  if (auto it = content.find(lang); it != content.end()) return it->second;
-  return content.at("en");
+  if (auto it = content.find(lang); it != content.end()) return it->first;
+  return content.find("en")->first;
+}
+
+const Content& Campaign::ContentFor(const std::string& locale) const { return content.at(ContentLocaleFor(locale)); }
+
+void Campaign::PrepareForServing() {
+  offer_pieces.clear();
+  const std::string ends_at = FormatRfc3339(FromUnixMillis(ends_ms));
+  for (const auto& [loc, text] : content) {
+    OfferPieces p;
+    p.head = "{\"campaign_id\":";
+    AppendJsonString(p.head, campaign_id);
+    p.head += ",\"campaign_version\":" + std::to_string(version) + ",\"description\":";
+    AppendJsonString(p.head, text.description);
+    p.head += ",\"ends_at\":";
+    AppendJsonString(p.head, ends_at);
+    p.head += ",\"offer_id\":";
+    AppendJsonString(p.head, campaign_id);
+    p.head += ",\"reasons\":";
+    p.middle = std::string(",\"requires_activation\":") + (conditions.requires_activation ? "true" : "false") +
+               ",\"reward\":" + reward.ToJson().dump() + ",\"score\":";
+    p.tail = ",\"title\":";
+    AppendJsonString(p.tail, text.title);
+    p.tail += "}";
+    offer_pieces.emplace(loc, std::move(p));
+  }
 }
 
 std::optional<std::string> NextStatus(const std::string& from, const std::string& action) {

@@ -58,6 +58,18 @@ struct Campaign {
   std::map<std::string, Content> content;  // locale -> text; "en" required
   std::string created_at, updated_at;
 
+  // This campaign's entry in an offers listing, pre-rendered per content locale around the
+  // per-member parts (reasons, score, state), so a listing is assembled by appending strings:
+  //   head + reasons + middle + score + ",\"state\":" + state + tail
+  // is byte for byte the nlohmann::json rendering of the entry. Filled by PrepareForServing().
+  struct OfferPieces {
+    std::string head, middle, tail;
+  };
+  std::map<std::string, OfferPieces> offer_pieces;  // content locale -> pieces
+  void PrepareForServing();
+  // The key of `content` that ContentFor(locale) uses.
+  const std::string& ContentLocaleFor(const std::string& locale) const;
+
   nlohmann::json ToJson() const;
   static Campaign FromStored(const nlohmann::json& j);  // trusted (written by us)
   // Offered now on `channel`?

@@ -10,6 +10,7 @@ void CampaignCache::Reload() {
     auto ids = store_.CampaignIds(offset, 500);
     for (const auto& stored : store_.GetCampaigns(ids)) {
       Campaign c = Campaign::FromStored(nlohmann::json::parse(stored.doc));
+      c.PrepareForServing();
       if (c.status != "archived") list->push_back(std::make_shared<const Campaign>(std::move(c)));
     }
     if (ids.size() < 500) break;

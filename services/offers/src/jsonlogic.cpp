@@ -1,5 +1,6 @@
 #include "jsonlogic.h"
 
+#include <map>
 #include <stdexcept>
 #include <vector>
 
@@ -15,16 +16,52 @@ std::optional<FeatureType> FeatureTypeOf(const std::string& name) {
   return std::nullopt;
 }
 
+RuleValue RuleValue::FromJson(const nlohmann::json& j) {
+  if (j.is_number()) return Number(j.get<double>());
+  if (j.is_string()) return String(j.get_ref<const std::string&>());
+  return Null();
+}
+
 // Static type of an expression: what it yields.
 enum class Kind { kBool, kNumber, kString, kArray };
 
+enum class Op { kLit, kVar, kAnd, kOr, kNot, kEq, kNe, kLt, kLe, kGt, kGe, kIn };
+
+// A compiled node. Literals are stored typed, so evaluation never touches JSON values.
 struct Rule::Node {
-  std::string op;  // "lit", "var", "and", ...
-  nlohmann::json literal;
-  std::string var;
-  std::vector<std::shared_ptr<const Node>> args;
+  Op op = Op::kLit;
   Kind kind = Kind::kBool;
+  bool boolean = false;                 // kLit, kBool
+  double number = 0;                    // kLit, kNumber
+  std::string text;                     // kLit, kString
+  std::vector<std::string> strings;     // kLit, kArray of strings
+  std::vector<double> numbers;          // kLit, kArray of numbers
+  FeatureRef var;                       // kVar
+  std::vector<std::shared_ptr<const Node>> args;
 };
+
+FeatureRef ResolveFeature(const std::string& name) {
+  static const std::map<std::string, FeatureId> kIds = {
+      {"tier", FeatureId::kTier},
+      {"persona", FeatureId::kPersona},
+      {"locale", FeatureId::kLocale},
+      {"channel", FeatureId::kChannel},
+      {"lifetime_points", FeatureId::kLifetimePoints},
+      {"available_points", FeatureId::kAvailablePoints},
+      {"days_since_enrolled", FeatureId::kDaysSinceEnrolled},
+      {"days_since_last_purchase", FeatureId::kDaysSinceLastPurchase},
+      {"purchases_90d", FeatureId::kPurchases90d},
+      {"spend_90d_minor", FeatureId::kSpend90dMinor}};
+  FeatureRef r;
+  r.name = name;
+  if (auto it = kIds.find(name); it != kIds.end()) {
+    r.id = it->second;
+  } else {
+    r.id = FeatureId::kCategory;
+    r.category = name.rfind("category.", 0) == 0 ? name.substr(9) : name;
+  }
+  return r;
+}
 
 namespace {
 
@@ -51,29 +88,26 @@ class Compiler {
   NodePtr Compile(const nlohmann::json& j, const std::string& at) {
     auto n = std::make_shared<Rule::Node>();
     if (j.is_boolean()) {
-      n->op = "lit";
-      n->literal = j;
+      n->boolean = j.get<bool>();
       n->kind = Kind::kBool;
       return n;
     }
     if (j.is_number()) {
-      n->op = "lit";
-      n->literal = j;
+      n->number = j.get<double>();
       n->kind = Kind::kNumber;
       return n;
     }
     if (j.is_string()) {
-      n->op = "lit";
-      n->literal = j;
+      n->text = j.get<std::string>();
       n->kind = Kind::kString;
       return n;
     }
     if (j.is_array()) {
       for (size_t i = 0; i < j.size(); ++i) {
         if (!j[i].is_string() && !j[i].is_number()) Bad(at + "/" + std::to_string(i), "array literals hold strings or numbers");
+        if (j[i].is_string()) n->strings.push_back(j[i].get<std::string>());
+        else n->numbers.push_back(j[i].get<double>());
       }
-      n->op = "lit";
-      n->literal = j;
       n->kind = Kind::kArray;
       return n;
     }
@@ -81,17 +115,22 @@ class Compiler {
     const std::string op = j.begin().key();
     const nlohmann::json& raw = j.begin().value();
     const std::string here = at + "/" + op;
-    n->op = op;
     if (op == "var") {
       const nlohmann::json& name = raw.is_array() && raw.size() == 1 ? raw[0] : raw;
       if (!name.is_string()) Bad(here, "var takes a feature name");
       auto type = FeatureTypeOf(name.get<std::string>());
       if (!type) Bad(here, "unknown feature '" + name.get<std::string>() + "'");
-      n->var = name.get<std::string>();
+      n->op = Op::kVar;
+      n->var = ResolveFeature(name.get<std::string>());
       n->kind = *type == FeatureType::kNumber ? Kind::kNumber : Kind::kString;
-      vars.insert(n->var);
+      vars.insert(n->var.name);
       return n;
     }
+    static const std::map<std::string, Op> kOps = {{"and", Op::kAnd}, {"or", Op::kOr}, {"!", Op::kNot},
+                                                   {"==", Op::kEq},   {"!=", Op::kNe}, {"<", Op::kLt},
+                                                   {"<=", Op::kLe},   {">", Op::kGt},  {">=", Op::kGe},
+                                                   {"in", Op::kIn}};
+    if (auto it = kOps.find(op); it != kOps.end()) n->op = it->second;
     nlohmann::json args = raw.is_array() ? raw : nlohmann::json::array({raw});
     for (size_t i = 0; i < args.size(); ++i) n->args.push_back(Compile(args[i], here + "/" + std::to_string(i)));
     auto arity = [&](size_t lo, size_t hi) {
@@ -123,8 +162,9 @@ class Compiler {
       const Kind needle = n->args[0]->kind, hay = n->args[1]->kind;
       if (hay == Kind::kArray) {
         if (needle != Kind::kString && needle != Kind::kNumber) Bad(here + "/0", "in looks for a string or a number");
-        for (const auto& e : n->args[1]->literal) {
-          if ((needle == Kind::kString) != e.is_string()) Bad(here + "/1", "the array must hold values of the same type as the first argument");
+        const auto& a = *n->args[1];
+        if ((needle == Kind::kString && !a.numbers.empty()) || (needle == Kind::kNumber && !a.strings.empty())) {
+          Bad(here + "/1", "the array must hold values of the same type as the first argument");
         }
       } else if (hay == Kind::kString) {
         if (needle != Kind::kString) Bad(here + "/0", "in on a string looks for a substring");
@@ -139,54 +179,95 @@ class Compiler {
   }
 };
 
-nlohmann::json Value(const Rule::Node& n, const FeatureLookup& f);
+// The value of an expression while evaluating: typed, no allocation.
+struct Val {
+  enum class T { kNull, kBool, kNumber, kString, kArray } t = T::kNull;
+  bool b = false;
+  double n = 0;
+  std::string_view s;
+  const Rule::Node* array = nullptr;  // kArray: the literal node
+};
 
-bool Truthy(const nlohmann::json& v) {
-  if (v.is_null()) return false;
-  if (v.is_boolean()) return v.get<bool>();
-  if (v.is_number()) return v.get<double>() != 0;
-  if (v.is_string()) return !v.get<std::string>().empty();
-  if (v.is_array()) return !v.empty();
-  return true;
+bool Truthy(const Val& v) {
+  switch (v.t) {
+    case Val::T::kNull: return false;
+    case Val::T::kBool: return v.b;
+    case Val::T::kNumber: return v.n != 0;
+    case Val::T::kString: return !v.s.empty();
+    case Val::T::kArray: return !v.array->strings.empty() || !v.array->numbers.empty();
+  }
+  return false;
 }
 
-nlohmann::json Value(const Rule::Node& n, const FeatureLookup& f) {
-  if (n.op == "lit") return n.literal;
-  if (n.op == "var") return f(n.var);
-  if (n.op == "and") {
-    for (const auto& a : n.args) {
-      if (!Truthy(Value(*a, f))) return false;
-    }
-    return true;
-  }
-  if (n.op == "or") {
-    for (const auto& a : n.args) {
-      if (Truthy(Value(*a, f))) return true;
-    }
-    return false;
-  }
-  if (n.op == "!") return !Truthy(Value(*n.args[0], f));
-  std::vector<nlohmann::json> v;
-  for (const auto& a : n.args) v.push_back(Value(*a, f));
-  for (const auto& x : v) {
-    if (x.is_null()) return false;  // a missing feature matches no comparison (and != too)
-  }
-  if (n.op == "==") return v[0] == v[1];
-  if (n.op == "!=") return v[0] != v[1];
-  if (n.op == "in") {
-    if (v[1].is_array()) {
-      for (const auto& e : v[1]) {
-        if (e == v[0]) return true;
+Val Bool(bool b) { return {Val::T::kBool, b, 0, {}, nullptr}; }
+
+bool Equal(const Val& a, const Val& b) {
+  if (a.t != b.t) return false;  // compile-time checks make the kinds agree
+  if (a.t == Val::T::kNumber) return a.n == b.n;
+  if (a.t == Val::T::kString) return a.s == b.s;
+  return a.b == b.b;
+}
+
+Val Eval(const Rule::Node& n, const FeatureLookup& f) {
+  switch (n.op) {
+    case Op::kLit:
+      switch (n.kind) {
+        case Kind::kBool: return Bool(n.boolean);
+        case Kind::kNumber: return {Val::T::kNumber, false, n.number, {}, nullptr};
+        case Kind::kString: return {Val::T::kString, false, 0, n.text, nullptr};
+        case Kind::kArray: return {Val::T::kArray, false, 0, {}, &n};
       }
-      return false;
+      return {};
+    case Op::kVar: {
+      const RuleValue v = f(n.var);
+      if (v.type == RuleValue::Type::kNumber) return {Val::T::kNumber, false, v.number, {}, nullptr};
+      if (v.type == RuleValue::Type::kString) return {Val::T::kString, false, 0, v.text, nullptr};
+      return {};
     }
-    return v[1].get<std::string>().find(v[0].get<std::string>()) != std::string::npos;
+    case Op::kAnd:
+      for (const auto& a : n.args) {
+        if (!Truthy(Eval(*a, f))) return Bool(false);
+      }
+      return Bool(true);
+    case Op::kOr:
+      for (const auto& a : n.args) {
+        if (Truthy(Eval(*a, f))) return Bool(true);
+      }
+      return Bool(false);
+    case Op::kNot:
+      return Bool(!Truthy(Eval(*n.args[0], f)));
+    default:
+      break;
   }
-  const double a = v[0].get<double>(), b = v[1].get<double>();
-  if (n.op == "<") return v.size() == 3 ? (a < b && b < v[2].get<double>()) : a < b;
-  if (n.op == "<=") return v.size() == 3 ? (a <= b && b <= v[2].get<double>()) : a <= b;
-  if (n.op == ">") return a > b;
-  return a >= b;
+  Val v[3];
+  const size_t argc = n.args.size();
+  for (size_t i = 0; i < argc; ++i) {
+    v[i] = Eval(*n.args[i], f);
+    if (v[i].t == Val::T::kNull) return Bool(false);  // a missing feature matches no comparison (and != too)
+  }
+  switch (n.op) {
+    case Op::kEq: return Bool(Equal(v[0], v[1]));
+    case Op::kNe: return Bool(!Equal(v[0], v[1]));
+    case Op::kIn:
+      if (v[1].t == Val::T::kArray) {
+        if (v[0].t == Val::T::kString) {
+          for (const auto& e : v[1].array->strings) {
+            if (e == v[0].s) return Bool(true);
+          }
+        } else {
+          for (double e : v[1].array->numbers) {
+            if (e == v[0].n) return Bool(true);
+          }
+        }
+        return Bool(false);
+      }
+      return Bool(v[1].s.find(v[0].s) != std::string_view::npos);
+    case Op::kLt: return Bool(argc == 3 ? (v[0].n < v[1].n && v[1].n < v[2].n) : v[0].n < v[1].n);
+    case Op::kLe: return Bool(argc == 3 ? (v[0].n <= v[1].n && v[1].n <= v[2].n) : v[0].n <= v[1].n);
+    case Op::kGt: return Bool(v[0].n > v[1].n);
+    case Op::kGe: return Bool(v[0].n >= v[1].n);
+    default: return Bool(false);
+  }
 }
 
 }  // namespace
@@ -201,6 +282,6 @@ Rule Rule::Compile(const nlohmann::json& logic) {
   return r;
 }
 
-bool Rule::Matches(const FeatureLookup& features) const { return Truthy(Value(*root_, features)); }
+bool Rule::Matches(const FeatureLookup& features) const { return Truthy(Eval(*root_, features)); }
 
 }  // namespace tessera::offers

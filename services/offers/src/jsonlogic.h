@@ -15,7 +15,7 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <variant>
+#include <string_view>
 
 namespace tessera::offers {
 
@@ -25,8 +25,38 @@ enum class FeatureType { kNumber, kString };
 // number for any name.
 std::optional<FeatureType> FeatureTypeOf(const std::string& name);
 
+enum class FeatureId {
+  kTier, kPersona, kLocale, kChannel,
+  kLifetimePoints, kAvailablePoints, kDaysSinceEnrolled, kDaysSinceLastPurchase, kPurchases90d, kSpend90dMinor,
+  kCategory,  // category.<name>: purchases in that category
+};
+
+// A variable of a rule, resolved when the rule is compiled (no name matching at offer time).
+struct FeatureRef {
+  FeatureId id = FeatureId::kTier;
+  std::string name;      // as written, e.g. "category.electronics"
+  std::string category;  // kCategory: the part after "category."
+};
+
+// A feature's value: null (the member lacks it), a number or a string. `text` must stay valid
+// while the rule is evaluated (it points into the features or the request).
+struct RuleValue {
+  enum class Type { kNull, kNumber, kString };
+  Type type = Type::kNull;
+  double number = 0;
+  std::string_view text;
+  static RuleValue Null() { return {}; }
+  static RuleValue Number(double v) { return {Type::kNumber, v, {}}; }
+  static RuleValue String(std::string_view v) { return {Type::kString, 0, v}; }
+  // A JSON number or string (anything else is null); strings point into `j`.
+  static RuleValue FromJson(const nlohmann::json& j);
+};
+
+// The FeatureRef of a known variable name (see FeatureTypeOf).
+FeatureRef ResolveFeature(const std::string& name);
+
 // What a rule evaluates against. Returns null when the member lacks the feature.
-using FeatureLookup = std::function<nlohmann::json(const std::string& name)>;
+using FeatureLookup = std::function<RuleValue(const FeatureRef& feature)>;
 
 class Rule {
  public:

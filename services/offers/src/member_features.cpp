@@ -85,4 +85,40 @@ nlohmann::json MemberFeatures::View(const std::string& member_id, int64_t now_ms
 
 std::string MemberFeatures::Watermark() const { return std::to_string(ledger_seq) + "." + std::to_string(purchase_events); }
 
+FeatureView::FeatureView(const MemberFeatures& f, const std::string& channel, int64_t now_ms)
+    : f_(f), channel_(channel), now_ms_(now_ms) {
+  for (const auto& [ms, minor] : f.purchases) {
+    if (now_ms - ms <= 90 * kDayMs) {
+      ++purchases_90d_;
+      spend_90d_ += minor;
+    }
+  }
+}
+
+RuleValue FeatureView::Get(const FeatureRef& r) const {
+  auto text = [](const std::string& s) { return s.empty() ? RuleValue::Null() : RuleValue::String(s); };
+  auto number = [](int64_t v) { return RuleValue::Number(static_cast<double>(v)); };
+  if (r.id == FeatureId::kChannel) return text(channel_);
+  if (!f_.known) return RuleValue::Null();
+  switch (r.id) {
+    case FeatureId::kTier: return text(f_.tier);
+    case FeatureId::kPersona: return text(f_.persona);
+    case FeatureId::kLocale: return text(f_.locale);
+    case FeatureId::kChannel: return text(channel_);
+    case FeatureId::kLifetimePoints: return number(f_.lifetime_points);
+    case FeatureId::kAvailablePoints: return number(f_.available_points);
+    case FeatureId::kDaysSinceEnrolled:
+      return f_.enrolled_ms ? number((now_ms_ - f_.enrolled_ms) / kDayMs) : RuleValue::Null();
+    case FeatureId::kDaysSinceLastPurchase:
+      return f_.last_purchase_ms ? number((now_ms_ - f_.last_purchase_ms) / kDayMs) : RuleValue::Null();
+    case FeatureId::kPurchases90d: return number(purchases_90d_);
+    case FeatureId::kSpend90dMinor: return number(spend_90d_);
+    case FeatureId::kCategory: {
+      auto it = f_.categories.find(r.category);
+      return number(it == f_.categories.end() ? 0 : it->second);
+    }
+  }
+  return RuleValue::Null();
+}
+
 }  // namespace tessera::offers

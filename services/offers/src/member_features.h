@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "jsonlogic.h"
+
 namespace tessera::offers {
 
 inline constexpr int64_t kDayMs = 86'400'000;
@@ -31,6 +33,21 @@ struct MemberFeatures {
   // Changes whenever a feature-changing event is applied; quotes carry it.
   std::string Watermark() const;
   static MemberFeatures FromHash(const std::map<std::string, std::string>& fields);
+};
+
+// The features as audience rules see them during one request: the time-based values (days
+// since, 90-day purchases and spend) are computed once, and each lookup is a switch on the
+// variable's id. `f` and `channel` must outlive the view.
+class FeatureView {
+ public:
+  FeatureView(const MemberFeatures& f, const std::string& channel, int64_t now_ms);
+  RuleValue Get(const FeatureRef& r) const;
+
+ private:
+  const MemberFeatures& f_;
+  const std::string& channel_;
+  int64_t now_ms_;
+  int64_t purchases_90d_ = 0, spend_90d_ = 0;
 };
 
 }  // namespace tessera::offers

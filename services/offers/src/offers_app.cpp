@@ -6,6 +6,7 @@
 #include "tessera/errors.h"
 #include "tessera/events.h"
 #include "tessera/ids.h"
+#include "tessera/json_text.h"
 #include "tessera/keys.h"
 
 namespace tessera::offers {
@@ -214,33 +215,43 @@ HttpResponse OffersApp::OffersFor(const std::string& member_id, const std::strin
   q.watermark = features ? features->Watermark() : "none";
   q.issued_ms = now;
   q.expires_ms = now + quote_ttl_.count();
-  nlohmann::json offers = nlohmann::json::array();
   std::vector<std::string> shown;
+  shown.reserve(ranked.offers.size());
   for (const auto& o : ranked.offers) {
-    const Campaign& c = *o.campaign;
-    const Content& text = c.ContentFor(lang);
-    offers.push_back({{"offer_id", c.campaign_id},
-                      {"campaign_id", c.campaign_id},
-                      {"campaign_version", c.version},
-                      {"title", text.title},
-                      {"description", text.description},
-                      {"reward", c.reward.ToJson()},
-                      {"requires_activation", c.conditions.requires_activation},
-                      {"state", o.state},
-                      {"ends_at", FormatRfc3339(FromUnixMillis(c.ends_ms))},
-                      {"score", o.score},
-                      {"reasons", o.reasons}});
-    q.campaigns.emplace_back(c.campaign_id, c.version);
-    shown.push_back(c.campaign_id);
+    q.campaigns.emplace_back(o.campaign->campaign_id, o.campaign->version);
+    shown.push_back(o.campaign->campaign_id);
   }
+  // Assembled from each campaign's pre-rendered pieces (Campaign::PrepareForServing); keys in
+  // the order nlohmann::json writes them, so the bytes equal a rendering of the whole tree.
+  std::string body;
+  body.reserve(256 + 600 * ranked.offers.size());
+  body += "{\"channel\":";
+  AppendJsonString(body, channel);
+  body += ",\"decision_id\":";
+  AppendJsonString(body, SignQuote(q, quote_secret_));
+  body += ",\"generated_at\":";
+  AppendJsonString(body, FormatRfc3339(FromUnixMillis(now)));
+  body += ",\"member_id\":";
+  AppendJsonString(body, member_id);
+  body += ",\"offers\":[";
+  for (size_t i = 0; i < ranked.offers.size(); ++i) {
+    const auto& o = ranked.offers[i];
+    const Campaign& c = *o.campaign;
+    const Campaign::OfferPieces& p = c.offer_pieces.at(c.ContentLocaleFor(lang));
+    if (i) body += ',';
+    body += p.head;
+    AppendJsonStrings(body, o.reasons);
+    body += p.middle;
+    body += std::to_string(o.score);
+    body += ",\"state\":";
+    AppendJsonString(body, o.state);
+    body += p.tail;
+  }
+  body += "],\"personalized\":";
+  body += ranked.personalized ? "true}" : "false}";
   stats_.Offered(shown);
   for (const auto& id : ranked.holdout) stats_.Holdout(id, member_id);
-  return HttpResponse::Json(200, {{"member_id", member_id},
-                                  {"decision_id", SignQuote(q, quote_secret_)},
-                                  {"generated_at", FormatRfc3339(FromUnixMillis(now))},
-                                  {"channel", channel},
-                                  {"personalized", ranked.personalized},
-                                  {"offers", offers}});
+  return HttpResponse::Text(200, std::move(body), "application/json");
 }
 
 HttpResponse OffersApp::Features(const std::string& member_id) {

@@ -1,14 +1,20 @@
 #include "ranking.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "tessera/crypto.h"
 
 namespace tessera::offers {
 
 uint32_t HoldoutBucket(const std::string& campaign_id, const std::string& member_id) {
-  const std::string hex = Sha256Hex(campaign_id + ":" + member_id);
-  const uint64_t v = std::stoull(hex.substr(0, 16), nullptr, 16);
+  std::string input;
+  input.reserve(campaign_id.size() + 1 + member_id.size());
+  input.append(campaign_id).append(1, ':').append(member_id);
+  unsigned char digest[32];
+  Sha256(input, digest);
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | digest[i];  // first 8 bytes, big-endian
   return static_cast<uint32_t>(v % 10000);
 }
 
@@ -17,10 +23,11 @@ bool InHoldout(const Campaign& c, const std::string& member_id) {
 }
 
 namespace {
-bool InAudience(const Campaign& c, const MemberFeatures* features, const std::string& channel, int64_t now_ms) {
+// `view` is null when the member's features are unknown: only untargeted campaigns match.
+bool InAudience(const Campaign& c, const FeatureView* view) {
   if (!c.audience) return true;
-  if (!features) return false;
-  return c.audience->Matches([&](const std::string& name) { return features->Lookup(name, channel, now_ms); });
+  if (!view) return false;
+  return c.audience->Matches([view](const FeatureRef& r) { return view->Get(r); });
 }
 }  // namespace
 
@@ -28,7 +35,9 @@ bool Eligible(const Campaign& c, const MemberFeatures* features, const std::stri
               const std::string& channel, int64_t now_ms) {
   if (!c.LiveAt(now_ms) || (!channel.empty() && !c.channels.count(channel))) return false;
   if (InHoldout(c, member_id)) return false;
-  return InAudience(c, features, channel, now_ms);
+  if (!features) return InAudience(c, nullptr);
+  const FeatureView view(*features, channel, now_ms);
+  return InAudience(c, &view);
 }
 
 namespace {
@@ -68,13 +77,15 @@ RankResult Rank(const std::vector<std::shared_ptr<const Campaign>>& campaigns, c
   RankResult out;
   out.personalized = features != nullptr && features->known;
   const MemberFeatures* f = out.personalized ? features : nullptr;
+  std::optional<FeatureView> view;
+  if (f) view.emplace(*f, channel, now_ms);
   for (const auto& c : campaigns) {
     if (!c->LiveAt(now_ms) || !c->channels.count(channel)) continue;
     if (InHoldout(*c, member_id)) {
       out.holdout.push_back(c->campaign_id);
       continue;
     }
-    if (!InAudience(*c, f, channel, now_ms)) continue;
+    if (!InAudience(*c, view ? &*view : nullptr)) continue;
     int64_t category_hits = 0;
     if (f) {
       for (const auto& cat : c->conditions.categories) {

@@ -7,7 +7,9 @@
 #include "member_features.h"
 #include "quote.h"
 #include "ranking.h"
+#include "tessera/clock.h"
 #include "tessera/errors.h"
+#include "tessera/json_text.h"
 
 namespace tessera::offers {
 namespace {
@@ -15,7 +17,9 @@ namespace {
 using json = nlohmann::json;
 
 bool Eval(const json& rule, const json& data = json::object()) {
-  return Rule::Compile(rule).Matches([&](const std::string& name) { return data.contains(name) ? data[name] : json(); });
+  return Rule::Compile(rule).Matches([&](const FeatureRef& f) {
+    return data.contains(f.name) ? RuleValue::FromJson(data[f.name]) : RuleValue::Null();
+  });
 }
 
 // Examples from https://jsonlogic.com/operations.html, within the supported operators.
@@ -123,6 +127,33 @@ TEST(Campaign, ValidatesEveryPart) {
                         R"({"type":"percent_off","percent":10,"max_minor":2000})", R"({"type":"amount_off","amount_minor":500})",
                         R"({"type":"free_item","sku":"coffee"})"}) {
     EXPECT_EQ(ValidationField(with([&](json& b) { b["reward"] = json::parse(r); })), "accepted") << r;
+  }
+}
+
+TEST(Campaign, PreRenderedOfferPiecesEqualTheJsonRendering) {
+  json b = CampaignBody();
+  b["content"]["ja"] = {{"title", "ポイント \"2倍\""}, {"description", "line\nbreak"}};
+  Campaign c = ParseCampaign(b);
+  c.PrepareForServing();
+  const std::vector<std::string> reasons = {"Buys electronics", "2x points"};
+  for (const std::string locale : {"en", "ja", "ja-JP", "fr"}) {
+    const Content& text = c.ContentFor(locale);
+    const json expected = {{"offer_id", c.campaign_id},
+                           {"campaign_id", c.campaign_id},
+                           {"campaign_version", c.version},
+                           {"title", text.title},
+                           {"description", text.description},
+                           {"reward", c.reward.ToJson()},
+                           {"requires_activation", c.conditions.requires_activation},
+                           {"state", "activated"},
+                           {"ends_at", FormatRfc3339(FromUnixMillis(c.ends_ms))},
+                           {"score", 1012000200},
+                           {"reasons", reasons}};
+    const auto& p = c.offer_pieces.at(c.ContentLocaleFor(locale));
+    std::string out = p.head;
+    AppendJsonStrings(out, reasons);
+    out += p.middle + "1012000200,\"state\":\"activated\"" + p.tail;
+    EXPECT_EQ(out, expected.dump()) << locale;
   }
 }
 

@@ -7,6 +7,8 @@
 
 namespace tessera {
 
+// SHA-256 of `data` into `out` (32 bytes).
+void Sha256(std::string_view data, unsigned char out[32]);
 // Lower-case hex SHA-256 of `data`.
 std::string Sha256Hex(std::string_view data);
 // Raw 32-byte HMAC-SHA256 of `data` under `key`.
