@@ -10,7 +10,7 @@ DEB_PACKAGES := cmake g++ make pkg-config \
   libgtest-dev libgmock-dev libssl-dev libcurl4-openssl-dev libcctz-dev libgoogle-perftools-dev tzdata \
   redis-server redis-tools curl ca-certificates python3 python3-yaml python3-jsonschema docker-compose
 # Extra packages for `make bench` (load generator and baselines).
-DEB_BENCH_PACKAGES := wrk nginx-light redis-tools
+DEB_BENCH_PACKAGES := wrk nginx-light redis-tools python3-matplotlib linux-perf
 
 .PHONY: all deps deps-bench build test test-unit run bench fmt clean
 

@@ -8,4 +8,4 @@ wrk.body = '{"channel":"web"}'
 request = function()
   return wrk.format(nil, "/v1/members/m-" .. math.random(0, members - 1) .. "/offers/" .. campaigns[math.random(1, 5)] .. "/activate")
 end
-done = function(summary) io.write(string.format("non2xx=%d\n", summary.errors.status)) end
+dofile("bench/report.lua")

@@ -11,4 +11,4 @@ request = function()
                              tag, counter, now)
   return wrk.format(nil, "/v1/members/m-" .. math.random(0, members - 1) .. "/earnings", nil, body)
 end
-done = function(summary) io.write(string.format("non2xx=%d\n", summary.errors.status)) end
+dofile("bench/report.lua")

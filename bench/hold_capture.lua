@@ -24,4 +24,4 @@ response = function(status, headers, body)
     if id and member then table.insert(pending, {id = id, member = member}) end
   end
 end
-done = function(summary) io.write(string.format("non2xx=%d\n", summary.errors.status)) end
+dofile("bench/report.lua")

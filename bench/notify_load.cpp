@@ -171,6 +171,7 @@ int main(int argc, char** argv) {
                         {"throughput_per_s", static_cast<double>(lat.size()) / elapsed},
                         {"p50_ms", Percentile(lat, 0.5)},
                         {"p99_ms", Percentile(lat, 0.99)},
+                        {"p999_ms", Percentile(lat, 0.999)},
                         {"max_ms", Percentile(lat, 1.0)},
                         {"broker_p50_ms", broker_p50},
                         {"broker_p99_ms", broker_p99}};

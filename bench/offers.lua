@@ -9,6 +9,4 @@ request = function()
   local member = math.random(0, members - 1)
   return wrk.format("GET", "/v1/members/m-" .. member .. "/offers?channel=" .. channels[(n % 3) + 1])
 end
-done = function(summary, latency, requests)
-  io.write(string.format("non2xx=%d\n", summary.errors.status))
-end
+dofile("bench/report.lua")

@@ -15,6 +15,4 @@ request = function()
   return wrk.format(nil, "/v1/members/m-" .. member .. "/redemptions")
 end
 
-done = function(summary, latency, requests)
-  io.write(string.format("non2xx=%d\n", summary.errors.status))
-end
+dofile("bench/report.lua")

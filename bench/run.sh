@@ -36,22 +36,26 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 1 300); do curl -sf "$1" >/dev/null && return 0; sleep 0.05; done; return 1; }
-to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v } else { sub(/s$/,"",v); print v*1000 } }'; }
 
-# wrk_run URL [LUA] -> "rps p50_ms p99_ms p999_ms non2xx"
+# wrk_run URL LUA [SECONDS] -> "rps p50_ms p99_ms p999_ms non2xx" (bench/report.lua prints the
+# percentiles; wrk's own --latency table stops at p99).
 wrk_run() {
   local out
-  if [ -n "${2:-}" ]; then
-    out=$(MEMBERS=$MEMBERS wrk -t1 -c"$CONNS" -d"${SECONDS_PER}s" --latency -s "$2" "$1")
-  else
-    out=$(wrk -t1 -c"$CONNS" -d"${SECONDS_PER}s" --latency "$1")
-  fi
-  local rps p50 p99 non2xx
+  out=$(MEMBERS=$MEMBERS wrk -t1 -c"$CONNS" -d"${3:-$SECONDS_PER}s" -s "$2" "$1")
+  local rps
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  non2xx=$(awk -F= '/^non2xx=/ {print $2}' <<<"$out")
-  echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${non2xx:-0}"
+  us_to_ms() { awk -v v="$(awk -F= -v k="$1" '$1==k {print $2}' <<<"$out")" 'BEGIN { printf "%.2f", v / 1000 }'; }
+  echo "$rps $(us_to_ms p50_us) $(us_to_ms p99_us) $(us_to_ms p999_us) $(awk -F= '/^non2xx=/ {print $2}' <<<"$out")"
+}
+
+# wait_idle PID...: until the processes are (nearly) idle — background work left over from the
+# previous step (consumers catching up, relays draining) would otherwise be charged to the next.
+wait_idle() {
+  local hz; hz=$(getconf CLK_TCK)
+  for _ in $(seq 1 120); do
+    local a b; a=$(cpu_ticks "$@"); sleep 0.5; b=$(cpu_ticks "$@")
+    [ $((b - a)) -le $((hz / 20)) ] && return 0  # under 10 % of one core over the half second
+  done
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a/b }'; }
@@ -62,7 +66,7 @@ per_request_us() { awk -v a="$1" -v b="$2" -v r="$3" -v s="$SECONDS_PER" -v hz="
 
 echo "[bench] starting redis-server and tessera-devbroker"
 REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+redis-server "$ROOT/config/redis.conf" --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
   --dir "$WORK" --logfile "$WORK/redis.log" &
 PIDS+=($!)
 REDIS_PID=$!
@@ -137,38 +141,56 @@ wait_http "http://127.0.0.1:$NGINX_PORT/healthz.json"
 HEALTH_BYTES=$(wc -c <"$WORK/nginx/www/healthz.json")
 REDEEM_BYTES=$(wc -c <"$WORK/nginx/www/redemption.json")
 OFFERS_BYTES=$(wc -c <"$WORK/nginx/www/offers.json")
-echo "[bench] 1/8 ceiling: nginx static JSON, $HEALTH_BYTES bytes"
-read -r NH_RPS NH_P50 NH_P99 _ <<<"$(wrk_run "http://127.0.0.1:$NGINX_PORT/healthz.json")"
-echo "[bench] 2/8 http-plumbing: GET /healthz"
-read -r H_RPS H_P50 H_P99 _ <<<"$(wrk_run "http://127.0.0.1:$SVC_PORT/healthz")"
-echo "[bench] 3/8 ceiling: nginx static JSON, $REDEEM_BYTES bytes (a redemption answer)"
-read -r NR_RPS NR_P50 NR_P99 _ <<<"$(wrk_run "http://127.0.0.1:$NGINX_PORT/redemption.json")"
-echo "[bench] 4/8 redemption: POST /v1/members/{id}/redemptions over $MEMBERS members"
-T0=$(cpu_ticks "$REWARDS_PID"); T0R=$(cpu_ticks "$REDIS_PID")
-read -r R_RPS R_P50 R_P99 R_NON2XX <<<"$(wrk_run "http://127.0.0.1:$SVC_PORT" bench/redeem.lua)"
-R_CPU=$(per_request_us "$T0" "$(cpu_ticks "$REWARDS_PID")" "$R_RPS"); R_CPU_REDIS=$(per_request_us "$T0R" "$(cpu_ticks "$REDIS_PID")" "$R_RPS")
-echo "[bench] 5/8 ceiling: nginx static JSON, $OFFERS_BYTES bytes (an offers listing)"
-read -r NO_RPS NO_P50 NO_P99 _ <<<"$(wrk_run "http://127.0.0.1:$NGINX_PORT/offers.json")"
-echo "[bench] 6/8 offers: GET /v1/members/{id}/offers, 200 campaigns, $MEMBERS members"
-T0=$(cpu_ticks "$OFFERS_PID"); T0R=$(cpu_ticks "$REDIS_PID")
-read -r O_RPS O_P50 O_P99 O_NON2XX <<<"$(wrk_run "http://127.0.0.1:$OFFERS_PORT" bench/offers.lua)"
-O_CPU=$(per_request_us "$T0" "$(cpu_ticks "$OFFERS_PID")" "$O_RPS"); O_CPU_REDIS=$(per_request_us "$T0R" "$(cpu_ticks "$REDIS_PID")" "$O_RPS")
-echo "[bench] more write paths: earn, hold->capture, activation"
-export NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-T0=$(cpu_ticks "$REWARDS_PID")
-read -r E_RPS E_P50 E_P99 E_NON2XX <<<"$(wrk_run "http://127.0.0.1:$SVC_PORT" bench/earn.lua)"
-E_CPU=$(per_request_us "$T0" "$(cpu_ticks "$REWARDS_PID")" "$E_RPS")
-T0=$(cpu_ticks "$REWARDS_PID")
-read -r H_RPS2 H_P502 H_P992 H_NON2XX <<<"$(wrk_run "http://127.0.0.1:$SVC_PORT" bench/hold_capture.lua)"
-H_CPU=$(per_request_us "$T0" "$(cpu_ticks "$REWARDS_PID")" "$H_RPS2")
-T0=$(cpu_ticks "$OFFERS_PID")
-read -r A_RPS A_P50 A_P99 A_NON2XX <<<"$(wrk_run "http://127.0.0.1:$OFFERS_PORT" bench/activate.lua)"
-A_CPU=$(per_request_us "$T0" "$(cpu_ticks "$OFFERS_PID")" "$A_RPS")
-echo "[bench] memory: one member with 20 ledger entries, 3 lots, 5 activated offers"
-MEMORY_JSON=$(python3 bench/member_memory.py "http://127.0.0.1:$SVC_PORT" "http://127.0.0.1:$OFFERS_PORT" "$REDIS_PORT")
-mj() { python3 -c "import json,sys; v=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, {'v': v}))" "$MEMORY_JSON" "$1"; }
 
-echo "[bench] 7/8 ceiling: redis-benchmark EVALSHA load.lua (the first of a redemption's two scripts)"
+# scenario URL SCRIPT SERVICE_PID OTHER_PID -> "rps p50 p99 p999 non2xx service_us redis_us"
+# The service not under test is paused (SIGSTOP) for the warm-up and the run, so the measured
+# service shares the 2 cores only with its own Redis, broker and the load generator — as it
+# would on a node of its own. A 2 s warm-up run first (caches, connections, page faults).
+scenario() {
+  local url=$1 script=$2 svc=$3 other=$4
+  kill -STOP "$other"
+  wrk_run "$url" "$script" 2 >/dev/null
+  wait_idle "$svc" "$REDIS_PID"
+  local t0 r0 res
+  t0=$(cpu_ticks "$svc"); r0=$(cpu_ticks "$REDIS_PID")
+  res=$(wrk_run "$url" "$script")
+  local t1 r1 rps
+  t1=$(cpu_ticks "$svc"); r1=$(cpu_ticks "$REDIS_PID")
+  kill -CONT "$other"
+  rps=${res%% *}
+  echo "$res $(per_request_us "$t0" "$t1" "$rps") $(per_request_us "$r0" "$r1" "$rps")"
+}
+# ceiling URL -> "rps p50 p99 p999 non2xx"
+ceiling() {
+  kill -STOP "$REWARDS_PID" "$OFFERS_PID"
+  local res; res=$(wrk_run "$1" bench/static.lua)
+  kill -CONT "$REWARDS_PID" "$OFFERS_PID"
+  echo "$res"
+}
+
+TOTAL=10
+step() { echo "[bench] $1/$TOTAL $2"; }
+step 1 "ceiling: nginx static JSON, $HEALTH_BYTES bytes"
+read -r NH_RPS NH_P50 NH_P99 NH_P999 _ <<<"$(ceiling "http://127.0.0.1:$NGINX_PORT/healthz.json")"
+step 2 "http-plumbing: GET /healthz"
+read -r H_RPS H_P50 H_P99 H_P999 _ H_CPU _ <<<"$(scenario "http://127.0.0.1:$SVC_PORT/healthz" bench/static.lua "$REWARDS_PID" "$OFFERS_PID")"
+step 3 "ceiling: nginx static JSON, $REDEEM_BYTES bytes (a redemption answer)"
+read -r NR_RPS NR_P50 NR_P99 NR_P999 _ <<<"$(ceiling "http://127.0.0.1:$NGINX_PORT/redemption.json")"
+step 4 "redemption: POST /v1/members/{id}/redemptions over $MEMBERS members"
+read -r R_RPS R_P50 R_P99 R_P999 R_NON2XX R_CPU R_CPU_REDIS <<<"$(scenario "http://127.0.0.1:$SVC_PORT" bench/redeem.lua "$REWARDS_PID" "$OFFERS_PID")"
+step 5 "earn: POST /v1/members/{id}/earnings, a new order each"
+export NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+read -r E_RPS E_P50 E_P99 E_P999 E_NON2XX E_CPU E_CPU_REDIS <<<"$(scenario "http://127.0.0.1:$SVC_PORT" bench/earn.lua "$REWARDS_PID" "$OFFERS_PID")"
+step 6 "hold->capture: POST holds, then capture each"
+read -r HC_RPS HC_P50 HC_P99 HC_P999 HC_NON2XX HC_CPU HC_CPU_REDIS <<<"$(scenario "http://127.0.0.1:$SVC_PORT" bench/hold_capture.lua "$REWARDS_PID" "$OFFERS_PID")"
+step 7 "ceiling: nginx static JSON, $OFFERS_BYTES bytes (an offers listing)"
+read -r NO_RPS NO_P50 NO_P99 NO_P999 _ <<<"$(ceiling "http://127.0.0.1:$NGINX_PORT/offers.json")"
+step 8 "offers: GET /v1/members/{id}/offers, 200 campaigns, $MEMBERS members"
+read -r O_RPS O_P50 O_P99 O_P999 O_NON2XX O_CPU O_CPU_REDIS <<<"$(scenario "http://127.0.0.1:$OFFERS_PORT" bench/offers.lua "$OFFERS_PID" "$REWARDS_PID")"
+step 9 "activation: POST /v1/members/{id}/offers/{offer}/activate"
+read -r A_RPS A_P50 A_P99 A_P999 A_NON2XX A_CPU A_CPU_REDIS <<<"$(scenario "http://127.0.0.1:$OFFERS_PORT" bench/activate.lua "$OFFERS_PID" "$REWARDS_PID")"
+
+echo "[bench] ceiling: redis-benchmark EVALSHA load.lua (the script a redemption runs when the member is not cached)"
 LOAD_SHA=$( (cat shared/lua/tessera_lib.lua; printf '\n'; cat services/rewards/lua/load.lua) | redis-cli -p "$REDIS_PORT" -x SCRIPT LOAD)
 TAG=$(python3 -c 'import sys
 h=2166136261
@@ -178,12 +200,37 @@ RB=$(redis-benchmark -p "$REDIS_PORT" -c 50 -n 200000 -q EVALSHA "$LOAD_SHA" 5 \
   "tessera:$TAG:m:m-0:state" "tessera:$TAG:m:m-0:state" "tessera:$TAG:m:m-0:orders" \
   "tessera:$TAG:m:m-0:redemptions" "tessera:$TAG:m:m-0:holds" 0 "" 30000 "" "" "" | tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | awk '{print $1}')
 
+echo "[bench] memory: one member with 20 ledger entries, 3 lots, 5 activated offers"
+MEMORY_JSON=$(python3 bench/member_memory.py "http://127.0.0.1:$SVC_PORT" "http://127.0.0.1:$OFFERS_PORT" "$REDIS_PORT")
+mj() { python3 -c "import json,sys; v=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, {'v': v}))" "$MEMORY_JSON" "$1"; }
+
+# Profiles (perf, when it can record here): a separate run of the two hot paths furthest from
+# their targets, after the measured runs so sampling does not disturb them.
+PROFILE_NOTE="perf not available (install linux-perf) or not permitted: no profile taken"
+if [ "${BENCH_PROFILE:-1}" != 0 ] && command -v perf >/dev/null && perf record -q -o /dev/null -- true >/dev/null 2>&1; then
+  echo "[bench] profiles: perf record during 5 s of redemptions and of offers listings"
+  profile() {  # profile NAME URL SCRIPT PID OTHER
+    kill -STOP "$5"
+    (MEMBERS=$MEMBERS wrk -t1 -c"$CONNS" -d7s -s "$3" "$2" >/dev/null &)
+    sleep 1
+    perf record -q -F 999 -g -p "$4" -o "$WORK/$1.perf" -- sleep 5 >/dev/null 2>&1 || true
+    sleep 1.5
+    kill -CONT "$5"
+    perf report -i "$WORK/$1.perf" --no-children --sort symbol -g none --percent-limit 1.5 2>/dev/null \
+      | grep -v '^#' | grep '%' | head -20 | cut -c1-140 >"$WORK/$1.top" || true
+  }
+  profile redemption "http://127.0.0.1:$SVC_PORT" bench/redeem.lua "$REWARDS_PID" "$OFFERS_PID"
+  profile offers "http://127.0.0.1:$OFFERS_PORT" bench/offers.lua "$OFFERS_PID" "$REWARDS_PID"
+  PROFILE_NOTE=""
+fi
+
 # Event -> inbox on a stack of its own (fresh Redis and broker), so the ledger events of the
 # scenarios above are not in its way.
-echo "[bench] 8/8 event->inbox: ${BENCH_NOTIFY_RATE:-2000} events/s for ${BENCH_NOTIFY_SECONDS:-30} s (broker ceiling first)"
+step 10 "event->inbox: ${BENCH_NOTIFY_RATE:-2000} events/s for ${BENCH_NOTIFY_SECONDS:-30} s (broker ceiling first)"
+kill -STOP "$REWARDS_PID" "$OFFERS_PID"
 N_REDIS_PORT=$(free_port)
 mkdir -p "$WORK/notify"
-redis-server --port "$N_REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+redis-server "$ROOT/config/redis.conf" --port "$N_REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
   --dir "$WORK/notify" --logfile "$WORK/notify/redis.log" &
 PIDS+=($!)
 "$BUILD/tools/devbroker/tessera-devbroker" --bootstrap-file "$WORK/notify/bootstrap" >"$WORK/notify/broker.log" 2>&1 &
@@ -200,40 +247,73 @@ wait_http "http://127.0.0.1:$NOTIFY_PORT/healthz"
 NOTIFY_JSON=$("$BUILD/bench/tessera-bench-notify" --brokers "$(cat "$WORK/notify/bootstrap")" \
   --redis-url "redis://127.0.0.1:$N_REDIS_PORT/0" --rate "${BENCH_NOTIFY_RATE:-2000}" \
   --seconds "${BENCH_NOTIFY_SECONDS:-30}" --members 1000)
+kill -CONT "$REWARDS_PID" "$OFFERS_PID"
 nj() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$NOTIFY_JSON" "$1"; }
 
 mkdir -p bench/results
-RESULT="bench/results/$(date -u +%Y-%m-%d).md"
+DAY=$(date -u +%Y-%m-%d)
+RESULT="bench/results/$DAY.md"
+CHART="bench/results/$DAY.png"
+# name<TAB>ratio<TAB>target, for the chart
+{
+  printf 'http plumbing (nginx)\t%s\t\n' "$(ratio "$H_RPS" "$NH_RPS")"
+  printf 'redemption (nginx)\t%s\t0.30\n' "$(ratio "$R_RPS" "$NR_RPS")"
+  printf 'earn (nginx)\t%s\t\n' "$(ratio "$E_RPS" "$NR_RPS")"
+  printf 'hold->capture (nginx)\t%s\t\n' "$(ratio "$HC_RPS" "$NR_RPS")"
+  printf 'offers listing (nginx)\t%s\t0.50\n' "$(ratio "$O_RPS" "$NO_RPS")"
+  printf 'activation (nginx)\t%s\t\n' "$(ratio "$A_RPS" "$NR_RPS")"
+  printf 'event->inbox p99 (50 ms / p99)\t%s\t1.00\n' "$(awk -v p="$(nj p99_ms)" 'BEGIN { printf "%.2f", 50 / (p > 0 ? p : 1) }')"
+} >"$WORK/ratios.tsv"
+CHART_NOTE="![ratios]($DAY.png)"
+/usr/bin/python3 bench/chart.py "$WORK/ratios.tsv" "$CHART" 2>"$WORK/chart.err" || CHART_NOTE="(no chart: $(tail -1 "$WORK/chart.err"); make deps-bench installs python3-matplotlib)"
+row() {  # row NAME RPS P50 P99 P999 CEILING_NAME CEILING_RPS SVC_US REDIS_US NON2XX
+  echo "| $1 | $2 | $3 | $4 | $5 | ${8:-} | ${9:-} | ${10:-} | $6 | $(ratio "$2" "$7") |"
+}
 {
   echo "# make bench — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME")."
-  echo "wrk -t1 -c$CONNS -d${SECONDS_PER}s, keep-alive; load generator on the same machine; tessera-rewards with $THREADS HTTP threads."
+  echo "wrk -t1 -c$CONNS -d${SECONDS_PER}s after a 2 s warm-up, keep-alive, on the same machine; services with $THREADS HTTP threads;"
+  echo "the service not under test is paused during each run. CPU per request: user + system time of the process over the run ÷ requests."
   echo
-  echo "| scenario | req/s | p50 ms | p99 ms | ceiling | ratio |"
-  echo "|---|---:|---:|---:|---|---:|"
-  echo "| nginx static JSON ($HEALTH_BYTES B) | $NH_RPS | $NH_P50 | $NH_P99 | — | 1.00 |"
-  echo "| http-plumbing: GET /healthz | $H_RPS | $H_P50 | $H_P99 | nginx $HEALTH_BYTES B | $(ratio "$H_RPS" "$NH_RPS") |"
-  echo "| nginx static JSON ($REDEEM_BYTES B) | $NR_RPS | $NR_P50 | $NR_P99 | — | 1.00 |"
-  echo "| redemption (non-2xx: $R_NON2XX; CPU/request: service ${R_CPU} µs, redis ${R_CPU_REDIS} µs) | $R_RPS | $R_P50 | $R_P99 | nginx $REDEEM_BYTES B | $(ratio "$R_RPS" "$NR_RPS") |"
-  echo "| earn (non-2xx: $E_NON2XX; service CPU/request ${E_CPU} µs) | $E_RPS | $E_P50 | $E_P99 | nginx $REDEEM_BYTES B | $(ratio "$E_RPS" "$NR_RPS") |"
-  echo "| hold->capture, requests (non-2xx: $H_NON2XX; service CPU/request ${H_CPU} µs) | $H_RPS2 | $H_P502 | $H_P992 | nginx $REDEEM_BYTES B | $(ratio "$H_RPS2" "$NR_RPS") |"
-  echo "| offer activation (non-2xx: $A_NON2XX; service CPU/request ${A_CPU} µs) | $A_RPS | $A_P50 | $A_P99 | nginx $REDEEM_BYTES B | $(ratio "$A_RPS" "$NR_RPS") |"
-  echo "| nginx static JSON ($OFFERS_BYTES B) | $NO_RPS | $NO_P50 | $NO_P99 | — | 1.00 |"
-  echo "| offers listing (non-2xx: $O_NON2XX; CPU/request: service ${O_CPU} µs, redis ${O_CPU_REDIS} µs) | $O_RPS | $O_P50 | $O_P99 | nginx $OFFERS_BYTES B | $(ratio "$O_RPS" "$NO_RPS") |"
-  echo "| redis-benchmark EVALSHA load.lua (-c 50) | $RB | | | — | |"
-  echo "| redemption vs the Redis script ceiling | | | | redis-benchmark | $(ratio "$R_RPS" "$RB") |"
+  echo "| scenario | req/s | p50 ms | p99 ms | p99.9 ms | service CPU µs/req | Redis CPU µs/req | non-2xx | ceiling | ratio |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"
+  echo "| nginx static JSON ($HEALTH_BYTES B) | $NH_RPS | $NH_P50 | $NH_P99 | $NH_P999 | | | | — | 1.00 |"
+  row "http-plumbing: GET /healthz" "$H_RPS" "$H_P50" "$H_P99" "$H_P999" "nginx $HEALTH_BYTES B" "$NH_RPS" "$H_CPU" "" 0
+  echo "| nginx static JSON ($REDEEM_BYTES B) | $NR_RPS | $NR_P50 | $NR_P99 | $NR_P999 | | | | — | 1.00 |"
+  row "**redemption** (target ≥ 0.30, p99 ≤ 10 ms)" "$R_RPS" "$R_P50" "$R_P99" "$R_P999" "nginx $REDEEM_BYTES B" "$NR_RPS" "$R_CPU" "$R_CPU_REDIS" "$R_NON2XX"
+  row "earn" "$E_RPS" "$E_P50" "$E_P99" "$E_P999" "nginx $REDEEM_BYTES B" "$NR_RPS" "$E_CPU" "$E_CPU_REDIS" "$E_NON2XX"
+  row "hold→capture (requests, 2 per checkout)" "$HC_RPS" "$HC_P50" "$HC_P99" "$HC_P999" "nginx $REDEEM_BYTES B" "$NR_RPS" "$HC_CPU" "$HC_CPU_REDIS" "$HC_NON2XX"
+  row "offer activation" "$A_RPS" "$A_P50" "$A_P99" "$A_P999" "nginx $REDEEM_BYTES B" "$NR_RPS" "$A_CPU" "$A_CPU_REDIS" "$A_NON2XX"
+  echo "| nginx static JSON ($OFFERS_BYTES B) | $NO_RPS | $NO_P50 | $NO_P99 | $NO_P999 | | | | — | 1.00 |"
+  row "**offers listing** (target ≥ 0.50, p99 ≤ 5 ms)" "$O_RPS" "$O_P50" "$O_P99" "$O_P999" "nginx $OFFERS_BYTES B" "$NO_RPS" "$O_CPU" "$O_CPU_REDIS" "$O_NON2XX"
+  echo "| redis-benchmark EVALSHA load.lua (-c 50) | $RB | | | | | | | — | |"
   echo
-  echo "Redis memory of one member (MEMORY USAGE over its $(mj "v['keys']") keys): $(mj "v['bytes']") bytes with $(mj "v['ledger_entries']") ledger entries, 3 lots and $(mj "v['activated_offers']") activated offers (target ≤ 4096); $(mj "v['bytes_at_ledger']['100']") bytes at 100 entries, $(mj "v['bytes_at_ledger']['1000']") at 1 000 (the online ledger keeps the newest ledger.online_entries = 1000; older entries live on tessera.ledger.v1)."
+  echo "Event → inbox (tessera-notifications, a stack of its own), $(nj rate) events/s for $(nj seconds) s over 1 000 members (target p99 ≤ 50 ms):"
   echo
-  echo "Event -> inbox (tessera-notifications), $(nj rate) events/s for $(nj seconds) s over 1 000 members:"
+  echo "| scenario | delivered / produced | lost | throughput/s | p50 ms | p99 ms | p99.9 ms | max ms |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| ceiling: devbroker produce → consume | | | | $(nj broker_p50_ms) | $(nj broker_p99_ms) | | |"
+  echo "| event → inbox | $(nj delivered) / $(nj produced) | $(nj lost) | $(printf '%.0f' "$(nj throughput_per_s)") | $(nj p50_ms) | $(nj p99_ms) | $(nj p999_ms) | $(nj max_ms) |"
   echo
-  echo "| scenario | delivered / produced | lost | throughput/s | p50 ms | p99 ms | max ms |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
-  echo "| ceiling: devbroker produce -> consume | | | | $(nj broker_p50_ms) | $(nj broker_p99_ms) | |"
-  echo "| event -> inbox | $(nj delivered) / $(nj produced) | $(nj lost) | $(printf '%.0f' "$(nj throughput_per_s)") | $(nj p50_ms) | $(nj p99_ms) | $(nj max_ms) |"
+  echo "Redis memory of one member (MEMORY USAGE over its $(mj "v['keys']") keys): $(mj "v['bytes']") bytes with $(mj "v['ledger_entries']") ledger entries, 3 lots and $(mj "v['activated_offers']") activated offers (target ≤ 4096); $(mj "v['bytes_at_ledger']['100']") bytes at 100 entries, $(mj "v['bytes_at_ledger']['1000']") at 1 000."
+  echo
+  echo "$CHART_NOTE"
+  if [ -z "$PROFILE_NOTE" ]; then
+    for p in redemption offers; do
+      echo
+      echo "Profile, $p (perf, self time by symbol, top entries):"
+      echo
+      echo '```'
+      cat "$WORK/$p.top"
+      echo '```'
+    done
+  else
+    echo
+    echo "$PROFILE_NOTE"
+  fi
 } >"$RESULT"
 echo
 cat "$RESULT"
 echo
-echo "[bench] written to $RESULT"
+echo "[bench] written to $RESULT and $CHART"

@@ -54,7 +54,7 @@ for port in "$REDIS_PORT" "$PROVIDER_PORT" "${PORTS[@]}"; do
   fi
 done
 
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$RUN/redis" --appendonly yes \
+redis-server "$ROOT/config/redis.conf" --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$RUN/redis" --appendonly yes \
   --appendfsync everysec --save "" --daemonize no --logfile "$RUN/logs/redis.log" &
 PIDS+=($!)
 INFRA_PIDS+=($!)

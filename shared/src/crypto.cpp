@@ -6,6 +6,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -146,11 +147,29 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
   return out;
 }
 
+// Small requests (ids: 10-16 bytes, several per request) are served from a per-thread block
+// drawn from the CSPRNG 4 KiB at a time: RAND_bytes per id was 3 % of a redemption's CPU.
+// Fork safety is not a concern (the services do not fork); the bytes are still OpenSSL's.
 std::string RandomBytes(size_t n) {
+  struct Block {
+    unsigned char bytes[4096];
+    size_t used = sizeof bytes;
+  };
+  thread_local Block block;
   std::string out(n, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
-    throw std::runtime_error("RAND_bytes failed");
+  if (n > sizeof block.bytes / 4) {
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
+      throw std::runtime_error("RAND_bytes failed");
+    }
+    return out;
   }
+  if (block.used + n > sizeof block.bytes) {
+    if (RAND_bytes(block.bytes, static_cast<int>(sizeof block.bytes)) != 1) throw std::runtime_error("RAND_bytes failed");
+    block.used = 0;
+  }
+  std::memcpy(out.data(), block.bytes + block.used, n);
+  OPENSSL_cleanse(block.bytes + block.used, n);  // each byte is handed out once
+  block.used += n;
   return out;
 }
 

@@ -10,7 +10,8 @@
 --   record), 7 response status, 8 response body, 9 online ledger limit,
 --   10 #entries, 11 #events, 12 #orders, 13 #redemptions, 14 #holds, 15 '1' when this request
 --   did not mark its key in flight (the cached path: another request's marker means
---   'in_progress'), then
+--   'in_progress'), 16 order id that must not be recorded yet ('' = none: 'conflict' if it is),
+--   then
 --   entries as (member_seq, json) pairs, events, and (field, json) pairs for the three hashes.
 local idem = ARGV[6]
 if idem ~= '' then
@@ -20,11 +21,12 @@ if idem ~= '' then
 end
 local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if cur ~= tonumber(ARGV[1]) then return {'conflict', '', '', 0} end
+if ARGV[16] ~= '' and redis.call('HEXISTS', KEYS[3], ARGV[16]) == 1 then return {'conflict', '', '', 0} end
 if ARGV[3] ~= '' then
   cur = cur + 1
   redis.call('HSET', KEYS[1], 's', ARGV[3], 'q', ARGV[2], 'v', cur)
 end
-local i = 16
+local i = 17
 for _ = 1, tonumber(ARGV[10]) do
   redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1])
   i = i + 2

@@ -51,6 +51,9 @@ struct CommitRequest {
   // false: this request did not mark its key in flight (it skipped the load), so an existing
   // in-flight marker belongs to another request with the same key -> kInProgress.
   bool marked_in_flight = true;
+  // Non-empty: refuse with kConflict if this order is already recorded (the change was
+  // computed without reading the order records).
+  std::string require_new_order;
   int response_status = 0;
   std::string response_body;
   int ledger_online_entries = 1000;

@@ -83,7 +83,7 @@ CommitResult RedisAccountStore::Commit(const CommitRequest& r) {
   const std::string state_key = StateKey(r.member_id);
   const int bucket = MemberBucket(r.member_id);
   std::vector<std::string> args;
-  args.reserve(15 + 2 * r.ledger_entries.size() + r.events.size() +
+  args.reserve(16 + 2 * r.ledger_entries.size() + r.events.size() +
                2 * (r.orders.size() + r.redemptions.size() + r.holds.size()));
   args.push_back(std::to_string(r.expected_version));
   args.push_back(std::to_string(r.new_seq));
@@ -100,6 +100,7 @@ CommitResult RedisAccountStore::Commit(const CommitRequest& r) {
   args.push_back(std::to_string(r.redemptions.size()));
   args.push_back(std::to_string(r.holds.size()));
   args.push_back(r.marked_in_flight ? "0" : "1");
+  args.push_back(r.require_new_order);
   for (const auto& [seq, json] : r.ledger_entries) {
     args.push_back(std::to_string(seq));
     args.push_back(json);

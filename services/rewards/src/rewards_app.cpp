@@ -94,7 +94,7 @@ CommitRequest RewardsApp::BuildCommit(const RequestContext& ctx, const LoadResul
 }
 
 std::optional<Reply> RewardsApp::TryCached(const RequestContext& ctx, const std::optional<IdempotencyRef>& idem,
-                                           const Operation& op, int success_status) {
+                                           const Lookup& lookup, const Operation& op, int success_status) {
   std::optional<CachedMember> cached = cache_.Get(ctx.member_id);
   if (!cached) return std::nullopt;
   if (ctx.if_match && *ctx.if_match != cached->state.seq) return std::nullopt;  // let the load decide
@@ -120,6 +120,7 @@ std::optional<Reply> RewardsApp::TryCached(const RequestContext& ctx, const std:
   commit.response_body = body.dump();
   commit.idempotency = idem;
   commit.marked_in_flight = false;
+  commit.require_new_order = lookup.order_id;  // recorded meanwhile: conflict, and the load path refuses
   CommitResult result = store_.Commit(commit);
   switch (result.status) {
     case CommitStatus::kCommitted:
@@ -140,10 +141,10 @@ Reply RewardsApp::Mutate(const RequestContext& ctx, const Lookup& lookup, Member
                          int success_status, const Operation& op) {
   std::optional<IdempotencyRef> idem;
   if (!ctx.idempotency_key.empty()) idem = IdempotencyRef{IdempotencyKeyFor(ctx.member_id, ctx.idempotency_key), ctx.request_hash};
-  const bool cacheable = requirement == MemberRequirement::kMustExist && lookup.order_id.empty() &&
-                         lookup.redemption_id.empty() && lookup.hold_id.empty();
+  const bool cacheable = requirement == MemberRequirement::kMustExist && lookup.redemption_id.empty() &&
+                         lookup.hold_id.empty() && (lookup.order_id.empty() || lookup.order_must_be_new);
   if (cacheable) {
-    if (std::optional<Reply> r = TryCached(ctx, idem, op, success_status)) return *r;
+    if (std::optional<Reply> r = TryCached(ctx, idem, lookup, op, success_status)) return *r;
   }
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     LoadRequest lr{ctx.member_id, attempt == 0 && idem ? &*idem : nullptr, lookup.order_id, lookup.redemption_id,
@@ -230,7 +231,7 @@ Reply RewardsApp::Enroll(const EnrollInput& in, const RequestContext& ctx) {
 }
 
 Reply RewardsApp::Earn(const EarnInput& in, const RequestContext& ctx) {
-  return Mutate(ctx, {in.purchase.order_id, "", ""}, MemberRequirement::kMustExist, 201,
+  return Mutate(ctx, {in.purchase.order_id, "", "", true}, MemberRequirement::kMustExist, 201,
                 [&](Account& a, const LoadResult& loaded, int&) -> nlohmann::json {
                   if (loaded.order) {
                     throw ProblemError(Problem::Make(409, "order_already_earned",
@@ -241,7 +242,7 @@ Reply RewardsApp::Earn(const EarnInput& in, const RequestContext& ctx) {
 }
 
 Reply RewardsApp::Bonus(const BonusInput& in, const RequestContext& ctx) {
-  return Mutate(ctx, {in.order_key, "", ""}, MemberRequirement::kMustExist, 201,
+  return Mutate(ctx, {in.order_key, "", "", true}, MemberRequirement::kMustExist, 201,
                 [&](Account& a, const LoadResult& loaded, int&) -> nlohmann::json {
                   if (loaded.order) {
                     throw ProblemError(Problem::Make(409, "order_already_earned", in.order_key + " already credited"));

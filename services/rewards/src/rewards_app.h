@@ -4,7 +4,8 @@
 //   the state's write version, with ledger entries, events, records and the idempotency record)
 // retried from the load when another change to the member won the race. So concurrent requests
 // on one member serialise without locks, and every acknowledged change is in the ledger once.
-// Operations that need no stored record (redeem, hold, adjust) first try the member's state
+// Operations that need no stored record (redeem, hold, adjust; earn and bonus, whose order must
+// merely be new — the commit checks that) first try the member's state
 // from the replica's MemberCache and go straight to the commit: one round trip when the cache
 // is current; when it is not, the CAS refuses and the normal load path runs. A refusal decided
 // on a cached state is never answered without the load path confirming it.
@@ -107,6 +108,9 @@ class RewardsApp {
  private:
   struct Lookup {
     std::string order_id, redemption_id, hold_id;
+    // true: the operation only needs to know that `order_id` is not recorded yet (earn, bonus),
+    // so the cached path may skip the load and let the commit refuse if it is.
+    bool order_must_be_new = false;
   };
   enum class MemberRequirement { kMustExist, kMustNotExist, kAny };
   using Operation = std::function<nlohmann::json(Account&, const LoadResult&, int& status)>;
@@ -115,7 +119,7 @@ class RewardsApp {
                const Operation& op);
   // The one-round-trip attempt on a cached state; nullopt when it did not settle the request.
   std::optional<Reply> TryCached(const RequestContext& ctx, const std::optional<IdempotencyRef>& idem,
-                                 const Operation& op, int success_status);
+                                 const Lookup& lookup, const Operation& op, int success_status);
   CommitRequest BuildCommit(const RequestContext& ctx, const LoadResult& loaded, const MemberState& state,
                             const Account& account, int64_t now_ms);
 

@@ -60,6 +60,7 @@ class InMemoryAccountStore final : public AccountStore {
     }
     auto& m = members_[c.member_id];
     if (m.version != c.expected_version) return {CommitStatus::kConflict, {}};
+    if (!c.require_new_order.empty() && m.orders.count(c.require_new_order)) return {CommitStatus::kConflict, {}};
     if (c.state) {
       m.state = *c.state;
       m.seq = c.new_seq;

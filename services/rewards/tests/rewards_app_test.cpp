@@ -125,6 +125,21 @@ TEST_F(RewardsAppTest, ARefusalOnACachedStateIsCheckedAgainstTheStore) {
   EXPECT_EQ(Account("m-1")["points"]["available"], 200);
 }
 
+TEST_F(RewardsAppTest, AnEarnOnTheCachedPathStillRefusesAnOrderEarnedElsewhere) {
+  RewardsApp other(store_, rules_, clock_, logger_, 1000);
+  ASSERT_EQ(Earn("m-1", "o-1", 1000).status, 201);  // app_ knows m-1
+  const int loads = store_.loads;
+  ASSERT_EQ(Earn("m-1", "o-2", 1000).status, 201);
+  EXPECT_EQ(store_.loads, loads) << "a known member's earn is one round trip";
+  // o-3 is earned through another replica; app_'s cached state does not show it.
+  EarnInput in{{"o-3", "store", "", "USD", 1000, {}}, ToUnixMillis(clock_.Now())};
+  ASSERT_EQ(other.Earn(in, Ctx("m-1", "order:o-3:a", "o-3")).status, 201);
+  Reply again = app_.Earn(in, Ctx("m-1", "order:o-3:b", "o-3"));
+  EXPECT_EQ(again.status, 409);
+  EXPECT_NE(again.body.find("order_already_earned"), std::string::npos);
+  EXPECT_EQ(Account("m-1")["points"]["available"], 300);
+}
+
 TEST_F(RewardsAppTest, AKeyInFlightIs409OnTheCachedPathToo) {
   Earn("m-1", "o-1", 1000);
   ASSERT_EQ(app_.Redeem({1, "", "web", ""}, Ctx("m-1", "k-1", "1")).status, 201);  // warm
