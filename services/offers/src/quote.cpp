@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tessera/crypto.h"
+#include "tessera/json_text.h"
 
 namespace tessera::offers {
 
@@ -14,10 +15,21 @@ std::optional<int64_t> Quote::VersionOf(const std::string& campaign_id) const {
 }
 
 std::string SignQuote(const Quote& q, const std::string& secret) {
-  nlohmann::json c = nlohmann::json::array();
-  for (const auto& [id, v] : q.campaigns) c.push_back({id, v});
-  const nlohmann::json payload = {{"m", q.member_id}, {"c", c}, {"w", q.watermark}, {"iat", q.issued_ms}, {"exp", q.expires_ms}};
-  const std::string signed_part = "q1." + Base64UrlEncode(payload.dump());
+  // The payload is the JSON object {c, exp, iat, m, w}, written directly (it is signed on every
+  // offers listing); the same bytes nlohmann::json would write (keys sorted).
+  std::string payload = "{\"c\":[";
+  for (size_t i = 0; i < q.campaigns.size(); ++i) {
+    if (i) payload += ',';
+    payload += '[';
+    AppendJsonString(payload, q.campaigns[i].first);
+    payload += ',' + std::to_string(q.campaigns[i].second) + ']';
+  }
+  payload += "],\"exp\":" + std::to_string(q.expires_ms) + ",\"iat\":" + std::to_string(q.issued_ms) + ",\"m\":";
+  AppendJsonString(payload, q.member_id);
+  payload += ",\"w\":";
+  AppendJsonString(payload, q.watermark);
+  payload += '}';
+  const std::string signed_part = "q1." + Base64UrlEncode(payload);
   return signed_part + "." + Base64UrlEncode(HmacSha256(secret, signed_part));
 }
 

@@ -79,6 +79,7 @@ RankResult Rank(const std::vector<std::shared_ptr<const Campaign>>& campaigns, c
   const MemberFeatures* f = out.personalized ? features : nullptr;
   std::optional<FeatureView> view;
   if (f) view.emplace(*f, channel, now_ms);
+  out.offers.reserve(campaigns.size());
   for (const auto& c : campaigns) {
     if (!c->LiveAt(now_ms) || !c->channels.count(channel)) continue;
     if (InHoldout(*c, member_id)) {

@@ -8,6 +8,7 @@
 #include "quote.h"
 #include "ranking.h"
 #include "tessera/clock.h"
+#include "tessera/crypto.h"
 #include "tessera/errors.h"
 #include "tessera/json_text.h"
 
@@ -251,6 +252,13 @@ TEST(Quote, SignedVerifiedTamperedAndExpired) {
   ASSERT_TRUE(back) << why;
   EXPECT_EQ(back->VersionOf("c-1"), 3);
   EXPECT_EQ(back->watermark, "7.2");
+  // The payload is the JSON object other languages can rebuild: keys sorted, no spaces.
+  const json payload = {{"m", "m-1"},
+                        {"c", json::array({json::array({"c-1", 3}), json::array({"c-2", 1})})},
+                        {"w", "7.2"},
+                        {"iat", kNow},
+                        {"exp", kNow + 900'000}};
+  EXPECT_EQ(Base64UrlDecode(token.substr(3, token.rfind('.') - 3)).value_or(""), payload.dump());
   EXPECT_FALSE(VerifyQuote(token, "other-secret", kNow, &why));
   EXPECT_EQ(why, "signature does not match");
   std::string tampered = token;
