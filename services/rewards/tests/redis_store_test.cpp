@@ -2,6 +2,7 @@
 // run by two replicas at once, the bounded online ledger, and failing closed without Redis.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <sstream>
 #include <thread>
 
@@ -97,6 +98,52 @@ TEST_F(RedisStoreTest, TwoSweepReplicasApplyEachDueChangeOnce) {
     EXPECT_EQ(entries[3]["type"], "points.expired");
     EXPECT_EQ(entries[3]["balance_after"], 0);
   }
+}
+
+// Two replicas, each with its member cache, spending one balance at once through the real
+// commit script: every change commits on the current state (compare-and-set on the write
+// version), so exactly the balance is spent and the ledger has no gap; a replayed key on the
+// other replica answers the first response; a key in flight on one is 409 on the other.
+TEST_F(RedisStoreTest, TwoCachingReplicasSpendOneBalanceExactlyOnce) {
+  EnrollAndEarn("m-1", 10000);  // 1 000 points
+  RewardsApp a(*store_, rules_, clock_, logger_, 1000), b(*store_, rules_, clock_, logger_, 1000);
+  std::atomic<int> ok{0}, refused{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      RewardsApp& app = t % 2 ? a : b;
+      for (int i = 0; i < 80; ++i) {
+        const std::string key = "k-" + std::to_string(t) + "-" + std::to_string(i);
+        const int status = app.Redeem({2, "", "web", ""}, Ctx("m-1", key)).status;
+        (status == 201 ? ok : status == 409 ? refused : other)++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 500);  // 1 000 points / 2
+  EXPECT_EQ(refused.load(), 140);
+  EXPECT_EQ(other.load(), 0);
+  const auto audit = nlohmann::json::parse(a.Audit("m-1").body);
+  EXPECT_TRUE(audit["consistent"].get<bool>()) << audit.dump();
+  EXPECT_EQ(nlohmann::json::parse(b.GetAccount("m-1").body)["points"]["available"], 0);
+  int redeemed_entries = 0;
+  for (const auto& e : LedgerEntries("m-1")) redeemed_entries += e["type"] == "points.redeemed";
+  EXPECT_EQ(redeemed_entries, 500);
+
+  // Replays and keys in flight across replicas.
+  EnrollAndEarn("m-2", 10000);
+  const Reply first = a.Redeem({5, "", "web", ""}, Ctx("m-2", "same"));
+  ASSERT_EQ(first.status, 201);
+  const Reply replay = b.Redeem({5, "", "web", ""}, Ctx("m-2", "same"));
+  EXPECT_TRUE(replay.replayed);
+  EXPECT_EQ(replay.body, first.body);
+  const IdempotencyRef in_flight{RewardsApp::IdempotencyKeyFor("m-2", "busy"), Ctx("m-2", "busy").request_hash};
+  ASSERT_EQ(store_->Load({"m-2", &in_flight, "", "", ""}).idempotency, IdempotencyOutcome::kProceed);
+  ASSERT_EQ(a.Redeem({1, "", "web", ""}, Ctx("m-2", "warm")).status, 201);  // a knows m-2
+  const Reply busy = a.Redeem({1, "", "web", ""}, Ctx("m-2", "busy"));
+  EXPECT_EQ(busy.status, 409);
+  EXPECT_NE(busy.body.find("request_in_progress"), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(a.GetAccount("m-2").body)["points"]["available"], 994);
 }
 
 TEST_F(RedisStoreTest, TheOnlineLedgerIsBoundedAndTheAuditStillBalances) {
