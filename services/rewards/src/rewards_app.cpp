@@ -120,7 +120,8 @@ std::optional<Reply> RewardsApp::TryCached(const RequestContext& ctx, const std:
   commit.response_body = body.dump();
   commit.idempotency = idem;
   commit.marked_in_flight = false;
-  commit.require_new_order = lookup.order_id;  // recorded meanwhile: conflict, and the load path refuses
+  // An order recorded meanwhile: conflict, and the load path refuses it.
+  if (lookup.order_must_be_new) commit.require_new_order = lookup.order_id;
   CommitResult result = store_.Commit(commit);
   switch (result.status) {
     case CommitStatus::kCommitted:
@@ -141,8 +142,11 @@ Reply RewardsApp::Mutate(const RequestContext& ctx, const Lookup& lookup, Member
                          int success_status, const Operation& op) {
   std::optional<IdempotencyRef> idem;
   if (!ctx.idempotency_key.empty()) idem = IdempotencyRef{IdempotencyKeyFor(ctx.member_id, ctx.idempotency_key), ctx.request_hash};
+  // A missing record makes every operation that reads one refuse (and a refusal on the cached
+  // path falls back to the load), except earn/bonus, whose order the commit checks instead.
+  // Reversals always need their record: no point trying them from the cache.
   const bool cacheable = requirement == MemberRequirement::kMustExist && lookup.redemption_id.empty() &&
-                         lookup.hold_id.empty() && (lookup.order_id.empty() || lookup.order_must_be_new);
+                         (lookup.order_id.empty() || lookup.order_must_be_new);
   if (cacheable) {
     if (std::optional<Reply> r = TryCached(ctx, idem, lookup, op, success_status)) return *r;
   }

@@ -4,8 +4,9 @@
 //   the state's write version, with ledger entries, events, records and the idempotency record)
 // retried from the load when another change to the member won the race. So concurrent requests
 // on one member serialise without locks, and every acknowledged change is in the ledger once.
-// Operations that need no stored record (redeem, hold, adjust; earn and bonus, whose order must
-// merely be new — the commit checks that) first try the member's state
+// Operations that need no stored record (redeem, hold, adjust; capture and release of a hold
+// still active in the state; earn and bonus, whose order must merely be new — the commit
+// checks that) first try the member's state
 // from the replica's MemberCache and go straight to the commit: one round trip when the cache
 // is current; when it is not, the CAS refuses and the normal load path runs. A refusal decided
 // on a cached state is never answered without the load path confirming it.

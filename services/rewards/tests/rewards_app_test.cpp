@@ -140,6 +140,30 @@ TEST_F(RewardsAppTest, AnEarnOnTheCachedPathStillRefusesAnOrderEarnedElsewhere) 
   EXPECT_EQ(Account("m-1")["points"]["available"], 300);
 }
 
+TEST_F(RewardsAppTest, CapturingAnActiveHoldIsOneRoundTripAndACaptureElsewhereIsSeen) {
+  RewardsApp other(store_, rules_, clock_, logger_, 1000);
+  Earn("m-1", "o-1", 10000);
+  Reply hold = app_.Hold({100, "store", "s-1", 600}, Ctx("m-1", "h-1", "100"));
+  ASSERT_EQ(hold.status, 201);
+  const std::string hold_id = nlohmann::json::parse(hold.body)["hold_id"];
+  const int loads = store_.loads;
+  Reply captured = app_.Capture(hold_id, Ctx("m-1", "c-1", hold_id));
+  ASSERT_EQ(captured.status, 200) << captured.body;
+  EXPECT_EQ(store_.loads, loads);
+  EXPECT_EQ(Account("m-1")["points"]["available"], 900);
+
+  // A hold captured through the other replica: app_'s cache still shows it active; the
+  // compare-and-set sends it to the load path, which answers the capture's record again.
+  Reply hold2 = app_.Hold({50, "store", "s-1", 600}, Ctx("m-1", "h-2", "50"));
+  const std::string hold2_id = nlohmann::json::parse(hold2.body)["hold_id"];
+  ASSERT_EQ(other.Capture(hold2_id, Ctx("m-1", "c-2", hold2_id)).status, 200);
+  Reply again = app_.Capture(hold2_id, Ctx("m-1", "c-3", hold2_id));
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(again.body)["status"], "captured");
+  EXPECT_EQ(Account("m-1")["points"]["available"], 850);
+  EXPECT_TRUE(nlohmann::json::parse(app_.Audit("m-1").body)["consistent"].get<bool>());
+}
+
 TEST_F(RewardsAppTest, AKeyInFlightIs409OnTheCachedPathToo) {
   Earn("m-1", "o-1", 1000);
   ASSERT_EQ(app_.Redeem({1, "", "web", ""}, Ctx("m-1", "k-1", "1")).status, 201);  // warm
