@@ -6,6 +6,7 @@
 #include "tessera/crypto.h"
 #include "tessera/errors.h"
 #include "tessera/http_types.h"
+#include "tessera/json_text.h"
 #include "tessera/keys.h"
 
 namespace tessera::rewards {
@@ -57,35 +58,48 @@ CommitRequest RewardsApp::BuildCommit(const RequestContext& ctx, const LoadResul
   c.due_ms = account.NextDue();
   c.ledger_online_entries = rules_.ledger_online_entries;
   const std::string occurred = FormatMs(now_ms);
+  // Entries and envelopes are written as text (keys in nlohmann's sorted order): building and
+  // dumping two JSON trees per change was a tenth of a redemption's CPU.
   for (const auto& ch : account.changes()) {
     const std::string event_id = NewUuid();
-    const std::string channel = ch.channel.empty() ? ctx.channel : ch.channel;
-    nlohmann::json entry = {{"entry_id", ctx.member_id + ":" + std::to_string(ch.seq)},
-                            {"member_seq", ch.seq},
-                            {"type", ch.type},
-                            {"points", ch.points},
-                            {"balance_after", ch.total_after},
-                            {"available_after", ch.available_after},
-                            {"channel", channel},
-                            {"reference", ch.reference},
-                            {"occurred_at", occurred},
-                            {"event_id", event_id}};
-    c.ledger_entries.emplace_back(ch.seq, entry.dump());
+    const std::string& channel = ch.channel.empty() ? ctx.channel : ch.channel;
+    const std::string entry_id = ctx.member_id + ":" + std::to_string(ch.seq);
+    const std::string seq = std::to_string(ch.seq);
+    std::string entry = "{\"available_after\":" + std::to_string(ch.available_after) +
+                        ",\"balance_after\":" + std::to_string(ch.total_after) + ",\"channel\":";
+    AppendJsonString(entry, channel);
+    entry += ",\"entry_id\":";
+    AppendJsonString(entry, entry_id);
+    entry += ",\"event_id\":";
+    AppendJsonString(entry, event_id);
+    entry += ",\"member_seq\":" + seq + ",\"occurred_at\":";
+    AppendJsonString(entry, occurred);
+    entry += ",\"points\":" + std::to_string(ch.points) + ",\"reference\":";
+    AppendJsonString(entry, ch.reference);
+    entry += ",\"type\":";
+    AppendJsonString(entry, ch.type);
+    entry += '}';
+    c.ledger_entries.emplace_back(ch.seq, std::move(entry));
+
     nlohmann::json payload = ch.payload;
-    payload["entry_id"] = entry["entry_id"];
+    payload["entry_id"] = entry_id;
     payload["balances"] = ch.balances;
-    nlohmann::json envelope = {{"event_id", event_id},
-                               {"type", ch.type},
-                               {"schema_version", 1},
-                               {"occurred_at", occurred},
-                               {"member_id", ctx.member_id},
-                               {"member_seq", ch.seq},
-                               {"channel", channel},
-                               {"source", "tessera-rewards"},
-                               {"correlation_id", ctx.correlation_id},
-                               {"causation_id", ctx.causation_id},
-                               {"payload", payload}};
-    c.events.push_back(envelope.dump());
+    std::string envelope = "{\"causation_id\":";
+    AppendJsonString(envelope, ctx.causation_id);
+    envelope += ",\"channel\":";
+    AppendJsonString(envelope, channel);
+    envelope += ",\"correlation_id\":";
+    AppendJsonString(envelope, ctx.correlation_id);
+    envelope += ",\"event_id\":";
+    AppendJsonString(envelope, event_id);
+    envelope += ",\"member_id\":";
+    AppendJsonString(envelope, ctx.member_id);
+    envelope += ",\"member_seq\":" + seq + ",\"occurred_at\":";
+    AppendJsonString(envelope, occurred);
+    envelope += ",\"payload\":" + payload.dump() + ",\"schema_version\":1,\"source\":\"tessera-rewards\",\"type\":";
+    AppendJsonString(envelope, ch.type);
+    envelope += '}';
+    c.events.push_back(std::move(envelope));
   }
   for (const auto& [k, v] : account.records().orders) c.orders.emplace_back(k, v.dump());
   for (const auto& [k, v] : account.records().redemptions) c.redemptions.emplace_back(k, v.dump());

@@ -164,6 +164,31 @@ TEST_F(RewardsAppTest, CapturingAnActiveHoldIsOneRoundTripAndACaptureElsewhereIs
   EXPECT_TRUE(nlohmann::json::parse(app_.Audit("m-1").body)["consistent"].get<bool>());
 }
 
+TEST_F(RewardsAppTest, EventsAndLedgerEntriesAreCanonicalJson) {
+  Earn("m-1", "o-\"quoted\"\\1", 1000);
+  RequestContext ctx = Ctx("m-1", "k-1", "5");
+  ctx.correlation_id = "req \"x\"\n";
+  ASSERT_EQ(app_.Redeem({5, "reward-1", "app", ""}, ctx).status, 201);
+  ASSERT_GE(store_.events.size(), 3u);
+  for (const auto& e : store_.events) {
+    const auto j = nlohmann::json::parse(e);
+    EXPECT_EQ(j.dump(), e);  // written as text, byte for byte what nlohmann writes
+    EXPECT_EQ(j["source"], "tessera-rewards");
+    EXPECT_EQ(j["payload"]["entry_id"], "m-1:" + std::to_string(j["member_seq"].get<int64_t>()));
+  }
+  const auto last = nlohmann::json::parse(store_.events.back());
+  EXPECT_EQ(last["type"], "points.redeemed");
+  EXPECT_EQ(last["correlation_id"], "req \"x\"\n");
+  EXPECT_EQ(last["channel"], "app");
+  const auto page = nlohmann::json::parse(app_.Ledger("m-1", std::nullopt, 10).body);
+  ASSERT_FALSE(page["entries"].empty());
+  const auto& newest = page["entries"][0];
+  EXPECT_EQ(newest["type"], "points.redeemed");
+  EXPECT_EQ(newest["points"], -5);
+  EXPECT_EQ(newest["event_id"], last["event_id"]);
+  EXPECT_EQ(newest["entry_id"], last["payload"]["entry_id"]);
+}
+
 TEST_F(RewardsAppTest, AKeyInFlightIs409OnTheCachedPathToo) {
   Earn("m-1", "o-1", 1000);
   ASSERT_EQ(app_.Redeem({1, "", "web", ""}, Ctx("m-1", "k-1", "1")).status, 201);  // warm
