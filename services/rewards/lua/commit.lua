@@ -53,7 +53,10 @@ local n = redis.call('ZCARD', KEYS[2])
 if n > limit then
   local old = redis.call('ZRANGE', KEYS[2], 0, n - limit - 1)
   local sum = 0
-  for _, e in ipairs(old) do sum = sum + cjson.decode(e).points end
+  for _, e in ipairs(old) do
+    local d = cjson.decode(e)  -- compact entry: points is the 2nd field (ledger_entry.h)
+    sum = sum + (d.points or d[2])
+  end
   redis.call('HINCRBY', KEYS[9], 'trimmed_points', sum)
   redis.call('HINCRBY', KEYS[9], 'trimmed_entries', #old)
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - limit - 1)

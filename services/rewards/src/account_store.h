@@ -42,7 +42,7 @@ struct CommitRequest {
   int64_t expected_version = 0;  // compare-and-set on LoadResult::version
   std::optional<std::string> state;  // new state (nullopt: unchanged, only records/idempotency)
   int64_t new_seq = 0;
-  std::vector<std::pair<int64_t, std::string>> ledger_entries;  // (member_seq, entry JSON)
+  std::vector<std::pair<int64_t, std::string>> ledger_entries;  // (member_seq, EncodeLedgerEntry)
   std::vector<std::string> events;                              // envelopes for tessera.ledger.v1
   std::vector<std::pair<std::string, std::string>> orders, redemptions, holds;  // field -> JSON
   std::optional<int64_t> due_ms;  // next Settle() instant for the sweep; nullopt: none
@@ -67,14 +67,14 @@ struct CommitResult {
 };
 
 struct LedgerPage {
-  std::vector<std::string> entries;  // JSON, newest first
+  std::vector<std::pair<int64_t, std::string>> entries;  // (member_seq, stored entry), newest first
   std::optional<int64_t> next_before_seq;
 };
 
 struct LedgerTotals {
   int64_t trimmed_points = 0;   // sum of entries moved off the online ledger
   int64_t trimmed_entries = 0;
-  std::vector<std::string> entries;  // every online entry, oldest first
+  std::vector<std::pair<int64_t, std::string>> entries;  // (member_seq, stored entry), oldest first
 };
 
 class AccountStore {

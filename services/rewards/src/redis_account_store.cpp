@@ -134,7 +134,7 @@ LedgerPage RedisAccountStore::Ledger(const std::string& member_id, std::optional
   v.ThrowIfError();
   LedgerPage page;
   for (size_t i = 0; i + 1 < v.elements.size() && page.entries.size() < static_cast<size_t>(limit); i += 2) {
-    page.entries.push_back(v.elements[i].AsString());
+    page.entries.emplace_back(v.elements[i + 1].AsInt(), v.elements[i].AsString());
     page.next_before_seq = v.elements[i + 1].AsInt();
   }
   if (v.elements.size() / 2 <= static_cast<size_t>(limit)) page.next_before_seq.reset();
@@ -142,10 +142,11 @@ LedgerPage RedisAccountStore::Ledger(const std::string& member_id, std::optional
 }
 
 LedgerTotals RedisAccountStore::LedgerForAudit(const std::string& member_id) {
-  auto replies = pool_.Pipeline({{"ZRANGE", Key(member_id, "ledger"), "0", "-1"},
+  auto replies = pool_.Pipeline({{"ZRANGE", Key(member_id, "ledger"), "0", "-1", "WITHSCORES"},
                                  {"HMGET", Key(member_id, "meta"), "trimmed_points", "trimmed_entries"}});
   LedgerTotals t;
-  for (const auto& e : replies[0].ThrowIfError().elements) t.entries.push_back(e.AsString());
+  const auto& entries = replies[0].ThrowIfError().elements;
+  for (size_t i = 0; i + 1 < entries.size(); i += 2) t.entries.emplace_back(entries[i + 1].AsInt(), entries[i].AsString());
   const auto& meta = replies[1].ThrowIfError().elements;
   if (!meta.at(0).IsNil()) t.trimmed_points = meta.at(0).AsInt();
   if (!meta.at(1).IsNil()) t.trimmed_entries = meta.at(1).AsInt();

@@ -90,7 +90,7 @@ class InMemoryAccountStore final : public AccountStore {
     for (auto it = l.rbegin(); it != l.rend(); ++it) {
       if (before && it->first >= *before) continue;
       if (static_cast<int>(p.entries.size()) == limit) return p;
-      p.entries.push_back(it->second);
+      p.entries.emplace_back(it->first, it->second);
       p.next_before_seq = it->first;
     }
     p.next_before_seq.reset();
@@ -100,7 +100,7 @@ class InMemoryAccountStore final : public AccountStore {
   LedgerTotals LedgerForAudit(const std::string& member_id) override {
     std::lock_guard lock(mu_);
     LedgerTotals t;
-    for (const auto& [seq, e] : members_[member_id].ledger) t.entries.push_back(e);
+    for (const auto& [seq, e] : members_[member_id].ledger) t.entries.emplace_back(seq, e);
     return t;
   }
 

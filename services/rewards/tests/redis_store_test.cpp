@@ -6,6 +6,7 @@
 #include <sstream>
 #include <thread>
 
+#include "ledger_entry.h"
 #include "redis_account_store.h"
 #include "rewards_app.h"
 #include "sweep.h"
@@ -47,8 +48,9 @@ class RedisStoreTest : public ::testing::Test {
   }
   std::vector<nlohmann::json> LedgerEntries(const std::string& member) {
     std::vector<nlohmann::json> out;
-    for (const auto& e : pool_->Command({"ZRANGE", MemberKey(member, "ledger"), "0", "-1"}).elements) {
-      out.push_back(nlohmann::json::parse(e.AsString()));
+    const auto v = pool_->Command({"ZRANGE", MemberKey(member, "ledger"), "0", "-1", "WITHSCORES"});
+    for (size_t i = 0; i + 1 < v.elements.size(); i += 2) {
+      out.push_back(LedgerEntryView(member, v.elements[i + 1].AsInt(), v.elements[i].AsString()));
     }
     return out;
   }
@@ -144,6 +146,28 @@ TEST_F(RedisStoreTest, TwoCachingReplicasSpendOneBalanceExactlyOnce) {
   EXPECT_EQ(busy.status, 409);
   EXPECT_NE(busy.body.find("request_in_progress"), std::string::npos);
   EXPECT_EQ(nlohmann::json::parse(a.GetAccount("m-2").body)["points"]["available"], 994);
+}
+
+TEST_F(RedisStoreTest, LedgerEntriesAreStoredCompactlyAndOlderFullEntriesStillRead) {
+  EnrollAndEarn("m-1", 10000);
+  ASSERT_EQ(app_->Redeem({7, "", "store", ""}, Ctx("m-1", "k-1")).status, 201);
+  const auto v = pool_->Command({"ZRANGE", MemberKey("m-1", "ledger"), "-1", "-1", "WITHSCORES"});
+  const std::string stored = v.elements.at(0).AsString();
+  const int64_t seq = v.elements.at(1).AsInt();
+  const auto compact = nlohmann::json::parse(stored);
+  ASSERT_TRUE(compact.is_array());
+  EXPECT_EQ(compact[0], "points.redeemed");
+  EXPECT_EQ(compact[1], -7);
+  EXPECT_LT(stored.size(), 130u);
+  // An entry written in the older full-object format, as after an upgrade, reads the same.
+  nlohmann::json full = LedgerEntryView("m-1", seq, stored);
+  pool_->Command({"ZREM", MemberKey("m-1", "ledger"), stored}).ThrowIfError();
+  pool_->Command({"ZADD", MemberKey("m-1", "ledger"), std::to_string(seq), full.dump()}).ThrowIfError();
+  const auto page = nlohmann::json::parse(app_->Ledger("m-1", std::nullopt, 5).body);
+  EXPECT_EQ(page["entries"][0], full);
+  EXPECT_EQ(page["entries"][0]["entry_id"], "m-1:" + std::to_string(seq));
+  EXPECT_EQ(page["entries"][0]["channel"], "store");
+  EXPECT_TRUE(nlohmann::json::parse(app_->Audit("m-1").body)["consistent"].get<bool>());
 }
 
 TEST_F(RedisStoreTest, TheOnlineLedgerIsBoundedAndTheAuditStillBalances) {
