@@ -44,41 +44,18 @@ MemberFeatures MemberFeatures::FromHash(const std::map<std::string, std::string>
   return m;
 }
 
-nlohmann::json MemberFeatures::Lookup(const std::string& name, const std::string& channel, int64_t now_ms) const {
-  if (name == "channel") return channel.empty() ? nlohmann::json(nullptr) : nlohmann::json(channel);
-  if (!known) return nullptr;
-  if (name == "tier") return tier.empty() ? nlohmann::json(nullptr) : nlohmann::json(tier);
-  if (name == "persona") return persona.empty() ? nlohmann::json(nullptr) : nlohmann::json(persona);
-  if (name == "locale") return locale.empty() ? nlohmann::json(nullptr) : nlohmann::json(locale);
-  if (name == "lifetime_points") return lifetime_points;
-  if (name == "available_points") return available_points;
-  if (name == "days_since_enrolled") return enrolled_ms ? nlohmann::json((now_ms - enrolled_ms) / kDayMs) : nlohmann::json(nullptr);
-  if (name == "days_since_last_purchase") {
-    return last_purchase_ms ? nlohmann::json((now_ms - last_purchase_ms) / kDayMs) : nlohmann::json(nullptr);
-  }
-  int64_t count = 0, spend = 0;
-  for (const auto& [ms, minor] : purchases) {
-    if (now_ms - ms <= 90 * kDayMs) {
-      ++count;
-      spend += minor;
-    }
-  }
-  if (name == "purchases_90d") return count;
-  if (name == "spend_90d_minor") return spend;
-  if (name.rfind("category.", 0) == 0) {
-    auto it = categories.find(name.substr(9));
-    return it == categories.end() ? 0 : it->second;
-  }
-  return nullptr;
-}
-
 nlohmann::json MemberFeatures::View(const std::string& member_id, int64_t now_ms) const {
   nlohmann::json cats = nlohmann::json::object();
   for (const auto& [k, v] : categories) cats[k] = v;
   nlohmann::json j = {{"member_id", member_id}, {"known", known}, {"watermark", Watermark()}, {"category", cats}};
+  const std::string no_channel;
+  const FeatureView view(*this, no_channel, now_ms);  // the values audience rules see
   for (const char* n : {"tier", "persona", "locale", "lifetime_points", "available_points", "days_since_enrolled",
                         "days_since_last_purchase", "purchases_90d", "spend_90d_minor"}) {
-    j[n] = Lookup(n, "", now_ms);
+    const RuleValue v = view.Get(ResolveFeature(n));
+    if (v.type == RuleValue::Type::kNumber) j[n] = static_cast<int64_t>(v.number);  // all are integers
+    else if (v.type == RuleValue::Type::kString) j[n] = std::string(v.text);
+    else j[n] = nullptr;
   }
   return j;
 }

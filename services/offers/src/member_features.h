@@ -26,8 +26,6 @@ struct MemberFeatures {
   int64_t ledger_seq = 0;       // last ledger member_seq applied
   int64_t purchase_events = 0;  // purchase events applied
 
-  // The value of a JsonLogic variable (null when unknown). `channel` is the request's.
-  nlohmann::json Lookup(const std::string& name, const std::string& channel, int64_t now_ms) const;
   // GET /v1/members/{id}/features
   nlohmann::json View(const std::string& member_id, int64_t now_ms) const;
   // Changes whenever a feature-changing event is applied; quotes carry it.

@@ -224,6 +224,27 @@ TEST(Ranking, FailsOpenWithoutFeatures) {
   EXPECT_EQ(r.offers[0].campaign->campaign_id, "c-open");
 }
 
+TEST(MemberFeatures, TheViewShowsWhatAudienceRulesSee) {
+  MemberFeatures f;
+  f.known = true;
+  f.tier = "gold";
+  f.lifetime_points = 25000;
+  f.enrolled_ms = kNow - 40 * kDayMs - 5;
+  f.purchases = {{kNow - 10 * kDayMs, 4500}, {kNow - 91 * kDayMs, 9900}, {kNow - kDayMs, 500}};
+  f.categories = {{"shoes", 2}};
+  const json v = f.View("m-1", kNow);
+  EXPECT_EQ(v["tier"], "gold");
+  EXPECT_TRUE(v["lifetime_points"].is_number_integer());
+  EXPECT_EQ(v["lifetime_points"], 25000);
+  EXPECT_EQ(v["days_since_enrolled"], 40);
+  EXPECT_TRUE(v["days_since_last_purchase"].is_null());  // no last purchase recorded
+  EXPECT_EQ(v["purchases_90d"], 2);                        // the 91-day-old one is out
+  EXPECT_EQ(v["spend_90d_minor"], 5000);
+  EXPECT_TRUE(v["persona"].is_null());
+  EXPECT_EQ(v["category"]["shoes"], 2);
+  EXPECT_TRUE(MemberFeatures{}.View("m-2", kNow)["lifetime_points"].is_null());  // unknown member
+}
+
 TEST(Holdout, StableHashWithTestVectors) {
   // bucket = first 8 bytes of SHA-256("<campaign>:<member>") as big-endian uint64, mod 10000.
   // Reproduce in Python: int.from_bytes(hashlib.sha256(b"summer-2026:m-1001").digest()[:8], "big") % 10000
