@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
     e.source = "bench";
     e.correlation_id = "bench";
     e.payload = std::move(payload);
-    return e.ToJson().dump();
+    return e.Dump();
   };
   std::cerr << "[bench-notify] broker ceiling: produce -> consume at " << rate << "/s for " << seconds << " s" << std::endl;
   const auto [broker_p50, broker_p99] = BrokerCeiling(a["--brokers"], producer, rate, seconds);

@@ -1,5 +1,7 @@
 #include "tessera/events.h"
 
+#include "tessera/json_text.h"
+
 namespace tessera {
 
 std::string DlqTopicFor(const std::string& topic) {
@@ -33,6 +35,30 @@ nlohmann::json EventEnvelope::ToJson() const {
                       {"payload", payload}};
   if (member_seq) j["member_seq"] = *member_seq;
   return j;
+}
+
+std::string EventEnvelope::Dump() const {
+  // Keys in the order nlohmann::json writes them (sorted).
+  std::string out = "{\"causation_id\":";
+  AppendJsonString(out, causation_id);
+  out += ",\"channel\":";
+  AppendJsonString(out, channel);
+  out += ",\"correlation_id\":";
+  AppendJsonString(out, correlation_id);
+  out += ",\"event_id\":";
+  AppendJsonString(out, event_id);
+  out += ",\"member_id\":";
+  if (member_id) AppendJsonString(out, *member_id);
+  else out += "null";
+  if (member_seq) out += ",\"member_seq\":" + std::to_string(*member_seq);
+  out += ",\"occurred_at\":";
+  AppendJsonString(out, occurred_at);
+  out += ",\"payload\":" + payload.dump() + ",\"schema_version\":" + std::to_string(schema_version) + ",\"source\":";
+  AppendJsonString(out, source);
+  out += ",\"type\":";
+  AppendJsonString(out, type);
+  out += '}';
+  return out;
 }
 
 std::optional<EventEnvelope> EventEnvelope::FromJson(const nlohmann::json& j, std::string* error) {

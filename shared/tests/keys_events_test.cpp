@@ -48,7 +48,7 @@ TEST(Events, DeadLetterTopicNames) {
   EXPECT_EQ(AllTopics().size(), 8u);
 }
 
-TEST(Events, EnvelopeRoundTripsAndValidates) {
+EventEnvelope SampleEnvelope() {
   EventEnvelope e;
   e.event_id = "0b0f9c3e-4a57-4c0e-9d0a-1f2e3d4c5b6a";
   e.type = "points.earned";
@@ -58,6 +58,11 @@ TEST(Events, EnvelopeRoundTripsAndValidates) {
   e.channel = "store";
   e.source = "tessera-rewards";
   e.payload = {{"points", 120}};
+  return e;
+}
+
+TEST(Events, EnvelopeRoundTripsAndValidates) {
+  const EventEnvelope e = SampleEnvelope();
   std::string err;
   auto back = EventEnvelope::FromJson(e.ToJson(), &err);
   ASSERT_TRUE(back) << err;
@@ -65,6 +70,19 @@ TEST(Events, EnvelopeRoundTripsAndValidates) {
   EXPECT_EQ(back->payload["points"], 120);
   EXPECT_FALSE(EventEnvelope::FromJson(nlohmann::json::parse(R"({"type":"x"})"), &err));
   EXPECT_NE(err.find("event_id"), std::string::npos);
+}
+
+TEST(Events, DumpWritesWhatToJsonWrites) {
+  EventEnvelope e = SampleEnvelope();
+  e.member_id = "m-\"1\"";
+  e.correlation_id = "req\n1";
+  e.causation_id = "req-1";
+  e.payload = {{"points", 120}, {"note", "ü \\ tab\t"}};
+  EXPECT_EQ(e.Dump(), e.ToJson().dump());
+  e.member_id.reset();  // campaign events: member_id null, no member_seq
+  e.member_seq.reset();
+  e.schema_version = 2;
+  EXPECT_EQ(e.Dump(), e.ToJson().dump());
 }
 
 }  // namespace

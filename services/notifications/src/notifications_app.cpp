@@ -100,7 +100,7 @@ std::string NotificationsApp::Event(const std::string& type, const nlohmann::jso
                {"class", record.value("class", "")},
                {"locale", record.value("locale", "")}};
   for (auto it = extra.begin(); it != extra.end(); ++it) e.payload[it.key()] = it.value();
-  return e.ToJson().dump();
+  return e.Dump();
 }
 
 int64_t NotificationsApp::Backoff(int attempt) const {

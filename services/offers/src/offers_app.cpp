@@ -55,7 +55,7 @@ std::string OffersApp::Envelope(const std::string& type, const std::optional<std
   e.correlation_id = correlation_id;
   e.causation_id = correlation_id;
   e.payload = std::move(payload);
-  return e.ToJson().dump();
+  return e.Dump();
 }
 
 HttpResponse OffersApp::SaveWithEvent(Campaign c, int64_t expected_rev, const std::string& event_type,

@@ -6,8 +6,8 @@
 #include "ledger_entry.h"
 #include "tessera/crypto.h"
 #include "tessera/errors.h"
+#include "tessera/events.h"
 #include "tessera/http_types.h"
-#include "tessera/json_text.h"
 #include "tessera/keys.h"
 
 namespace tessera::rewards {
@@ -49,8 +49,15 @@ std::string RewardsApp::IdempotencyKeyFor(const std::string& member_id, const st
   return IdempotencyKey(BucketTag(MemberBucket(member_id)), "rewards:" + member_id, key);
 }
 
-CommitRequest RewardsApp::BuildCommit(const RequestContext& ctx, const LoadResult& loaded, const MemberState& state,
-                                      const Account& account, int64_t now_ms) {
+CommitRequest RewardsApp::Apply(const RequestContext& ctx, const LoadResult& loaded, MemberState& state,
+                                const Operation& op, int success_status) {
+  const int64_t now_ms = ToUnixMillis(clock_.Now());
+  Account account(state, rules_, now_ms);
+  const std::optional<int64_t> due_before = account.NextDue();
+  if (loaded.state) account.Settle();
+  int status = success_status;
+  const nlohmann::json body = op(account, loaded, status);  // a refusal leaves here
+
   CommitRequest c;
   c.member_id = ctx.member_id;
   c.expected_version = loaded.version;
@@ -59,40 +66,35 @@ CommitRequest RewardsApp::BuildCommit(const RequestContext& ctx, const LoadResul
   c.due_ms = account.NextDue();
   c.ledger_online_entries = rules_.ledger_online_entries;
   const std::string occurred = FormatMs(now_ms);
-  // Entries (compact, ledger_entry.h) and envelopes (keys in nlohmann's sorted order) are
-  // written as text: building and dumping two JSON trees per change was a tenth of a
-  // redemption's CPU.
+  // Entries (compact, ledger_entry.h) and envelopes (EventEnvelope::Dump) are written as text:
+  // building and dumping two JSON trees per change was a tenth of a redemption's CPU.
   for (const auto& ch : account.changes()) {
     const std::string event_id = NewUuid();
     const std::string& channel = ch.channel.empty() ? ctx.channel : ch.channel;
-    const std::string entry_id = ctx.member_id + ":" + std::to_string(ch.seq);
-    const std::string seq = std::to_string(ch.seq);
     c.ledger_entries.emplace_back(ch.seq, EncodeLedgerEntry({ch.type, ch.points, ch.total_after, ch.available_after,
                                                              channel, ch.reference, now_ms, event_id}));
 
-    nlohmann::json payload = ch.payload;
-    payload["entry_id"] = entry_id;
-    payload["balances"] = ch.balances;
-    std::string envelope = "{\"causation_id\":";
-    AppendJsonString(envelope, ctx.causation_id);
-    envelope += ",\"channel\":";
-    AppendJsonString(envelope, channel);
-    envelope += ",\"correlation_id\":";
-    AppendJsonString(envelope, ctx.correlation_id);
-    envelope += ",\"event_id\":";
-    AppendJsonString(envelope, event_id);
-    envelope += ",\"member_id\":";
-    AppendJsonString(envelope, ctx.member_id);
-    envelope += ",\"member_seq\":" + seq + ",\"occurred_at\":";
-    AppendJsonString(envelope, occurred);
-    envelope += ",\"payload\":" + payload.dump() + ",\"schema_version\":1,\"source\":\"tessera-rewards\",\"type\":";
-    AppendJsonString(envelope, ch.type);
-    envelope += '}';
-    c.events.push_back(std::move(envelope));
+    EventEnvelope e;
+    e.event_id = event_id;
+    e.type = ch.type;
+    e.occurred_at = occurred;
+    e.member_id = ctx.member_id;
+    e.member_seq = ch.seq;
+    e.channel = channel;
+    e.source = "tessera-rewards";
+    e.correlation_id = ctx.correlation_id;
+    e.causation_id = ctx.causation_id;
+    e.payload = ch.payload;
+    e.payload["entry_id"] = ctx.member_id + ":" + std::to_string(ch.seq);
+    e.payload["balances"] = ch.balances;
+    c.events.push_back(e.Dump());
   }
   for (const auto& [k, v] : account.records().orders) c.orders.emplace_back(k, v.dump());
   for (const auto& [k, v] : account.records().redemptions) c.redemptions.emplace_back(k, v.dump());
   for (const auto& [k, v] : account.records().holds) c.holds.emplace_back(k, v.dump());
+  c.due_changed = !loaded.state || due_before != c.due_ms;  // the index moves only when due does
+  c.response_status = status;
+  c.response_body = body.dump();
   return c;
 }
 
@@ -106,21 +108,12 @@ std::optional<Reply> RewardsApp::TryCached(const RequestContext& ctx, const std:
   loaded.seq = cached->state.seq;
   loaded.version = cached->version;
   MemberState& state = cached->state;
-  const int64_t now_ms = ToUnixMillis(clock_.Now());
-  Account account(state, rules_, now_ms);
-  const std::optional<int64_t> due_before = account.NextDue();
-  account.Settle();
-  int status = success_status;
-  nlohmann::json body;
+  CommitRequest commit;
   try {
-    body = op(account, loaded, status);
+    commit = Apply(ctx, loaded, state, op, success_status);
   } catch (const ProblemError&) {
     return std::nullopt;  // possibly decided on stale state: the load path decides again
   }
-  CommitRequest commit = BuildCommit(ctx, loaded, state, account, now_ms);
-  commit.due_changed = due_before != commit.due_ms;
-  commit.response_status = status;
-  commit.response_body = body.dump();
   commit.idempotency = idem;
   commit.marked_in_flight = false;
   // An order recorded meanwhile: conflict, and the load path refuses it.
@@ -182,20 +175,14 @@ Reply RewardsApp::Mutate(const RequestContext& ctx, const Lookup& lookup, Member
     }
     MemberState state = loaded.state ? MemberState::FromJson(*loaded.state) : MemberState{};
     if (loaded.state) cache_.Put(ctx.member_id, state, loaded.version);
-    const int64_t now_ms = ToUnixMillis(clock_.Now());
-    Account account(state, rules_, now_ms);
-    const std::optional<int64_t> due_before = account.NextDue();
-    int status = success_status;
-    nlohmann::json body;
+    CommitRequest commit;
     std::optional<Problem> refusal;
-    if (loaded.state) account.Settle();
     try {
-      body = op(account, loaded, status);
+      commit = Apply(ctx, loaded, state, op, success_status);
     } catch (const ProblemError& e) {
       refusal = e.problem();
       if (!Storable(refusal->status)) return abandon(ProblemReply(*refusal));
     }
-    CommitRequest commit;
     if (refusal) {
       // Nothing changes but the answer is recorded, under the same compare-and-set, so that a
       // retry with the key gets the same refusal and the refusal was decided on current state.
@@ -207,11 +194,6 @@ Reply RewardsApp::Mutate(const RequestContext& ctx, const Lookup& lookup, Member
       commit.response_status = refusal->status;
       commit.response_body = refusal->Body();
       if (!idem) return ProblemReply(*refusal);
-    } else {
-      commit = BuildCommit(ctx, loaded, state, account, now_ms);
-      commit.due_changed = !loaded.state || due_before != commit.due_ms;  // the index moves only when due does
-      commit.response_status = status;
-      commit.response_body = body.dump();
     }
     commit.idempotency = idem;
     CommitResult result = store_.Commit(commit);

@@ -121,8 +121,12 @@ class RewardsApp {
   // The one-round-trip attempt on a cached state; nullopt when it did not settle the request.
   std::optional<Reply> TryCached(const RequestContext& ctx, const std::optional<IdempotencyRef>& idem,
                                  const Lookup& lookup, const Operation& op, int success_status);
-  CommitRequest BuildCommit(const RequestContext& ctx, const LoadResult& loaded, const MemberState& state,
-                            const Account& account, int64_t now_ms);
+  // One attempt of a change on `state` (loaded or cached): Settle() when the member exists, the
+  // operation, then the commit of everything it changed (state, entries, events, records, due
+  // instant) with its answer, expecting `loaded.version`. A refusal propagates as the
+  // operation's ProblemError.
+  CommitRequest Apply(const RequestContext& ctx, const LoadResult& loaded, MemberState& state, const Operation& op,
+                      int success_status);
 
   AccountStore& store_;
   const ProgramRules& rules_;

@@ -36,6 +36,9 @@ struct EventEnvelope {
   nlohmann::json payload = nlohmann::json::object();
 
   nlohmann::json ToJson() const;
+  // The message value: ToJson().dump(), byte for byte, written as text (every change publishes
+  // one, so no intermediate JSON tree).
+  std::string Dump() const;
   // Validates required members and their types; on failure returns nullopt and sets `error`.
   static std::optional<EventEnvelope> FromJson(const nlohmann::json& j, std::string* error);
 };
