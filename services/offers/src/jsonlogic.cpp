@@ -6,14 +6,52 @@
 
 namespace tessera::offers {
 
+namespace {
+// The feature vocabulary, one row per named feature; `category.<name>` is a number for any name.
+struct NamedFeature {
+  const char* name;
+  FeatureId id;
+  FeatureType type;
+};
+constexpr NamedFeature kNamedFeatures[] = {
+    {"tier", FeatureId::kTier, FeatureType::kString},
+    {"persona", FeatureId::kPersona, FeatureType::kString},
+    {"locale", FeatureId::kLocale, FeatureType::kString},
+    {"channel", FeatureId::kChannel, FeatureType::kString},
+    {"lifetime_points", FeatureId::kLifetimePoints, FeatureType::kNumber},
+    {"available_points", FeatureId::kAvailablePoints, FeatureType::kNumber},
+    {"days_since_enrolled", FeatureId::kDaysSinceEnrolled, FeatureType::kNumber},
+    {"days_since_last_purchase", FeatureId::kDaysSinceLastPurchase, FeatureType::kNumber},
+    {"purchases_90d", FeatureId::kPurchases90d, FeatureType::kNumber},
+    {"spend_90d_minor", FeatureId::kSpend90dMinor, FeatureType::kNumber},
+};
+
+const NamedFeature* FindNamed(const std::string& name) {
+  for (const auto& f : kNamedFeatures) {
+    if (name == f.name) return &f;
+  }
+  return nullptr;
+}
+
+bool IsCategory(const std::string& name) { return name.rfind("category.", 0) == 0 && name.size() > 9; }
+}  // namespace
+
 std::optional<FeatureType> FeatureTypeOf(const std::string& name) {
-  static const std::set<std::string> kNumbers = {"lifetime_points", "available_points", "days_since_enrolled",
-                                                 "days_since_last_purchase", "purchases_90d", "spend_90d_minor"};
-  static const std::set<std::string> kStrings = {"tier", "persona", "locale", "channel"};
-  if (kNumbers.count(name)) return FeatureType::kNumber;
-  if (kStrings.count(name)) return FeatureType::kString;
-  if (name.rfind("category.", 0) == 0 && name.size() > 9) return FeatureType::kNumber;
+  if (const NamedFeature* f = FindNamed(name)) return f->type;
+  if (IsCategory(name)) return FeatureType::kNumber;
   return std::nullopt;
+}
+
+FeatureRef ResolveFeature(const std::string& name) {
+  FeatureRef r;
+  r.name = name;
+  if (const NamedFeature* f = FindNamed(name)) {
+    r.id = f->id;
+  } else {
+    r.id = FeatureId::kCategory;
+    r.category = IsCategory(name) ? name.substr(9) : name;
+  }
+  return r;
 }
 
 RuleValue RuleValue::FromJson(const nlohmann::json& j) {
@@ -39,29 +77,6 @@ struct Rule::Node {
   FeatureRef var;                       // kVar
   std::vector<std::shared_ptr<const Node>> args;
 };
-
-FeatureRef ResolveFeature(const std::string& name) {
-  static const std::map<std::string, FeatureId> kIds = {
-      {"tier", FeatureId::kTier},
-      {"persona", FeatureId::kPersona},
-      {"locale", FeatureId::kLocale},
-      {"channel", FeatureId::kChannel},
-      {"lifetime_points", FeatureId::kLifetimePoints},
-      {"available_points", FeatureId::kAvailablePoints},
-      {"days_since_enrolled", FeatureId::kDaysSinceEnrolled},
-      {"days_since_last_purchase", FeatureId::kDaysSinceLastPurchase},
-      {"purchases_90d", FeatureId::kPurchases90d},
-      {"spend_90d_minor", FeatureId::kSpend90dMinor}};
-  FeatureRef r;
-  r.name = name;
-  if (auto it = kIds.find(name); it != kIds.end()) {
-    r.id = it->second;
-  } else {
-    r.id = FeatureId::kCategory;
-    r.category = name.rfind("category.", 0) == 0 ? name.substr(9) : name;
-  }
-  return r;
-}
 
 namespace {
 
@@ -130,7 +145,7 @@ class Compiler {
                                                    {"==", Op::kEq},   {"!=", Op::kNe}, {"<", Op::kLt},
                                                    {"<=", Op::kLe},   {">", Op::kGt},  {">=", Op::kGe},
                                                    {"in", Op::kIn}};
-    if (auto it = kOps.find(op); it != kOps.end()) n->op = it->second;
+    const auto known = kOps.find(op);
     nlohmann::json args = raw.is_array() ? raw : nlohmann::json::array({raw});
     for (size_t i = 0; i < args.size(); ++i) n->args.push_back(Compile(args[i], here + "/" + std::to_string(i)));
     auto arity = [&](size_t lo, size_t hi) {
@@ -139,40 +154,57 @@ class Compiler {
                       " arguments");
       }
     };
-    if (op == "and" || op == "or") {
-      arity(1, 64);
-      for (size_t i = 0; i < n->args.size(); ++i) {
-        if (n->args[i]->kind != Kind::kBool) Bad(here + "/" + std::to_string(i), op + " combines conditions, not " + KindName(n->args[i]->kind));
-      }
-    } else if (op == "!") {
-      arity(1, 1);
-      if (n->args[0]->kind != Kind::kBool) Bad(here + "/0", "! negates a condition, not " + std::string(KindName(n->args[0]->kind)));
-    } else if (op == "==" || op == "!=") {
-      arity(2, 2);
-      if (n->args[0]->kind != n->args[1]->kind) {
-        Bad(here, std::string("compares ") + KindName(n->args[0]->kind) + " with " + KindName(n->args[1]->kind));
-      }
-    } else if (op == "<" || op == "<=" || op == ">" || op == ">=") {
-      arity(2, op[0] == '<' ? 3 : 2);
-      for (size_t i = 0; i < n->args.size(); ++i) {
-        if (n->args[i]->kind != Kind::kNumber) Bad(here + "/" + std::to_string(i), op + " compares numbers, not " + KindName(n->args[i]->kind));
-      }
-    } else if (op == "in") {
-      arity(2, 2);
-      const Kind needle = n->args[0]->kind, hay = n->args[1]->kind;
-      if (hay == Kind::kArray) {
-        if (needle != Kind::kString && needle != Kind::kNumber) Bad(here + "/0", "in looks for a string or a number");
-        const auto& a = *n->args[1];
-        if ((needle == Kind::kString && !a.numbers.empty()) || (needle == Kind::kNumber && !a.strings.empty())) {
-          Bad(here + "/1", "the array must hold values of the same type as the first argument");
-        }
-      } else if (hay == Kind::kString) {
-        if (needle != Kind::kString) Bad(here + "/0", "in on a string looks for a substring");
-      } else {
-        Bad(here + "/1", "in needs an array or a string");
-      }
-    } else {
+    if (known == kOps.end()) {
       Bad(here, "unsupported operator '" + op + "' (use and, or, !, ==, !=, <, <=, >, >=, in, var)");
+    }
+    n->op = known->second;
+    switch (n->op) {
+      case Op::kAnd:
+      case Op::kOr:
+        arity(1, 64);
+        for (size_t i = 0; i < n->args.size(); ++i) {
+          if (n->args[i]->kind != Kind::kBool) Bad(here + "/" + std::to_string(i), op + " combines conditions, not " + KindName(n->args[i]->kind));
+        }
+        break;
+      case Op::kNot:
+        arity(1, 1);
+        if (n->args[0]->kind != Kind::kBool) Bad(here + "/0", "! negates a condition, not " + std::string(KindName(n->args[0]->kind)));
+        break;
+      case Op::kEq:
+      case Op::kNe:
+        arity(2, 2);
+        if (n->args[0]->kind != n->args[1]->kind) {
+          Bad(here, std::string("compares ") + KindName(n->args[0]->kind) + " with " + KindName(n->args[1]->kind));
+        }
+        break;
+      case Op::kLt:
+      case Op::kLe:
+      case Op::kGt:
+      case Op::kGe:
+        arity(2, n->op == Op::kLt || n->op == Op::kLe ? 3 : 2);  // < and <= also take three (between)
+        for (size_t i = 0; i < n->args.size(); ++i) {
+          if (n->args[i]->kind != Kind::kNumber) Bad(here + "/" + std::to_string(i), op + " compares numbers, not " + KindName(n->args[i]->kind));
+        }
+        break;
+      case Op::kIn: {
+        arity(2, 2);
+        const Kind needle = n->args[0]->kind, hay = n->args[1]->kind;
+        if (hay == Kind::kArray) {
+          if (needle != Kind::kString && needle != Kind::kNumber) Bad(here + "/0", "in looks for a string or a number");
+          const auto& a = *n->args[1];
+          if ((needle == Kind::kString && !a.numbers.empty()) || (needle == Kind::kNumber && !a.strings.empty())) {
+            Bad(here + "/1", "the array must hold values of the same type as the first argument");
+          }
+        } else if (hay == Kind::kString) {
+          if (needle != Kind::kString) Bad(here + "/0", "in on a string looks for a substring");
+        } else {
+          Bad(here + "/1", "in needs an array or a string");
+        }
+        break;
+      }
+      case Op::kLit:
+      case Op::kVar:
+        break;  // not operators: handled above
     }
     n->kind = Kind::kBool;
     return n;
