@@ -30,9 +30,8 @@ class MemberCache {
   explicit MemberCache(size_t capacity);
 
   std::optional<CachedMember> Get(const std::string& member_id) const;
-  void Put(const std::string& member_id, const MemberState& state, int64_t version);
+  void Put(const std::string& member_id, MemberState state, int64_t version);
   void Erase(const std::string& member_id);
-  size_t capacity() const { return capacity_; }
 
  private:
   static constexpr size_t kShards = 32;

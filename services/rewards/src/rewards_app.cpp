@@ -121,7 +121,7 @@ std::optional<Reply> RewardsApp::TryCached(const RequestContext& ctx, const std:
   CommitResult result = store_.Commit(commit);
   switch (result.status) {
     case CommitStatus::kCommitted:
-      cache_.Put(ctx.member_id, state, result.version);
+      cache_.Put(ctx.member_id, std::move(state), result.version);
       return Reply{commit.response_status, commit.response_body, false};
     case CommitStatus::kReplay:
       return FromStored(result.replay);
@@ -198,7 +198,7 @@ Reply RewardsApp::Mutate(const RequestContext& ctx, const Lookup& lookup, Member
     commit.idempotency = idem;
     CommitResult result = store_.Commit(commit);
     if (result.status == CommitStatus::kCommitted) {
-      if (!refusal) cache_.Put(ctx.member_id, state, result.version);
+      if (!refusal) cache_.Put(ctx.member_id, std::move(state), result.version);
       return {commit.response_status, commit.response_body, false};
     }
     if (result.status == CommitStatus::kReplay) return FromStored(result.replay);
