@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "tessera/crypto.h"
 
 namespace tessera {
@@ -114,6 +116,24 @@ TEST(Crypto, KnownVectors) {
   EXPECT_EQ(u.size(), 36u);
   EXPECT_EQ(u[14], '4');
   EXPECT_NE(NewUuid(), u);
+}
+
+TEST(Crypto, HmacKeepsPerKeyStateApartAndRandomBlocksNeverRepeat) {
+  // HmacSha256 keeps a keyed template per thread: switching keys back and forth must not mix
+  // them (RFC 4231 test cases 1 and 2).
+  const std::string key1(20, '\x0b');
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(HexEncode(HmacSha256(key1, "Hi There")),
+              "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    EXPECT_EQ(HexEncode(HmacSha256("Jefe", "what do ya want for nothing?")),
+              "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  }
+  // RandomBytes serves small requests from a per-thread block: across several refills no
+  // 16-byte value comes back twice, and large requests bypass the block.
+  std::set<std::string> seen;
+  for (int i = 0; i < 2000; ++i) EXPECT_TRUE(seen.insert(RandomBytes(16)).second);
+  EXPECT_EQ(RandomBytes(5000).size(), 5000u);
+  EXPECT_NE(RandomBytes(5000), RandomBytes(5000));
 }
 
 }  // namespace
