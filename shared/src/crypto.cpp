@@ -6,6 +6,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include <cctype>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -20,6 +21,24 @@ std::string HexEncode(std::string_view data) {
     out.push_back(kHex[c >> 4]);
     out.push_back(kHex[c & 0xF]);
   }
+  return out;
+}
+
+std::string Base32Encode(std::string_view data) {
+  static constexpr char kCrockford[] = "0123456789abcdefghjkmnpqrstvwxyz";
+  std::string out;
+  out.reserve((data.size() * 8 + 4) / 5);
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (unsigned char c : data) {
+    buffer = (buffer << 8) | c;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out.push_back(kCrockford[(buffer >> bits) & 0x1F]);
+    }
+  }
+  if (bits > 0) out.push_back(kCrockford[(buffer << (5 - bits)) & 0x1F]);
   return out;
 }
 
@@ -173,13 +192,44 @@ std::string RandomBytes(size_t n) {
   return out;
 }
 
-std::string NewUuid() {
-  std::string b = RandomBytes(16);
-  b[6] = static_cast<char>((b[6] & 0x0F) | 0x40);
+namespace {
+// 16 bytes as the RFC 4122 text form, with the given version in the high nibble of byte 6 and
+// the RFC 4122 variant in byte 8.
+std::string FormatUuid(std::string b, int version) {
+  b[6] = static_cast<char>((b[6] & 0x0F) | (version << 4));
   b[8] = static_cast<char>((b[8] & 0x3F) | 0x80);
   std::string hex = HexEncode(b);
   return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
          hex.substr(16, 4) + "-" + hex.substr(20, 12);
+}
+
+const EVP_MD* Sha1Md() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+  if (md == nullptr) throw std::runtime_error("OpenSSL: SHA1 unavailable");
+  return md;
+}
+}  // namespace
+
+std::string NewUuid() { return FormatUuid(RandomBytes(16), 4); }
+
+std::string NameUuid(std::string_view namespace_uuid, std::string_view name) {
+  std::string ns;
+  for (char c : namespace_uuid) {
+    if (c == '-') continue;
+    if (!std::isxdigit(static_cast<unsigned char>(c))) throw std::invalid_argument("NameUuid: namespace is not a UUID");
+    ns += c;
+  }
+  if (ns.size() != 32) throw std::invalid_argument("NameUuid: namespace is not a UUID");
+  std::string data;
+  data.reserve(16 + name.size());
+  for (size_t i = 0; i < 32; i += 2) data += static_cast<char>(std::stoi(ns.substr(i, 2), nullptr, 16));
+  data.append(name);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), digest, &len, Sha1Md(), nullptr) != 1 || len < 16) {
+    throw std::runtime_error("SHA-1 failed");
+  }
+  return FormatUuid(std::string(reinterpret_cast<const char*>(digest), 16), 5);
 }
 
 }  // namespace tessera

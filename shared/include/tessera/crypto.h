@@ -20,9 +20,16 @@ std::string Base64UrlEncode(std::string_view data);
 // Accepts padded or unpadded base64url; nullopt on any invalid character.
 std::optional<std::string> Base64UrlDecode(std::string_view text);
 std::string HexEncode(std::string_view data);
+// Crockford base32 (lower case, no padding; the last group zero-filled): 5 bits a character, so
+// ids are a fifth shorter than hex and still easy to read out (no i, l, o or u).
+std::string Base32Encode(std::string_view data);
 // `n` bytes from OpenSSL's CSPRNG. Throws std::runtime_error if it fails.
 std::string RandomBytes(size_t n);
 // RFC 4122 version-4 UUID, lower case, from the CSPRNG.
 std::string NewUuid();
+// RFC 4122 version-5 (name-based, SHA-1) UUID of `name` in the namespace `namespace_uuid`
+// (text form): the same name always gives the same id. Throws std::invalid_argument if
+// `namespace_uuid` is not a UUID.
+std::string NameUuid(std::string_view namespace_uuid, std::string_view name);
 
 }  // namespace tessera
