@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""member_memory.py REWARDS_URL OFFERS_URL REDIS_PORT — Redis memory of one member (MEMORY USAGE
-over all its keys) with 20 ledger entries, 3 lots and 5 activated offers, then as its ledger grows
-to 100 and 1 000 entries. Prints one JSON line. Needs the campaigns of bench/seed_offers.py
+"""member_memory.py REWARDS_URL OFFERS_URL REDIS_PORT [MEMBER_ID] — Redis memory of one member
+(MEMORY USAGE over all its keys, in total and by key) with 20 ledger entries, 3 lots and 5
+activated offers, then as its ledger grows to 100 and 1 000 entries. Prints one JSON line. The
+member (default mem-probe) must not exist yet. Needs the campaigns of bench/seed_offers.py
 (bench-006, -012, -018, -024, -030 are open to everyone on every channel, without holdout)."""
 import http.client
 import json
@@ -11,7 +12,7 @@ import urllib.parse
 from datetime import datetime, timezone
 
 rewards, offers, port = sys.argv[1], sys.argv[2], sys.argv[3]
-member = "mem-probe"
+member = sys.argv[4] if len(sys.argv) > 4 else "mem-probe"
 
 
 def call(base, method, path, body=None, token="dev-pos", key=None):
@@ -34,13 +35,14 @@ def bucket_tag(member_id):
 
 
 def memory():
-    pattern = f"tessera:{bucket_tag(member)}:m:{member}:*"
-    keys = subprocess.run(["redis-cli", "-p", port, "--scan", "--pattern", pattern], capture_output=True, text=True).stdout.split()
-    total = 0
+    """(total bytes, {key suffix: bytes}) over all of the member's keys."""
+    prefix = f"tessera:{bucket_tag(member)}:m:{member}:"
+    keys = subprocess.run(["redis-cli", "-p", port, "--scan", "--pattern", prefix + "*"], capture_output=True, text=True).stdout.split()
+    by_key = {}
     for k in keys:
         out = subprocess.run(["redis-cli", "-p", port, "MEMORY", "USAGE", k, "SAMPLES", "0"], capture_output=True, text=True).stdout.strip()
-        total += int(out or 0)
-    return total, len(keys)
+        by_key[k[len(prefix):]] = int(out or 0)
+    return sum(by_key.values()), dict(sorted(by_key.items(), key=lambda kv: -kv[1]))
 
 
 now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -60,7 +62,7 @@ for i in (6, 12, 18, 24, 30):
     status, _ = call(offers, "POST", f"/v1/members/{member}/offers/bench-{i:03d}/activate", {"channel": "web"}, token="dev-storefront")
     activated += status in (200, 201)
 result = {"ledger_entries": entries, "lots": 3, "activated_offers": activated}
-result["bytes"], result["keys"] = memory()
+result["bytes"], result["by_key"] = memory()
 growth = {}
 for target in (100, 1000):
     while entries < target:

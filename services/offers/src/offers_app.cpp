@@ -272,7 +272,10 @@ HttpResponse OffersApp::Activate(const std::string& member_id, const std::string
     return ProblemResponse(409, "not_eligible", "offer " + offer_id + " is not offered to this member on " +
                                                     (channel.empty() ? std::string("any channel") : channel));
   }
-  const nlohmann::json state = {{"state", "activated"}, {"redemptions", 0}, {"version", c->version}, {"activated_at", now}};
+  // The stored state of a clipped offer; "state" ("activated") and "redemptions" (0) are left
+  // to their defaults until the first redemption writes them (redeem.lua) — a member's offer
+  // states are a fifth of its Redis memory (bench/README.md, memory).
+  const nlohmann::json state = {{"version", c->version}, {"activated_at", now}};
   nlohmann::json content = nlohmann::json::object();
   for (const auto& [loc, t] : c->content) content[loc] = {{"title", t.title}, {"description", t.description}};
   const std::string event =
@@ -357,7 +360,7 @@ HttpResponse OffersApp::Redeem(const std::string& member_id, const std::string& 
     if (!store_.ReserveBudget(offer_id, points, current->limits.total_redemptions, current->limits.total_points)) {
       return refuse(409, "budget_exhausted", "offer " + offer_id + " has no budget left");
     }
-    const std::string redemption_id = "ord_" + HexEncode(RandomBytes(10));
+    const std::string redemption_id = "ord_" + Base32Encode(RandomBytes(10));
     nlohmann::json payload = {{"campaign_id", offer_id},     {"campaign_version", offered.version},
                               {"offer_id", offer_id},        {"order_id", body.order_id},
                               {"redemption_id", redemption_id}, {"reward", offered.reward.ToJson()}};

@@ -316,14 +316,19 @@ nlohmann::json Account::Redeem(const std::string& redemption_id, int64_t points,
   if (!reward_id.empty()) payload["reward_id"] = reward_id;
   if (!order_id.empty()) payload["order_id"] = order_id;
   Emit("points.redeemed", -points, channel, redemption_id, payload);
-  records_.redemptions[redemption_id] = {{"points", points}, {"allocations", allocations}, {"status", "completed"},
-                                         {"channel", channel}, {"at_ms", now_}};
+  records_.redemptions[redemption_id] = RedemptionRecord(std::move(allocations), "");
   nlohmann::json body = payload;
   body["member_id"] = s_.member_id;
   body["status"] = "completed";
   body["member_seq"] = s_.seq;
   body["balances"] = Balances();
   return body;
+}
+
+nlohmann::json Account::RedemptionRecord(nlohmann::json allocations, const std::string& hold_id) const {
+  nlohmann::json r = {{"allocations", std::move(allocations)}, {"status", "completed"}, {"at", now_ / 1000}};
+  if (!hold_id.empty()) r["hold_id"] = hold_id;
+  return r;
 }
 
 nlohmann::json Account::HoldRecord(const ActiveHold& h, const std::string& status, const nlohmann::json& extra) const {
@@ -378,8 +383,7 @@ nlohmann::json Account::Capture(const std::string& hold_id, const std::string& r
   for (const auto& a : h.allocations) allocations.push_back({a.lot_id, a.points, a.expires_ms});
   Emit("hold.captured", -h.points, h.channel, hold_id,
        {{"hold_id", hold_id}, {"redemption_id", redemption_id}, {"points", h.points}});
-  records_.redemptions[redemption_id] = {{"points", h.points}, {"allocations", allocations}, {"status", "completed"},
-                                         {"channel", h.channel}, {"at_ms", now_}, {"hold_id", hold_id}};
+  records_.redemptions[redemption_id] = RedemptionRecord(std::move(allocations), hold_id);
   nlohmann::json rec = HoldRecord(h, "captured", {{"redemption_id", redemption_id}, {"captured_at", FormatMs(now_)},
                                                   {"member_seq", s_.seq}});
   records_.holds[hold_id] = rec;
@@ -450,9 +454,12 @@ nlohmann::json Account::ReverseRedemption(const std::string& reversal_id, const 
   nlohmann::json r = *record;
   if (r["status"] != "completed") Refuse(409, "already_reversed", "redemption " + redemption_id + " was already reversed");
   std::vector<Allocation> allocations;
-  for (const auto& a : r["allocations"]) allocations.push_back({a.at(0), a.at(1), a.at(2)});
+  int64_t points = 0;
+  for (const auto& a : r["allocations"]) {
+    allocations.push_back({a.at(0), a.at(1), a.at(2)});
+    points += allocations.back().points;
+  }
   Restore(allocations);
-  const int64_t points = r["points"];
   r["status"] = "reversed";
   records_.redemptions[redemption_id] = r;
   nlohmann::json payload = {{"reversal_id", reversal_id}, {"kind", "redemption_cancelled"},

@@ -95,6 +95,10 @@ class Account {
   // A vested lot of `points` from `source` (order id, adjustment id, offer key), expiring after
   // the program's lot life.
   Lot NewLot(int64_t points, const std::string& source);
+  // {allocations: [[lot_id, points, expires_ms]...], status: "completed", at (unix seconds),
+  // hold_id?}: what a cancellation needs (the points are the allocations' sum; the channel and
+  // the instant to the millisecond are on the ledger entry).
+  nlohmann::json RedemptionRecord(nlohmann::json allocations, const std::string& hold_id) const;
   nlohmann::json HoldRecord(const ActiveHold& h, const std::string& status, const nlohmann::json& extra) const;
 
   MemberState& s_;

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "tessera/json_text.h"
+
 namespace tessera::rewards {
 
 int64_t MemberState::Vested() const {
@@ -30,24 +32,76 @@ int64_t MemberState::Qualifying(int64_t now_ms, int window_days) const {
 }
 
 std::string MemberState::ToJson() const {
-  nlohmann::json lots_j = nlohmann::json::array();
-  for (const auto& l : lots) {
-    lots_j.push_back({l.id, l.remaining, l.expires_ms, l.vests_ms, l.warned ? 1 : 0, l.order_id});
+  // Written as text (the state is written on every change); fields at their default — no
+  // debt, nothing held, no active hold, an empty profile — are left out and read back as
+  // their default (a member's state is in Redis for every member: bench/README.md, memory).
+  const auto num = [](std::string& out, std::string_view key, int64_t v) {
+    out += key;
+    out += std::to_string(v);
+  };
+  std::string out;
+  out.reserve(256 + 64 * lots.size() + 128 * holds.size());
+  out += "{\"ch\":";
+  AppendJsonString(out, channel);
+  if (debt != 0) num(out, ",\"debt\":", debt);
+  num(out, ",\"enr\":", enrolled_ms);
+  if (held != 0) num(out, ",\"held\":", held);
+  if (!holds.empty()) {
+    out += ",\"holds\":[";
+    for (size_t i = 0; i < holds.size(); ++i) {
+      const ActiveHold& h = holds[i];
+      if (i > 0) out += ',';
+      out += "{\"al\":[";
+      for (size_t k = 0; k < h.allocations.size(); ++k) {
+        const Allocation& a = h.allocations[k];
+        out += k > 0 ? ",[" : "[";
+        AppendJsonString(out, a.lot_id);
+        out += ',' + std::to_string(a.points) + ',' + std::to_string(a.expires_ms) + ']';
+      }
+      num(out, "],\"at\":", h.created_ms);
+      out += ",\"ch\":";
+      AppendJsonString(out, h.channel);
+      num(out, ",\"exp\":", h.expires_ms);
+      out += ",\"id\":";
+      AppendJsonString(out, h.id);
+      num(out, ",\"p\":", h.points);
+      out += ",\"st\":";
+      AppendJsonString(out, h.store_id);
+      out += '}';
+    }
+    out += ']';
   }
-  nlohmann::json holds_j = nlohmann::json::array();
-  for (const auto& h : holds) {
-    nlohmann::json al = nlohmann::json::array();
-    for (const auto& a : h.allocations) al.push_back({a.lot_id, a.points, a.expires_ms});
-    holds_j.push_back({{"id", h.id}, {"p", h.points}, {"exp", h.expires_ms}, {"at", h.created_ms},
-                       {"ch", h.channel}, {"st", h.store_id}, {"al", al}});
+  num(out, ",\"lc\":", lot_counter);
+  num(out, ",\"life\":", lifetime);
+  out += ",\"loc\":";
+  AppendJsonString(out, locale);
+  out += ",\"lots\":[";
+  for (size_t i = 0; i < lots.size(); ++i) {
+    const Lot& l = lots[i];
+    out += i > 0 ? ",[" : "[";
+    AppendJsonString(out, l.id);
+    out += ',' + std::to_string(l.remaining) + ',' + std::to_string(l.expires_ms) + ',' + std::to_string(l.vests_ms) +
+           (l.warned ? ",1," : ",0,");
+    AppendJsonString(out, l.order_id);
+    out += ']';
   }
-  nlohmann::json q = nlohmann::json::object();
-  for (const auto& [day, points] : qualifying_days) q[std::to_string(day)] = points;
-  nlohmann::json j = {{"v", 1},          {"seq", seq},         {"m", member_id},   {"tier", tier},
-                      {"enr", enrolled_ms}, {"ch", channel},    {"loc", locale},    {"tz", time_zone},
-                      {"prof", profile},  {"debt", debt},       {"life", lifetime}, {"held", held},
-                      {"lc", lot_counter}, {"lots", lots_j},    {"holds", holds_j}, {"q", q}};
-  return j.dump();
+  out += "],\"m\":";
+  AppendJsonString(out, member_id);
+  if (!profile.is_null() && !profile.empty()) out += ",\"prof\":" + profile.dump();
+  out += ",\"q\":{";
+  bool first = true;
+  for (const auto& [day, points] : qualifying_days) {
+    if (!first) out += ',';
+    first = false;
+    out += '"' + std::to_string(day) + "\":" + std::to_string(points);
+  }
+  num(out, "},\"seq\":", seq);
+  out += ",\"tier\":";
+  AppendJsonString(out, tier);
+  out += ",\"tz\":";
+  AppendJsonString(out, time_zone);
+  out += ",\"v\":1}";
+  return out;
 }
 
 MemberState MemberState::FromJson(const std::string& text) {
@@ -61,15 +115,15 @@ MemberState MemberState::FromJson(const std::string& text) {
     s.channel = j.at("ch");
     s.locale = j.at("loc");
     s.time_zone = j.at("tz");
-    s.profile = j.at("prof");
-    s.debt = j.at("debt");
+    s.profile = j.value("prof", nlohmann::json::object());
+    s.debt = j.value("debt", int64_t{0});
     s.lifetime = j.at("life");
-    s.held = j.at("held");
+    s.held = j.value("held", int64_t{0});
     s.lot_counter = j.at("lc");
     for (const auto& l : j.at("lots")) {
       s.lots.push_back({l.at(0), l.at(1), l.at(2), l.at(3), l.at(4).get<int>() != 0, l.at(5)});
     }
-    for (const auto& h : j.at("holds")) {
+    for (const auto& h : j.value("holds", nlohmann::json::array())) {
       ActiveHold hold{h.at("id"), h.at("p"), h.at("exp"), h.at("at"), h.at("ch"), h.at("st"), {}};
       for (const auto& a : h.at("al")) hold.allocations.push_back({a.at(0), a.at(1), a.at(2)});
       s.holds.push_back(std::move(hold));

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "ledger_entry.h"
+#include "records.h"
 #include "tessera/crypto.h"
 #include "tessera/errors.h"
 #include "tessera/events.h"
@@ -38,7 +39,8 @@ void Backoff(int attempt) {
   std::this_thread::sleep_for(std::chrono::microseconds(rng() % cap_us));
 }
 
-std::string ShortId(const char* prefix) { return std::string(prefix) + HexEncode(RandomBytes(10)); }
+// "<prefix><16 characters>": 80 random bits in Crockford base32.
+std::string ShortId(const char* prefix) { return std::string(prefix) + Base32Encode(RandomBytes(10)); }
 }  // namespace
 
 RewardsApp::RewardsApp(AccountStore& store, const ProgramRules& rules, const Clock& clock, Logger& logger,
@@ -69,13 +71,12 @@ CommitRequest RewardsApp::Apply(const RequestContext& ctx, const LoadResult& loa
   // Entries (compact, ledger_entry.h) and envelopes (EventEnvelope::Dump) are written as text:
   // building and dumping two JSON trees per change was a tenth of a redemption's CPU.
   for (const auto& ch : account.changes()) {
-    const std::string event_id = NewUuid();
     const std::string& channel = ch.channel.empty() ? ctx.channel : ch.channel;
     c.ledger_entries.emplace_back(ch.seq, EncodeLedgerEntry({ch.type, ch.points, ch.total_after, ch.available_after,
-                                                             channel, ch.reference, now_ms, event_id}));
+                                                             channel, ch.reference, now_ms}));
 
     EventEnvelope e;
-    e.event_id = event_id;
+    e.event_id = LedgerEventId(ctx.member_id, ch.seq, now_ms);
     e.type = ch.type;
     e.occurred_at = occurred;
     e.member_id = ctx.member_id;
@@ -89,8 +90,10 @@ CommitRequest RewardsApp::Apply(const RequestContext& ctx, const LoadResult& loa
     e.payload["balances"] = ch.balances;
     c.events.push_back(e.Dump());
   }
-  for (const auto& [k, v] : account.records().orders) c.orders.emplace_back(k, v.dump());
-  for (const auto& [k, v] : account.records().redemptions) c.redemptions.emplace_back(k, v.dump());
+  for (const auto& [k, v] : account.records().orders) c.orders.emplace_back(k, EncodeRecord(RecordKind::kOrder, v));
+  for (const auto& [k, v] : account.records().redemptions) {
+    c.redemptions.emplace_back(k, EncodeRecord(RecordKind::kRedemption, v));
+  }
   for (const auto& [k, v] : account.records().holds) c.holds.emplace_back(k, v.dump());
   c.due_changed = !loaded.state || due_before != c.due_ms;  // the index moves only when due does
   c.response_status = status;
@@ -278,7 +281,7 @@ Reply RewardsApp::ReverseRefund(const RefundInput& in, const RequestContext& ctx
   return Mutate(ctx, {in.order_id, "", ""}, MemberRequirement::kMustExist, 201,
                 [&](Account& a, const LoadResult& loaded, int&) {
                   std::optional<nlohmann::json> rec;
-                  if (loaded.order) rec = nlohmann::json::parse(*loaded.order);
+                  if (loaded.order) rec = DecodeRecord(RecordKind::kOrder, *loaded.order);
                   return a.ReverseRefund(id, in.order_id, in.refund_minor, in.reason, rec);
                 });
 }
@@ -288,7 +291,7 @@ Reply RewardsApp::ReverseRedemption(const CancelRedemptionInput& in, const Reque
   return Mutate(ctx, {"", in.redemption_id, ""}, MemberRequirement::kMustExist, 201,
                 [&](Account& a, const LoadResult& loaded, int&) {
                   std::optional<nlohmann::json> rec;
-                  if (loaded.redemption) rec = nlohmann::json::parse(*loaded.redemption);
+                  if (loaded.redemption) rec = DecodeRecord(RecordKind::kRedemption, *loaded.redemption);
                   return a.ReverseRedemption(id, in.redemption_id, in.reason, rec);
                 });
 }

@@ -299,10 +299,33 @@ TEST(MemberState, RoundTripsThroughJson) {
   s.lots.push_back({"lot-1", 10, 5, 0, true, "o-1"});
   s.holds.push_back({"h-1", 3, 9, 1, "store", "s-1", {{"lot-1", 3, 5}}});
   s.held = 3;
+  s.debt = 4;
+  s.profile = {{"name", "Zoë \"Z\""}};
   s.qualifying_days[20000] = 10;
-  MemberState back = MemberState::FromJson(s.ToJson());
-  EXPECT_EQ(back.ToJson(), s.ToJson());
+  s.qualifying_days[20001] = 2;
+  const std::string text = s.ToJson();
+  EXPECT_EQ(nlohmann::json::parse(text).dump(), text);  // valid JSON, keys in order, no spaces
+  MemberState back = MemberState::FromJson(text);
+  EXPECT_EQ(back.ToJson(), text);
+  EXPECT_EQ(back.holds.at(0).allocations.at(0).points, 3);
+  EXPECT_EQ(back.debt, 4);
+  EXPECT_EQ(back.profile["name"], "Zoë \"Z\"");
   EXPECT_THROW(MemberState::FromJson("{}"), std::runtime_error);
+
+  // Fields at their default are left out and read back as their default.
+  MemberState plain;
+  plain.member_id = "m-2";
+  const nlohmann::json j = nlohmann::json::parse(plain.ToJson());
+  for (const char* absent : {"debt", "held", "holds", "prof"}) EXPECT_FALSE(j.contains(absent)) << absent;
+  const MemberState plain_back = MemberState::FromJson(plain.ToJson());
+  EXPECT_EQ(plain_back.debt, 0);
+  EXPECT_TRUE(plain_back.holds.empty());
+  EXPECT_EQ(plain_back.profile, nlohmann::json::object());
+  // The state as written before (every field present) still reads.
+  const std::string before =
+      R"({"ch":"web","debt":0,"enr":1,"held":0,"holds":[],"lc":0,"life":0,"loc":"en","lots":[],"m":"m-3",)"
+      R"("prof":{},"q":{},"seq":1,"tier":"member","tz":"UTC","v":1})";
+  EXPECT_EQ(MemberState::FromJson(before).member_id, "m-3");
 }
 
 }  // namespace

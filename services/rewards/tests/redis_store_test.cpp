@@ -148,7 +148,7 @@ TEST_F(RedisStoreTest, TwoCachingReplicasSpendOneBalanceExactlyOnce) {
   EXPECT_EQ(nlohmann::json::parse(a.GetAccount("m-2").body)["points"]["available"], 994);
 }
 
-TEST_F(RedisStoreTest, LedgerEntriesAreStoredCompactlyAndOlderFullEntriesStillRead) {
+TEST_F(RedisStoreTest, LedgerEntriesAreStoredCompactlyAndOlderFormatsStillRead) {
   EnrollAndEarn("m-1", 10000);
   ASSERT_EQ(app_->Redeem({7, "", "store", ""}, Ctx("m-1", "k-1")).status, 201);
   const auto v = pool_->Command({"ZRANGE", MemberKey("m-1", "ledger"), "-1", "-1", "WITHSCORES"});
@@ -156,17 +156,37 @@ TEST_F(RedisStoreTest, LedgerEntriesAreStoredCompactlyAndOlderFullEntriesStillRe
   const int64_t seq = v.elements.at(1).AsInt();
   const auto compact = nlohmann::json::parse(stored);
   ASSERT_TRUE(compact.is_array());
-  EXPECT_EQ(compact[0], "points.redeemed");
+  EXPECT_EQ(compact.size(), 7u);  // no event id: it is derived
+  EXPECT_EQ(compact[0], 2);       // points.redeemed, by its code
   EXPECT_EQ(compact[1], -7);
-  EXPECT_LT(stored.size(), 130u);
-  // An entry written in the older full-object format, as after an upgrade, reads the same.
-  nlohmann::json full = LedgerEntryView("m-1", seq, stored);
-  pool_->Command({"ZREM", MemberKey("m-1", "ledger"), stored}).ThrowIfError();
-  pool_->Command({"ZADD", MemberKey("m-1", "ledger"), std::to_string(seq), full.dump()}).ThrowIfError();
-  const auto page = nlohmann::json::parse(app_->Ledger("m-1", std::nullopt, 5).body);
+  EXPECT_EQ(compact[4], 2);  // store
+  EXPECT_LT(stored.size(), 60u);
+  const nlohmann::json shown = nlohmann::json::parse(app_->Ledger("m-1", std::nullopt, 5).body)["entries"][0];
+  EXPECT_EQ(shown["event_id"], LedgerEventId("m-1", seq, compact[6].get<int64_t>()));
+  EXPECT_EQ(shown["type"], "points.redeemed");
+  EXPECT_EQ(shown["channel"], "store");
+  const auto replace = [&](const std::string& old_entry, const std::string& new_entry) {
+    pool_->Command({"ZREM", MemberKey("m-1", "ledger"), old_entry}).ThrowIfError();
+    pool_->Command({"ZADD", MemberKey("m-1", "ledger"), std::to_string(seq), new_entry}).ThrowIfError();
+  };
+  // An entry written as a full object, as before the compact format, reads the same.
+  const nlohmann::json full = LedgerEntryView("m-1", seq, stored);
+  replace(stored, full.dump());
+  auto page = nlohmann::json::parse(app_->Ledger("m-1", std::nullopt, 5).body);
   EXPECT_EQ(page["entries"][0], full);
   EXPECT_EQ(page["entries"][0]["entry_id"], "m-1:" + std::to_string(seq));
   EXPECT_EQ(page["entries"][0]["channel"], "store");
+  // An array with names instead of codes and its event id as an 8th element (the format before
+  // ids were derived) shows that id.
+  nlohmann::json with_id = compact;
+  with_id[0] = "points.redeemed";
+  with_id[4] = "store";
+  with_id.push_back("0b0b0b0b-0000-4000-8000-000000000000");
+  replace(full.dump(), with_id.dump());
+  page = nlohmann::json::parse(app_->Ledger("m-1", std::nullopt, 5).body);
+  EXPECT_EQ(page["entries"][0]["event_id"], "0b0b0b0b-0000-4000-8000-000000000000");
+  EXPECT_EQ(page["entries"][0]["points"], -7);
+  EXPECT_EQ(page["entries"][0]["type"], "points.redeemed");
   EXPECT_TRUE(nlohmann::json::parse(app_->Audit("m-1").body)["consistent"].get<bool>());
 }
 

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <sstream>
 #include <thread>
 
@@ -272,14 +274,19 @@ TEST_F(RewardsAppTest, EventsCarryTheEnvelopeAndAGapFreeMemberSeq) {
   app_.Redeem({50, "", "app", ""}, Ctx("m-1", "k", "k"));
   ASSERT_EQ(store_.events.size(), 4u);  // enrolled, earned, tier.changed, redeemed
   int64_t seq = 1;
+  std::set<std::string> ids;
   for (const auto& text : store_.events) {
     auto e = nlohmann::json::parse(text);
     EXPECT_EQ(e["member_seq"], seq++);
     EXPECT_EQ(e["member_id"], "m-1");
     EXPECT_EQ(e["source"], "tessera-rewards");
-    EXPECT_EQ(e["event_id"].get<std::string>().size(), 36u);
+    const std::string id = e["event_id"];
+    EXPECT_EQ(id.size(), 36u);
+    EXPECT_EQ(id[14], '5');  // name-based: LedgerEventId(member, member_seq, instant)
+    ids.insert(id);
     EXPECT_TRUE(e["payload"].contains("balances"));
   }
+  EXPECT_EQ(ids.size(), 4u);
   auto redeemed = nlohmann::json::parse(store_.events[3]);
   EXPECT_EQ(redeemed["type"], "points.redeemed");
   EXPECT_EQ(redeemed["channel"], "app");

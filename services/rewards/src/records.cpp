@@ -1,0 +1,107 @@
+#include "records.h"
+
+#include <array>
+#include <span>
+#include <string_view>
+
+namespace tessera::rewards {
+
+namespace {
+struct Field {
+  std::string_view name;
+  std::string_view default_json;  // non-empty: this value is written as absent, and read back
+};
+
+// Append-only: a stored array's positions mean these names. A new field goes at the end.
+constexpr std::array<Field, 9> kOrderFields = {{{"points", ""},
+                                                {"total_minor", ""},
+                                                {"refunded_minor", ""},
+                                                {"reversed_points", ""},
+                                                {"lot_id", ""},
+                                                {"day", ""},
+                                                {"occurred_ms", ""},
+                                                {"currency", ""},
+                                                {"bonus", ""}}};
+constexpr std::array<Field, 4> kRedemptionFields = {
+    {{"allocations", ""}, {"at", ""}, {"status", R"("completed")"}, {"hold_id", ""}}};
+
+std::span<const Field> FieldsOf(RecordKind kind) {
+  if (kind == RecordKind::kOrder) return kOrderFields;
+  return kRedemptionFields;
+}
+
+// A redemption's allocations [[lot_id, points, expires_ms], ...] are stored as one flat array
+// [lot_id, points, expires_ms, lot_id, ...].
+constexpr size_t kAllocationWidth = 3;
+
+nlohmann::json Flattened(const nlohmann::json& allocations) {
+  nlohmann::json flat = nlohmann::json::array();
+  for (const auto& a : allocations) {
+    if (!a.is_array() || a.size() != kAllocationWidth) return nullptr;
+    for (const auto& v : a) flat.push_back(v);
+  }
+  return flat;
+}
+
+nlohmann::json Grouped(const nlohmann::json& flat) {
+  if (!flat.is_array() || flat.size() % kAllocationWidth != 0) {
+    throw nlohmann::json::type_error::create(302, "allocations are not lot triples", &flat);
+  }
+  nlohmann::json allocations = nlohmann::json::array();
+  for (size_t i = 0; i < flat.size(); i += kAllocationWidth) {
+    allocations.push_back({flat[i], flat[i + 1], flat[i + 2]});
+  }
+  return allocations;
+}
+
+bool IsAllocations(RecordKind kind, size_t field) { return kind == RecordKind::kRedemption && field == 0; }
+}  // namespace
+
+std::string EncodeRecord(RecordKind kind, const nlohmann::json& record) {
+  const auto fields = FieldsOf(kind);
+  if (!record.is_object()) return record.dump();
+  nlohmann::json values = nlohmann::json::array();
+  size_t used = 0, last = 0;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    auto it = record.find(fields[i].name);
+    if (it == record.end() || it->is_null()) {
+      values.push_back(nullptr);
+      continue;
+    }
+    ++used;
+    if (!fields[i].default_json.empty() && it->dump() == fields[i].default_json) {
+      values.push_back(nullptr);
+      continue;
+    }
+    if (IsAllocations(kind, i)) {
+      nlohmann::json flat = Flattened(*it);
+      if (flat.is_null()) return record.dump();  // not lot triples: keep the object
+      values.push_back(std::move(flat));
+    } else {
+      values.push_back(*it);
+    }
+    last = i + 1;
+  }
+  if (used != record.size()) return record.dump();  // a field outside the list: keep the object
+  values.erase(values.begin() + static_cast<std::ptrdiff_t>(last), values.end());  // trailing absents
+  return values.dump();
+}
+
+nlohmann::json DecodeRecord(RecordKind kind, const std::string& stored) {
+  nlohmann::json values = nlohmann::json::parse(stored);
+  if (!values.is_array()) return values;  // stored as its object
+  const auto fields = FieldsOf(kind);
+  if (values.size() > fields.size()) throw nlohmann::json::out_of_range::create(401, "record has too many values", &values);
+  nlohmann::json record = nlohmann::json::object();
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const std::string name(fields[i].name);
+    if (i < values.size() && !values[i].is_null()) {
+      record[name] = IsAllocations(kind, i) ? Grouped(values[i]) : std::move(values[i]);
+    } else if (!fields[i].default_json.empty()) {
+      record[name] = nlohmann::json::parse(fields[i].default_json);
+    }
+  }
+  return record;
+}
+
+}  // namespace tessera::rewards
