@@ -196,7 +196,16 @@ const std::string& Campaign::ContentLocaleFor(const std::string& locale) const {
 
 const Content& Campaign::ContentFor(const std::string& locale) const { return content.at(ContentLocaleFor(locale)); }
 
+uint8_t ChannelBit(std::string_view channel) {
+  if (channel == "web") return 1;
+  if (channel == "app") return 2;
+  if (channel == "store") return 4;
+  return 0;
+}
+
 void Campaign::PrepareForServing() {
+  channel_bits = 0;
+  for (const auto& ch : channels) channel_bits |= ChannelBit(ch);
   offer_pieces.clear();
   const std::string ends_at = FormatRfc3339(FromUnixMillis(ends_ms));
   for (const auto& [loc, text] : content) {

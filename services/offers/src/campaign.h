@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "jsonlogic.h"
@@ -44,6 +45,9 @@ struct Content {
   std::string title, description;
 };
 
+// The bit of a campaign channel (web, app, store) in Campaign::channel_bits; 0 for any other.
+uint8_t ChannelBit(std::string_view channel);
+
 struct Campaign {
   std::string campaign_id, name, status = "draft";
   int64_t version = 1;
@@ -66,7 +70,12 @@ struct Campaign {
     std::string head, middle, tail;
   };
   std::map<std::string, OfferPieces> offer_pieces;  // content locale -> pieces
+  // `channels` as ChannelBit()s; 0 until PrepareForServing() (OnChannel then reads the set).
+  uint8_t channel_bits = 0;
   void PrepareForServing();
+  bool OnChannel(const std::string& channel, uint8_t bit) const {
+    return channel_bits != 0 ? (channel_bits & bit) != 0 : channels.count(channel) > 0;
+  }
   // The key of `content` that ContentFor(locale) uses.
   const std::string& ContentLocaleFor(const std::string& locale) const;
 

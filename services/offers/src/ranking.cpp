@@ -33,7 +33,7 @@ bool InAudience(const Campaign& c, const FeatureView* view) {
 
 bool Eligible(const Campaign& c, const MemberFeatures* features, const std::string& member_id,
               const std::string& channel, int64_t now_ms) {
-  if (!c.LiveAt(now_ms) || (!channel.empty() && !c.channels.count(channel))) return false;
+  if (!c.LiveAt(now_ms) || (!channel.empty() && !c.OnChannel(channel, ChannelBit(channel)))) return false;
   if (InHoldout(c, member_id)) return false;
   if (!features) return InAudience(c, nullptr);
   const FeatureView view(*features, channel, now_ms);
@@ -80,8 +80,9 @@ RankResult Rank(const std::vector<std::shared_ptr<const Campaign>>& campaigns, c
   std::optional<FeatureView> view;
   if (f) view.emplace(*f, channel, now_ms);
   out.offers.reserve(campaigns.size());
+  const uint8_t channel_bit = ChannelBit(channel);
   for (const auto& c : campaigns) {
-    if (!c->LiveAt(now_ms) || !c->channels.count(channel)) continue;
+    if (!c->LiveAt(now_ms) || !c->OnChannel(channel, channel_bit)) continue;
     if (InHoldout(*c, member_id)) {
       out.holdout.push_back(c->campaign_id);
       continue;
@@ -90,12 +91,13 @@ RankResult Rank(const std::vector<std::shared_ptr<const Campaign>>& campaigns, c
     int64_t category_hits = 0;
     if (f) {
       for (const auto& cat : c->conditions.categories) {
-        if (f->categories.count(cat)) category_hits += std::min<int64_t>(f->categories.at(cat), 3);
+        const auto hit = f->categories.find(cat);
+        if (hit != f->categories.end()) category_hits += std::min<int64_t>(hit->second, 3);
       }
     }
     const int64_t fit = (c->audience ? 10 * static_cast<int64_t>(c->audience->variables().size()) : 0) + std::min<int64_t>(category_hits, 9);
     RankedOffer o;
-    o.campaign = c;
+    o.campaign = c.get();
     o.score = c->priority * 1'000'000'000 + fit * 1'000'000 + std::min<int64_t>(c->reward.EstimatedPoints(), 999'999);
     o.category_hits = category_hits;
     out.offers.push_back(std::move(o));

@@ -25,7 +25,7 @@ struct MemberOfferState {
 };
 
 struct RankedOffer {
-  std::shared_ptr<const Campaign> campaign;
+  const Campaign* campaign = nullptr;  // one of Rank's `campaigns`: valid while they are
   int64_t score = 0;
   std::vector<std::string> reasons;
   std::string state;  // available | activated | redeemed

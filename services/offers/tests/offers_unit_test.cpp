@@ -205,6 +205,19 @@ TEST(Ranking, DeterministicAndTheSameOnEveryChannel) {
   EXPECT_EQ(ids("app"), (std::vector<std::string>{"c-top", "c-gold", "c-a", "c-b"}));
   EXPECT_EQ(ids("store"), ids("app"));
   EXPECT_EQ(ids("web"), (std::vector<std::string>{"c-top", "c-gold", "c-webonly", "c-a", "c-b"}));
+  // Prepared for serving (as the campaign cache does), channels are matched by bits: same answer.
+  const auto unprepared = cs;
+  for (auto& c : cs) {
+    auto prepared = std::make_shared<Campaign>(*c);
+    prepared->PrepareForServing();
+    EXPECT_NE(prepared->channel_bits, 0);
+    c = prepared;
+  }
+  EXPECT_EQ(ids("web"), (std::vector<std::string>{"c-top", "c-gold", "c-webonly", "c-a", "c-b"}));
+  EXPECT_EQ(ids("app"), (std::vector<std::string>{"c-top", "c-gold", "c-a", "c-b"}));
+  EXPECT_TRUE(ids("kiosk").empty());
+  cs = unprepared;
+  EXPECT_TRUE(ids("kiosk").empty());
   auto shuffled = cs;
   std::reverse(shuffled.begin(), shuffled.end());
   auto again = Rank(shuffled, &f, {}, "m-1", "app", kNow);
