@@ -204,8 +204,11 @@ uint8_t ChannelBit(std::string_view channel) {
 }
 
 void Campaign::PrepareForServing() {
-  channel_bits = 0;
-  for (const auto& ch : channels) channel_bits |= ChannelBit(ch);
+  serving = Serving{};
+  for (const auto& ch : channels) serving.channel_bits |= ChannelBit(ch);
+  serving.active = status == "active";
+  serving.estimated_points = reward.EstimatedPoints();
+  serving.prepared = true;
   offer_pieces.clear();
   const std::string ends_at = FormatRfc3339(FromUnixMillis(ends_ms));
   for (const auto& [loc, text] : content) {

@@ -70,19 +70,30 @@ struct Campaign {
     std::string head, middle, tail;
   };
   std::map<std::string, OfferPieces> offer_pieces;  // content locale -> pieces
-  // `channels` as ChannelBit()s; 0 until PrepareForServing() (OnChannel then reads the set).
-  uint8_t channel_bits = 0;
+  // Derived by PrepareForServing() from the fields above for the ranking loop, which asks them
+  // of every campaign on every listing (no string comparisons there). Until prepared, the
+  // methods below read the fields themselves; a prepared copy whose fields change must be
+  // prepared again (CampaignCache::Reload prepares what it caches, and the cache is immutable).
+  struct Serving {
+    bool prepared = false;
+    bool active = false;        // status == "active"
+    uint8_t channel_bits = 0;   // `channels` as ChannelBit()s
+    int64_t estimated_points = 0;  // reward.EstimatedPoints()
+  } serving;
   void PrepareForServing();
   bool OnChannel(const std::string& channel, uint8_t bit) const {
-    return channel_bits != 0 ? (channel_bits & bit) != 0 : channels.count(channel) > 0;
+    return serving.prepared ? (serving.channel_bits & bit) != 0 : channels.count(channel) > 0;
   }
+  int64_t EstimatedPoints() const { return serving.prepared ? serving.estimated_points : reward.EstimatedPoints(); }
   // The key of `content` that ContentFor(locale) uses.
   const std::string& ContentLocaleFor(const std::string& locale) const;
 
   nlohmann::json ToJson() const;
   static Campaign FromStored(const nlohmann::json& j);  // trusted (written by us)
   // Offered now on `channel`?
-  bool LiveAt(int64_t now_ms) const { return status == "active" && starts_ms <= now_ms && now_ms < ends_ms; }
+  bool LiveAt(int64_t now_ms) const {
+    return (serving.prepared ? serving.active : status == "active") && starts_ms <= now_ms && now_ms < ends_ms;
+  }
   // Title and description in `locale`, else its language ("pt-BR" -> "pt"), else English.
   const Content& ContentFor(const std::string& locale) const;
 };

@@ -98,7 +98,7 @@ RankResult Rank(const std::vector<std::shared_ptr<const Campaign>>& campaigns, c
     const int64_t fit = (c->audience ? 10 * static_cast<int64_t>(c->audience->variables().size()) : 0) + std::min<int64_t>(category_hits, 9);
     RankedOffer o;
     o.campaign = c.get();
-    o.score = c->priority * 1'000'000'000 + fit * 1'000'000 + std::min<int64_t>(c->reward.EstimatedPoints(), 999'999);
+    o.score = c->priority * 1'000'000'000 + fit * 1'000'000 + std::min<int64_t>(c->EstimatedPoints(), 999'999);
     o.category_hits = category_hits;
     out.offers.push_back(std::move(o));
   }

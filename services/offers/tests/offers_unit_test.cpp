@@ -210,7 +210,7 @@ TEST(Ranking, DeterministicAndTheSameOnEveryChannel) {
   for (auto& c : cs) {
     auto prepared = std::make_shared<Campaign>(*c);
     prepared->PrepareForServing();
-    EXPECT_NE(prepared->channel_bits, 0);
+    EXPECT_TRUE(prepared->serving.prepared);
     c = prepared;
   }
   EXPECT_EQ(ids("web"), (std::vector<std::string>{"c-top", "c-gold", "c-webonly", "c-a", "c-b"}));
