@@ -83,11 +83,13 @@ RankResult Rank(const std::vector<std::shared_ptr<const Campaign>>& campaigns, c
   const uint8_t channel_bit = ChannelBit(channel);
   for (const auto& c : campaigns) {
     if (!c->LiveAt(now_ms) || !c->OnChannel(channel, channel_bit)) continue;
+    // Audience first: the control group counted in the stats is the members who would have
+    // been offered the campaign (and the holdout hash is only computed for them).
+    if (!InAudience(*c, view ? &*view : nullptr)) continue;
     if (InHoldout(*c, member_id)) {
       out.holdout.push_back(c->campaign_id);
       continue;
     }
-    if (!InAudience(*c, view ? &*view : nullptr)) continue;
     int64_t category_hits = 0;
     if (f) {
       for (const auto& cat : c->conditions.categories) {

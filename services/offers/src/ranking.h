@@ -35,6 +35,7 @@ struct RankedOffer {
 struct RankResult {
   std::vector<RankedOffer> offers;         // best first
   std::vector<std::string> holdout;        // campaigns withheld because the member is a control
+                                           // (of those whose audience the member is in)
   bool personalized = false;               // false: features were missing (fail open)
 };
 

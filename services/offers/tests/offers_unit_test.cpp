@@ -228,6 +228,23 @@ TEST(Ranking, DeterministicAndTheSameOnEveryChannel) {
             gold_offer->reasons.end());
 }
 
+TEST(Ranking, TheControlGroupCountedIsTheMembersInTheAudience) {
+  auto targeted = std::make_shared<Campaign>(*Make("c-gold", 0, json::parse(R"({"==":[{"var":"tier"},"gold"]})"), 10));
+  targeted->holdout_percent = 100;  // every member is a control
+  const std::vector<std::shared_ptr<const Campaign>> cs = {targeted};
+  MemberFeatures gold;
+  gold.known = true;
+  gold.tier = "gold";
+  MemberFeatures silver = gold;
+  silver.tier = "silver";
+  const RankResult in_audience = Rank(cs, &gold, {}, "m-1", "web", kNow);
+  EXPECT_TRUE(in_audience.offers.empty());
+  EXPECT_EQ(in_audience.holdout, std::vector<std::string>{"c-gold"});
+  const RankResult outside = Rank(cs, &silver, {}, "m-1", "web", kNow);
+  EXPECT_TRUE(outside.offers.empty());
+  EXPECT_TRUE(outside.holdout.empty());  // would not have been offered it: not a control
+}
+
 TEST(Ranking, FailsOpenWithoutFeatures) {
   std::vector<std::shared_ptr<const Campaign>> cs = {Make("c-open", 0, nullptr, 10),
                                                      Make("c-gold", 0, json::parse(R"({"==":[{"var":"tier"},"gold"]})"), 10)};
