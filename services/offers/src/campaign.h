@@ -45,7 +45,8 @@ struct Content {
   std::string title, description;
 };
 
-// The bit of a campaign channel (web, app, store) in Campaign::channel_bits; 0 for any other.
+// The bit of a campaign channel (web, app, store) in Campaign::serving.channel_bits; 0 for
+// any other.
 uint8_t ChannelBit(std::string_view channel);
 
 struct Campaign {

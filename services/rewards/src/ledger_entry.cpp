@@ -1,10 +1,10 @@
 #include "ledger_entry.h"
 
-#include "account.h"
-
 #include <algorithm>
 #include <array>
 #include <span>
+
+#include "account.h"
 #include "tessera/crypto.h"
 #include "tessera/json_text.h"
 
@@ -37,9 +37,12 @@ nlohmann::json Decoded(std::span<const std::string_view> table, const nlohmann::
 }
 }  // namespace
 
+std::string LedgerEntryId(const std::string& member_id, int64_t member_seq) {
+  return member_id + ':' + std::to_string(member_seq);
+}
+
 std::string LedgerEventId(const std::string& member_id, int64_t member_seq, int64_t occurred_ms) {
-  return NameUuid(kLedgerEventNamespace,
-                  member_id + ':' + std::to_string(member_seq) + ':' + std::to_string(occurred_ms));
+  return NameUuid(kLedgerEventNamespace, LedgerEntryId(member_id, member_seq) + ':' + std::to_string(occurred_ms));
 }
 
 std::string EncodeLedgerEntry(const LedgerEntry& e) {
@@ -58,7 +61,7 @@ nlohmann::json LedgerEntryView(const std::string& member_id, int64_t member_seq,
   nlohmann::json j = nlohmann::json::parse(stored);
   if (j.is_object()) return j;  // written before the compact format
   const int64_t occurred_ms = j.at(6).get<int64_t>();
-  return {{"entry_id", member_id + ":" + std::to_string(member_seq)},
+  return {{"entry_id", LedgerEntryId(member_id, member_seq)},
           {"member_seq", member_seq},
           {"type", Decoded(kTypes, j.at(0))},
           {"points", j.at(1)},

@@ -24,6 +24,9 @@ struct LedgerEntry {
   int64_t occurred_ms = 0;
 };
 
+// "<member_id>:<member_seq>": the entry_id of the ledger API and of every ledger event's payload.
+std::string LedgerEntryId(const std::string& member_id, int64_t member_seq);
+
 // The event id of the ledger event (and entry) `member_seq` of `member_id`, committed at
 // `occurred_ms`: an RFC 4122 version-5 UUID of "<member_id>:<member_seq>:<occurred_ms>". A
 // member_seq is used once per member, and the instant keeps ids apart should a member id ever

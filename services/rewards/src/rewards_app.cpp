@@ -86,7 +86,7 @@ CommitRequest RewardsApp::Apply(const RequestContext& ctx, const LoadResult& loa
     e.correlation_id = ctx.correlation_id;
     e.causation_id = ctx.causation_id;
     e.payload = ch.payload;
-    e.payload["entry_id"] = ctx.member_id + ":" + std::to_string(ch.seq);
+    e.payload["entry_id"] = LedgerEntryId(ctx.member_id, ch.seq);
     e.payload["balances"] = ch.balances;
     c.events.push_back(e.Dump());
   }
