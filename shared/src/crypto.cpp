@@ -82,18 +82,23 @@ class HmacTemplate {
 };
 }  // namespace
 
-void Sha256(std::string_view data, unsigned char out[32]) {
-  // One digest context per thread, re-initialised each call: EVP_Digest allocates and frees
-  // one per call, a quarter of the cost of hashing a short input (the listing hashes one per
-  // holdout campaign).
+namespace {
+// One digest context per thread and algorithm (`Slot`), re-initialised each call: EVP_Digest
+// allocates and frees one per call, a quarter of the cost of hashing a short input (the
+// listing hashes one per holdout campaign, every ledger change derives an event id).
+template <int Slot>
+void Digest(const EVP_MD* md, std::string_view data, unsigned char* out, unsigned int size, const char* what) {
   thread_local const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   unsigned int len = 0;
-  if (!ctx || EVP_DigestInit_ex2(ctx.get(), Sha256Md(), nullptr) != 1 ||
+  if (!ctx || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1 ||
       EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 || EVP_DigestFinal_ex(ctx.get(), out, &len) != 1 ||
-      len != 32) {
-    throw std::runtime_error("SHA-256 failed");
+      len != size) {
+    throw std::runtime_error(std::string(what) + " failed");
   }
 }
+}  // namespace
+
+void Sha256(std::string_view data, unsigned char out[32]) { Digest<256>(Sha256Md(), data, out, 32, "SHA-256"); }
 
 std::string Sha256Hex(std::string_view data) {
   unsigned char digest[32];
@@ -219,23 +224,24 @@ const EVP_MD* Sha1Md() {
 
 std::string NewUuid() { return FormatUuid(RandomBytes(16), 4); }
 
-std::string NameUuid(std::string_view namespace_uuid, std::string_view name) {
-  std::string ns;
-  for (char c : namespace_uuid) {
+Uuid ParseUuid(std::string_view text) {
+  std::string hex;
+  for (char c : text) {
     if (c == '-') continue;
-    if (!std::isxdigit(static_cast<unsigned char>(c))) throw std::invalid_argument("NameUuid: namespace is not a UUID");
-    ns += c;
+    if (!std::isxdigit(static_cast<unsigned char>(c))) throw std::invalid_argument("not a UUID: " + std::string(text));
+    hex += c;
   }
-  if (ns.size() != 32) throw std::invalid_argument("NameUuid: namespace is not a UUID");
-  std::string data;
-  data.reserve(16 + name.size());
-  for (size_t i = 0; i < 32; i += 2) data += static_cast<char>(std::stoi(ns.substr(i, 2), nullptr, 16));
+  if (hex.size() != 32) throw std::invalid_argument("not a UUID: " + std::string(text));
+  Uuid id{};
+  for (size_t i = 0; i < id.size(); ++i) id[i] = static_cast<unsigned char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  return id;
+}
+
+std::string NameUuid(const Uuid& namespace_id, std::string_view name) {
+  std::string data(reinterpret_cast<const char*>(namespace_id.data()), namespace_id.size());
   data.append(name);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &len, Sha1Md(), nullptr) != 1 || len < 16) {
-    throw std::runtime_error("SHA-1 failed");
-  }
+  unsigned char digest[20];
+  Digest<1>(Sha1Md(), data, digest, sizeof digest, "SHA-1");
   return FormatUuid(std::string(reinterpret_cast<const char*>(digest), 16), 5);
 }
 

@@ -117,9 +117,10 @@ TEST(Crypto, KnownVectors) {
   EXPECT_EQ(u[14], '4');
   EXPECT_NE(NewUuid(), u);
   // RFC 4122 version 5: the DNS namespace's well-known example (as Python's uuid.uuid5 gives it).
-  EXPECT_EQ(NameUuid("6ba7b810-9dad-11d1-80b4-00c04fd430c8", "www.example.com"),
+  EXPECT_EQ(NameUuid(ParseUuid("6ba7b810-9dad-11d1-80b4-00c04fd430c8"), "www.example.com"),
             "2ed6657d-e927-568b-95e1-2665a8aea6a2");
-  EXPECT_THROW(NameUuid("not-a-uuid", "x"), std::invalid_argument);
+  EXPECT_THROW(ParseUuid("not-a-uuid"), std::invalid_argument);
+  EXPECT_THROW(ParseUuid("6ba7b810-9dad-11d1-80b4-00c04fd430cz"), std::invalid_argument);
   EXPECT_EQ(Base32Encode(""), "");
   EXPECT_EQ(Base32Encode(std::string(5, '\xff')), "zzzzzzzz");
   EXPECT_EQ(Base32Encode("foobar"), "csqpyrk1e8");  // RFC 4648's MZXW6YTBOI in Crockford's alphabet

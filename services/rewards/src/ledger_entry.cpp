@@ -11,7 +11,7 @@
 namespace tessera::rewards {
 
 namespace {
-constexpr std::string_view kLedgerEventNamespace = "fe5032b1-12d8-43c8-bcc6-1c39a45dece4";
+const Uuid kLedgerEventNamespace = ParseUuid("fe5032b1-12d8-43c8-bcc6-1c39a45dece4");
 
 // Stored codes: an entry's type or channel is written as its index here. Append-only — stored
 // entries keep their meaning; a name not listed is written as the string itself.

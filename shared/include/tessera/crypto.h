@@ -1,6 +1,7 @@
 // Small cryptographic helpers over OpenSSL. All functions are thread-safe.
 #pragma once
 
+#include <array>
 #include <string>
 #include <string_view>
 #include <optional>
@@ -27,9 +28,12 @@ std::string Base32Encode(std::string_view data);
 std::string RandomBytes(size_t n);
 // RFC 4122 version-4 UUID, lower case, from the CSPRNG.
 std::string NewUuid();
-// RFC 4122 version-5 (name-based, SHA-1) UUID of `name` in the namespace `namespace_uuid`
-// (text form): the same name always gives the same id. Throws std::invalid_argument if
-// `namespace_uuid` is not a UUID.
-std::string NameUuid(std::string_view namespace_uuid, std::string_view name);
+// A UUID's 16 bytes.
+using Uuid = std::array<unsigned char, 16>;
+// The bytes of a UUID in text form (hyphens optional). Throws std::invalid_argument otherwise.
+Uuid ParseUuid(std::string_view text);
+// RFC 4122 version-5 (name-based, SHA-1) UUID of `name` in the namespace `namespace_id`: the
+// same name always gives the same id. Parse the namespace once (ParseUuid), not per id.
+std::string NameUuid(const Uuid& namespace_id, std::string_view name);
 
 }  // namespace tessera
