@@ -342,8 +342,11 @@ KafkaTopicTail::KafkaTopicTail(std::string brokers, std::vector<std::string> top
     : topics_(std::move(topics)), handler_(std::move(handler)), logger_(logger) {
   ConfPtr conf(rd_kafka_conf_new());
   Set(conf.get(), "bootstrap.servers", brokers);
+  // The group id is only there because rd_kafka_consumer_poll needs one: the tail never joins
+  // (assign, not subscribe) and never stores or commits an offset.
   Set(conf.get(), "group.id", "tessera-tail-" + std::to_string(reinterpret_cast<uintptr_t>(this)));
   Set(conf.get(), "enable.auto.commit", "false");
+  Set(conf.get(), "enable.auto.offset.store", "false");
   Set(conf.get(), "fetch.wait.max.ms", "10");
   rd_kafka_conf_set_log_cb(conf.get(), OnLog);
   rd_kafka_conf_set_opaque(conf.get(), &logger_);
@@ -401,7 +404,7 @@ bool KafkaTopicTail::Start(std::chrono::milliseconds timeout) {
 void KafkaTopicTail::Stop() {
   if (!running_.exchange(false)) return;
   if (thread_.joinable()) thread_.join();
-  CloseConsumer(rk_.get(), std::chrono::seconds(2), logger_);
+  rd_kafka_assign(rk_.get(), nullptr);  // no group: nothing to leave or commit
 }
 
 }  // namespace tessera

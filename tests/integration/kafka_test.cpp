@@ -1,11 +1,14 @@
 // Producer and consumer against the development broker: delivery reports, commit-after-handle,
-// retry while a dependency is down, dead-lettering of poison messages, and resuming from the
-// committed offset in a new consumer of the same group.
+// retry while a dependency is down, dead-lettering of poison messages, resuming from the
+// committed offset in a new consumer of the same group, and stopping while the broker is gone.
 #include "tessera/kafka.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <atomic>
+#include <chrono>
+#include <csignal>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -16,6 +19,13 @@
 
 namespace tessera {
 namespace {
+
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 class KafkaTest : public ::testing::Test {
  protected:
@@ -114,6 +124,41 @@ TEST_F(KafkaTest, ANewConsumerResumesAfterTheLastHandledMessage) {
   c2.Stop();
   EXPECT_EQ(first, (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_EQ(second, (std::vector<std::string>{"d", "e"})) << "committed messages must not be handled again";
+}
+
+// A pod is often stopped because Kafka is gone. Stopping must then still end within its bounds
+// (and without spinning), or the pod burns CPU until the orchestrator kills it.
+TEST_F(KafkaTest, ConsumersStopPromptlyWhenTheBrokerIsGone) {
+  ProduceAll(topics::kOffers, {"before"});
+  std::atomic<int> tail_seen{0};
+  auto tail = std::make_unique<KafkaTopicTail>(broker_.brokers(), std::vector<std::string>{topics::kOffers},
+                                               [&](const ConsumedMessage&) { tail_seen++; }, logger_);
+  ASSERT_TRUE(tail->Start(std::chrono::seconds(10)));
+  auto consumer = std::make_unique<KafkaConsumer>(ConsumerOptions(topics::kOffers), [](const ConsumedMessage&) {},
+                                                  *producer_, logger_, metrics_);
+  consumer->Start();
+  ASSERT_TRUE(testing::WaitFor([&] { return consumer->handled() >= 1; }, std::chrono::seconds(30)));
+  // The tail starts at the end: give it messages of its own to consume (and offsets to store).
+  std::vector<std::string> more;
+  for (int i = 0; i < 50; ++i) more.push_back("after-" + std::to_string(i));
+  ProduceAll(topics::kOffers, more);
+  ASSERT_TRUE(testing::WaitFor([&] { return tail_seen.load() >= 50; }, std::chrono::seconds(30)));
+
+  broker_.process().Signal(SIGKILL);
+  broker_.process().Wait(std::chrono::seconds(5));
+  const double cpu0 = ProcessCpuSeconds();
+  const auto t0 = std::chrono::steady_clock::now();
+  tail.reset();
+  const auto tail_stop = std::chrono::steady_clock::now() - t0;
+  consumer.reset();
+  const auto both_stop = std::chrono::steady_clock::now() - t0;
+  // The tail has no group to leave; the consumer gives up leaving its group after 5 s.
+  // (Before the fix the tail took 45 s, session.timeout.ms, with a core busy all along.)
+  EXPECT_LT(tail_stop, std::chrono::seconds(3));
+  EXPECT_LT(both_stop, std::chrono::seconds(10));
+  EXPECT_LT(ProcessCpuSeconds() - cpu0, 3.0) << "stopping must wait, not spin";
+  producer_.reset();  // its own flush is bounded too
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(25));
 }
 
 }  // namespace
