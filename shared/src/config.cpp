@@ -68,14 +68,21 @@ std::optional<std::string> EnvReader::Secret(const std::string& name) const {
   return s;
 }
 
+std::string RedisUrl::Endpoint() const {
+  return socket_path.empty() ? host + ":" + std::to_string(port) : "unix:" + socket_path;
+}
+
 RedisUrl ParseRedisUrl(const std::string& url) {
   const std::string scheme = "redis://";
+  const std::string unix_scheme = "unix://";
   auto fail = [&](const std::string& why) {
     return ConfigError("TESSERA_REDIS_URL: '" + url + "' " + why +
-                       " (expected redis://[:password@]host[:port][/db])");
+                       " (expected redis://[:password@]host[:port][/db] or "
+                       "unix://[:password@]/path/to/redis.sock[?db=N])");
   };
-  if (url.rfind(scheme, 0) != 0) throw fail("does not start with redis://");
-  std::string rest = url.substr(scheme.size());
+  const bool is_unix = url.rfind(unix_scheme, 0) == 0;
+  if (!is_unix && url.rfind(scheme, 0) != 0) throw fail("does not start with redis:// or unix://");
+  std::string rest = url.substr(is_unix ? unix_scheme.size() : scheme.size());
   RedisUrl out;
   if (auto at = rest.rfind('@'); at != std::string::npos) {
     std::string auth = rest.substr(0, at);
@@ -83,16 +90,29 @@ RedisUrl ParseRedisUrl(const std::string& url) {
     out.password = auth;
     rest = rest.substr(at + 1);
   }
+  auto parse_db = [&](const std::string& db) {
+    if (db.empty()) return;
+    if (db.find_first_not_of("0123456789") != std::string::npos || db.size() > 2) {
+      throw fail("has an invalid database number");
+    }
+    out.db = std::stoi(db);
+  };
+  if (is_unix) {
+    std::string path = rest;
+    if (auto q = rest.find('?'); q != std::string::npos) {
+      path = rest.substr(0, q);
+      const std::string query = rest.substr(q + 1);
+      if (query.rfind("db=", 0) != 0) throw fail("has a query other than ?db=N");
+      parse_db(query.substr(3));
+    }
+    if (path.empty() || path[0] != '/') throw fail("has no absolute socket path");
+    out.socket_path = path;
+    return out;
+  }
   std::string hostport = rest;
   if (auto slash = rest.find('/'); slash != std::string::npos) {
     hostport = rest.substr(0, slash);
-    std::string db = rest.substr(slash + 1);
-    if (!db.empty()) {
-      if (db.find_first_not_of("0123456789") != std::string::npos || db.size() > 2) {
-        throw fail("has an invalid database number");
-      }
-      out.db = std::stoi(db);
-    }
+    parse_db(rest.substr(slash + 1));
   }
   if (auto colon = hostport.rfind(':'); colon != std::string::npos) {
     std::string port = hostport.substr(colon + 1);

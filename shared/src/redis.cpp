@@ -119,11 +119,13 @@ RedisPool::~RedisPool() = default;
 
 RedisPool::Conn RedisPool::Connect() {
   const timeval tv = ToTimeval(options_.connect_timeout);
-  RedisContextPtr ctx(redisConnectWithTimeout(options_.url.host.c_str(), options_.url.port, tv));
+  const RedisUrl& url = options_.url;
+  RedisContextPtr ctx(url.socket_path.empty()
+                          ? redisConnectWithTimeout(url.host.c_str(), url.port, tv)
+                          : redisConnectUnixWithTimeout(url.socket_path.c_str(), tv));
   if (!ctx) throw UnavailableError("redis: cannot allocate a connection");
   if (ctx->err) {
-    throw UnavailableError("redis: cannot connect to " + options_.url.host + ":" +
-                           std::to_string(options_.url.port) + ": " + ctx->errstr);
+    throw UnavailableError("redis: cannot connect to " + url.Endpoint() + ": " + ctx->errstr);
   }
   redisSetTimeout(ctx.get(), ToTimeval(options_.command_timeout));
   auto check = [&](redisReply* raw, const char* what) {

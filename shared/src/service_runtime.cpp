@@ -87,7 +87,7 @@ void ServiceRuntime::Start() {
   }
   http_->Start();
   logger_.Info("service started", {{"port", http_->port()},
-                                   {"redis", config_.redis.host + ":" + std::to_string(config_.redis.port)},
+                                   {"redis", config_.redis.Endpoint()},
                                    {"kafka", config_.kafka_brokers},
                                    {"instance", config_.instance_id}});
 }

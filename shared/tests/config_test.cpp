@@ -54,6 +54,18 @@ TEST(ServiceConfig, ReadsEveryVariable) {
   EXPECT_FALSE(c.outbox_relay);
 }
 
+TEST(ServiceConfig, RedisOnAUnixSocket) {
+  auto vars = Minimal();
+  vars["TESSERA_REDIS_URL"] = "unix://:pw@/run/redis/redis.sock?db=2";
+  ServiceConfig c = LoadServiceConfig("rewards", 8081, Env(vars));
+  EXPECT_EQ(c.redis.socket_path, "/run/redis/redis.sock");
+  EXPECT_EQ(c.redis.password, "pw");
+  EXPECT_EQ(c.redis.db, 2);
+  EXPECT_EQ(c.redis.Endpoint(), "unix:/run/redis/redis.sock");
+  EXPECT_EQ(ParseRedisUrl("unix:///tmp/r.sock").db, 0);
+  EXPECT_EQ(ParseRedisUrl("redis://h:7000/1").Endpoint(), "h:7000");
+}
+
 void ExpectConfigErrorNaming(std::map<std::string, std::string> vars, const std::string& name) {
   try {
     LoadServiceConfig("rewards", 8081, Env(vars));
@@ -74,6 +86,9 @@ TEST(ServiceConfig, InvalidValuesStopWithTheVariableName) {
   ExpectConfigErrorNaming(with("TESSERA_HTTP_THREADS", "0"), "TESSERA_HTTP_THREADS");
   ExpectConfigErrorNaming(with("TESSERA_REDIS_URL", "http://x"), "TESSERA_REDIS_URL");
   ExpectConfigErrorNaming(with("TESSERA_REDIS_URL", "redis://host:port"), "TESSERA_REDIS_URL");
+  ExpectConfigErrorNaming(with("TESSERA_REDIS_URL", "unix://relative.sock"), "TESSERA_REDIS_URL");
+  ExpectConfigErrorNaming(with("TESSERA_REDIS_URL", "unix:///r.sock?database=1"), "TESSERA_REDIS_URL");
+  ExpectConfigErrorNaming(with("TESSERA_REDIS_URL", "unix:///r.sock?db=x"), "TESSERA_REDIS_URL");
   ExpectConfigErrorNaming(with("TESSERA_LOG_LEVEL", "loud"), "TESSERA_LOG_LEVEL");
   ExpectConfigErrorNaming(with("TESSERA_OUTBOX_RELAY", "maybe"), "TESSERA_OUTBOX_RELAY");
   ExpectConfigErrorNaming({{"TESSERA_JWT_SECRET", "x"}}, "TESSERA_API_KEYS_FILE");

@@ -124,9 +124,11 @@ RedisServer::~RedisServer() {
 }
 
 std::string RedisServer::Url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
+std::string RedisServer::SocketUrl() const { return "unix://" + dir_.path() + "/redis.sock?db=0"; }
 
 void RedisServer::Start() {
   std::vector<std::string> argv = {"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
+                                   "--unixsocket", dir_.path() + "/redis.sock", "--unixsocketperm", "700",
                                    "--dir", dir_.path(), "--save", "", "--daemonize", "no",
                                    "--protected-mode", "no", "--appendonly", append_only_ ? "yes" : "no",
                                    "--appendfsync", "always"};

@@ -61,13 +61,15 @@ class ChildProcess {
   std::string log_file_;
 };
 
-// A real redis-server on a free port with its data (and AOF, fsync always) in a temp dir.
+// A real redis-server on a free port and on a Unix socket, with its data (and AOF, fsync
+// always) in a temp dir.
 class RedisServer {
  public:
   explicit RedisServer(bool append_only = true);
   ~RedisServer();
   int port() const { return port_; }
   std::string Url() const;
+  std::string SocketUrl() const;  // the same server as unix:///<dir>/redis.sock?db=0
   void Start();          // (re)starts on the same port and data dir, waits for PING
   void Kill();           // SIGKILL, no shutdown save
   void Stop();           // SIGTERM and wait

@@ -42,6 +42,28 @@ TEST(RedisPool, CommandsPipelinesAndScripts) {
   EXPECT_THROW(pool.Eval(LuaScript("bad", "return redis.call('NOPE')"), {}, {}), DependencyError);
 }
 
+TEST(RedisPool, ConnectsOverAUnixSocket) {
+  RedisServer server;
+  RedisOptions o = OptionsFor(server);
+  o.url = ParseRedisUrl(server.SocketUrl());
+  RedisPool pool(o);
+  EXPECT_TRUE(pool.Ping());
+  EXPECT_EQ(pool.Command({"SET", "k", "over the socket"}).AsString(), "OK");
+  // The same server as over TCP.
+  RedisPool tcp(OptionsFor(server));
+  EXPECT_EQ(tcp.Command({"GET", "k"}).AsString(), "over the socket");
+
+  RedisOptions missing = o;
+  missing.url = ParseRedisUrl("unix:///nonexistent/redis.sock");
+  RedisPool nowhere(missing);
+  try {
+    nowhere.Command({"PING"});
+    FAIL() << "expected UnavailableError";
+  } catch (const UnavailableError& e) {
+    EXPECT_NE(std::string(e.what()).find("unix:/nonexistent/redis.sock"), std::string::npos) << e.what();
+  }
+}
+
 TEST(RedisPool, IsSafeUnderManyThreads) {
   RedisServer server;
   RedisPool pool(OptionsFor(server, 4));
