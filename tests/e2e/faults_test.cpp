@@ -1,6 +1,6 @@
 // Faults on the whole stack, each reporting what it injected and what it counted:
-// the broker unreachable for 10 s, redis-server restarted, and tessera-offers SIGKILLed under
-// load. (SIGKILL of tessera-rewards and tessera-notifications under load is in their own
+// the broker unreachable for 10 s, redis-server restarted, tessera-offers SIGKILLed under
+// load, and every service stopped (SIGTERM) after Kafka and Redis have gone. (SIGKILL of tessera-rewards and tessera-notifications under load is in their own
 // service tests.)
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -151,6 +151,35 @@ TEST(Faults, OffersKilledDuringActivationsAppliesEachOnce) {
             << unanswered.size() << " retried after restart), " << activations.size() << " members with offer.activated" << std::endl;
   for (const auto& member : acknowledged) EXPECT_EQ(activations[member], 1) << member;
   EXPECT_EQ(activations.size(), acknowledged.size()) << "no event for an activation that was not applied";
+}
+
+// A pod is often stopped because its dependencies are gone. Each service must still stop, with
+// status 0, well inside the pod's grace period (45 s in k8s/), not spin until it is killed.
+TEST(Faults, EveryServiceStopsPromptlyWhenKafkaAndRedisAreGone) {
+  Stack stack;
+  auto offers = stack.Client("offers");
+  ASSERT_EQ(offers.Request("POST", "/v1/campaigns",
+                           R"({"campaign_id":"gone","name":"gone","starts_at":"2026-01-01T00:00:00Z","ends_at":"2030-01-01T00:00:00Z","channels":["web"],"reward":{"type":"bonus_points","points":5},"content":{"en":{"title":"5 points"}}})",
+                           As("ops")).status,
+            201);
+  ASSERT_EQ(offers.Request("POST", "/v1/campaigns/gone/publish", "", As("ops")).status, 200);
+  // campaign.published reaches tessera.offers.v1 and the campaign cache's tail consumes it.
+  ASSERT_FALSE(ReadTopic(stack.broker.brokers(), topics::kOffers, 1, std::chrono::seconds(20)).empty());
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+
+  stack.broker.process().Signal(SIGKILL);
+  stack.broker.process().Wait(std::chrono::seconds(5));
+  stack.redis.Kill();
+  for (const char* name : {"offers", "rewards", "notifications"}) {
+    auto& process = stack.services.at(name)->process();
+    const auto t0 = std::chrono::steady_clock::now();
+    process.Signal(SIGTERM);
+    const std::optional<int> status = process.Wait(std::chrono::seconds(60));
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::cout << "[ fault    ] Kafka and Redis gone: tessera-" << name << " stopped in " << seconds << " s" << std::endl;
+    EXPECT_EQ(status, 0) << name << process.Log();
+    EXPECT_LT(seconds, 20.0) << name;
+  }
 }
 
 }  // namespace
