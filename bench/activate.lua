@@ -1,11 +1,17 @@
--- wrk script: offer activations (members from MEMBERS, the five open bench campaigns).
-local members = tonumber(os.getenv("MEMBERS") or "10000")
+-- wrk script: first-time offer activations, one of the five open bench campaigns each. A clip
+-- is idempotent per (member, offer), and 10 000 members × 5 offers would be used up in a few
+-- seconds, after which the run would measure re-activations that change nothing; so every
+-- request clips for a member id of its own (members need not be enrolled with tessera-rewards
+-- to clip an offer open to all).
+dofile("bench/nonce.lua")
+local counter, tag = 0, run_nonce()
 local campaigns = {"bench-006", "bench-012", "bench-018", "bench-024", "bench-030"}
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer dev-storefront"
 wrk.body = '{"channel":"web"}'
 request = function()
-  return wrk.format(nil, "/v1/members/m-" .. math.random(0, members - 1) .. "/offers/" .. campaigns[math.random(1, 5)] .. "/activate")
+  counter = counter + 1
+  return wrk.format(nil, "/v1/members/a-" .. tag .. "-" .. counter .. "/offers/" .. campaigns[math.random(1, 5)] .. "/activate")
 end
 dofile("bench/report.lua")

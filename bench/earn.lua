@@ -1,7 +1,8 @@
 -- wrk script: an earn per request (unique order_id) for members drawn from MEMBERS.
 local members = tonumber(os.getenv("MEMBERS") or "10000")
 local now = os.getenv("NOW")
-local counter, tag = 0, tostring(math.random(1, 1e9))
+dofile("bench/nonce.lua")
+local counter, tag = 0, run_nonce()
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer dev-pos"

@@ -1,7 +1,8 @@
 -- wrk script: checkout holds of 1 point, each captured by a following request (the pair is the
 -- scenario: two requests per completed checkout).
 local members = tonumber(os.getenv("MEMBERS") or "10000")
-local counter, tag = 0, tostring(math.random(1, 1e9))
+dofile("bench/nonce.lua")
+local counter, tag = 0, run_nonce()
 local pending = {}
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer dev-pos"

@@ -2,7 +2,8 @@
 -- Idempotency-Key (so every request is a real spend, not a replay).
 local members = tonumber(os.getenv("MEMBERS") or "10000")
 local counter = 0
-local thread_id = tostring(math.random(1, 1e9))
+dofile("bench/nonce.lua")
+local thread_id = run_nonce()
 wrk.method = "POST"
 wrk.body = '{"points":1,"channel":"store"}'
 wrk.headers["Content-Type"] = "application/json"

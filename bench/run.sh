@@ -222,11 +222,14 @@ if [ "${BENCH_PROFILE:-1}" != 0 ] && command -v perf >/dev/null && perf record -
     kill -STOP "$5"
     (MEMBERS=$MEMBERS wrk -t1 -c"$CONNS" -d7s -s "$3" "$2" >/dev/null &)
     sleep 1
-    perf record -q -F 999 -g -p "$4" -o "$WORK/$1.perf" -- sleep 5 >/dev/null 2>&1 || true
+    # DWARF call graphs (frame pointers do not get through libstdc++ and Pistache), at 300 Hz
+    # to keep the recording small; they let perf_roles.py attribute every sample.
+    perf record -q -F 300 --call-graph dwarf,16384 -p "$4" -o "$WORK/$1.perf" -- sleep 5 >/dev/null 2>&1 || true
     sleep 1.5
     kill -CONT "$5"
     perf report -i "$WORK/$1.perf" --no-children --sort symbol -g none --percent-limit 1.5 2>/dev/null \
       | grep -v '^#' | grep '%' | head -20 | cut -c1-140 >"$WORK/$1.top" || true
+    perf script -i "$WORK/$1.perf" -F comm,tid,ip,sym 2>/dev/null | python3 bench/perf_roles.py >"$WORK/$1.roles" || true
   }
   profile redemption "http://127.0.0.1:$SVC_PORT" bench/redeem.lua "$REWARDS_PID" "$OFFERS_PID"
   profile offers "http://127.0.0.1:$OFFERS_PORT" bench/offers.lua "$OFFERS_PID" "$REWARDS_PID"
@@ -318,6 +321,10 @@ row() {  # row NAME RPS P50 P99 P999 CEILING_NAME CEILING_RPS SVC_US REDIS_US NO
       echo '```'
       cat "$WORK/$p.top"
       echo '```'
+      echo
+      echo "The same profile by what the process was doing (bench/perf_roles.py):"
+      echo
+      cat "$WORK/$p.roles"
     done
   else
     echo
