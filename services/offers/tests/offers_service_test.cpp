@@ -130,6 +130,16 @@ TEST_F(OffersServiceTest, EveryChannelSeesTheSameOffersAndAnActivationAtOnce) {
   EXPECT_EQ(store["offers"][1]["state"], "activated") << "visible in the store at once";
   ExpectProblem(c.Request("POST", "/v1/members/m-2/offers/c-open/activate", "", {{"Authorization", "Bearer " + jwt}}), 403,
                 "forbidden");
+  // Eligibility at activation: the audience (read from the member's features), then channel.
+  ExpectProblem(c.Request("POST", "/v1/members/m-1/offers/c-gold/activate", R"({"channel":"web"})", As("storefront")), 409,
+                "not_eligible");
+  ExpectProblem(c.Request("POST", "/v1/members/m-new/offers/c-silver/activate", R"({"channel":"web"})", As("storefront")),
+                409, "not_eligible");  // no features yet: a targeted offer is not offered
+  ExpectProblem(c.Request("POST", "/v1/members/m-1/offers/c-web/activate", R"({"channel":"app"})", As("storefront")), 409,
+                "not_eligible");
+  EXPECT_EQ(c.Request("POST", "/v1/members/m-new/offers/c-open/activate", R"({"channel":"web"})", As("storefront")).status,
+            201)
+      << "an offer open to all needs no features";
 
   // The store redeems with the quote the app received; the bonus arrives in rewards.
   const std::string quote = List(c, "m-1", "app", "pos")["decision_id"];
