@@ -47,9 +47,20 @@ std::string Base32Encode(std::string_view data) {
 // (EVP_MD_fetch: a lock and a hash-table search), which profiles showed as the larger part of
 // their cost on hot paths; fetch once and reuse.
 namespace {
+// Callers keep the result in a function-local static (a failed fetch throws, so it is retried).
+const EVP_MD* FetchMd(const char* name) {
+  const EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+  if (md == nullptr) throw std::runtime_error(std::string("OpenSSL: ") + name + " unavailable");
+  return md;
+}
+
 const EVP_MD* Sha256Md() {
-  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  if (md == nullptr) throw std::runtime_error("OpenSSL: SHA256 unavailable");
+  static const EVP_MD* md = FetchMd("SHA256");
+  return md;
+}
+
+const EVP_MD* Sha1Md() {
+  static const EVP_MD* md = FetchMd("SHA1");
   return md;
 }
 
@@ -213,12 +224,6 @@ std::string FormatUuid(std::string b, int version) {
   std::string hex = HexEncode(b);
   return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
          hex.substr(16, 4) + "-" + hex.substr(20, 12);
-}
-
-const EVP_MD* Sha1Md() {
-  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA1", nullptr);
-  if (md == nullptr) throw std::runtime_error("OpenSSL: SHA1 unavailable");
-  return md;
 }
 }  // namespace
 

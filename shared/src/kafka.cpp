@@ -404,7 +404,7 @@ bool KafkaTopicTail::Start(std::chrono::milliseconds timeout) {
 void KafkaTopicTail::Stop() {
   if (!running_.exchange(false)) return;
   if (thread_.joinable()) thread_.join();
-  rd_kafka_assign(rk_.get(), nullptr);  // no group: nothing to leave or commit
+  rd_kafka_assign(rk_.get(), nullptr);  // never joined its group, stored nothing: nothing to leave or commit
 }
 
 }  // namespace tessera
