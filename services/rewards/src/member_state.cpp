@@ -39,10 +39,13 @@ std::string MemberState::ToJson() const {
     out += key;
     out += std::to_string(v);
   };
+  const auto str = [](std::string& out, std::string_view key, std::string_view v) {
+    out += key;
+    AppendJsonString(out, v);
+  };
   std::string out;
   out.reserve(256 + 64 * lots.size() + 128 * holds.size());
-  out += "{\"ch\":";
-  AppendJsonString(out, channel);
+  str(out, "{\"ch\":", channel);
   if (debt != 0) num(out, ",\"debt\":", debt);
   num(out, ",\"enr\":", enrolled_ms);
   if (held != 0) num(out, ",\"held\":", held);
@@ -59,22 +62,18 @@ std::string MemberState::ToJson() const {
         out += ',' + std::to_string(a.points) + ',' + std::to_string(a.expires_ms) + ']';
       }
       num(out, "],\"at\":", h.created_ms);
-      out += ",\"ch\":";
-      AppendJsonString(out, h.channel);
+      str(out, ",\"ch\":", h.channel);
       num(out, ",\"exp\":", h.expires_ms);
-      out += ",\"id\":";
-      AppendJsonString(out, h.id);
+      str(out, ",\"id\":", h.id);
       num(out, ",\"p\":", h.points);
-      out += ",\"st\":";
-      AppendJsonString(out, h.store_id);
+      str(out, ",\"st\":", h.store_id);
       out += '}';
     }
     out += ']';
   }
   num(out, ",\"lc\":", lot_counter);
   num(out, ",\"life\":", lifetime);
-  out += ",\"loc\":";
-  AppendJsonString(out, locale);
+  str(out, ",\"loc\":", locale);
   out += ",\"lots\":[";
   for (size_t i = 0; i < lots.size(); ++i) {
     const Lot& l = lots[i];
@@ -85,8 +84,7 @@ std::string MemberState::ToJson() const {
     AppendJsonString(out, l.order_id);
     out += ']';
   }
-  out += "],\"m\":";
-  AppendJsonString(out, member_id);
+  str(out, "],\"m\":", member_id);
   if (!profile.is_null() && !profile.empty()) out += ",\"prof\":" + profile.dump();
   out += ",\"q\":{";
   bool first = true;
@@ -96,10 +94,8 @@ std::string MemberState::ToJson() const {
     out += '"' + std::to_string(day) + "\":" + std::to_string(points);
   }
   num(out, "},\"seq\":", seq);
-  out += ",\"tier\":";
-  AppendJsonString(out, tier);
-  out += ",\"tz\":";
-  AppendJsonString(out, time_zone);
+  str(out, ",\"tier\":", tier);
+  str(out, ",\"tz\":", time_zone);
   out += ",\"v\":1}";
   return out;
 }
