@@ -35,13 +35,15 @@ def bucket_tag(member_id):
 
 
 def memory():
-    """(total bytes, {key suffix: bytes}) over all of the member's keys."""
-    prefix = f"tessera:{bucket_tag(member)}:m:{member}:"
-    keys = subprocess.run(["redis-cli", "-p", port, "--scan", "--pattern", prefix + "*"], capture_output=True, text=True).stdout.split()
+    """(total bytes, {key suffix: bytes}) over all of the member's keys (both spaces: `m`, and
+    `mc`, the keys replicas cache — docs/redis-keys.md)."""
     by_key = {}
-    for k in keys:
-        out = subprocess.run(["redis-cli", "-p", port, "MEMORY", "USAGE", k, "SAMPLES", "0"], capture_output=True, text=True).stdout.strip()
-        by_key[k[len(prefix):]] = int(out or 0)
+    for space in ("m", "mc"):
+        prefix = f"tessera:{bucket_tag(member)}:{space}:{member}:"
+        keys = subprocess.run(["redis-cli", "-p", port, "--scan", "--pattern", prefix + "*"], capture_output=True, text=True).stdout.split()
+        for k in keys:
+            out = subprocess.run(["redis-cli", "-p", port, "MEMORY", "USAGE", k, "SAMPLES", "0"], capture_output=True, text=True).stdout.strip()
+            by_key[k[len(prefix):]] = int(out or 0)
     return sum(by_key.values()), dict(sorted(by_key.items(), key=lambda kv: -kv[1]))
 
 

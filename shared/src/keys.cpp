@@ -27,12 +27,39 @@ std::string BucketTag(int bucket) {
 
 std::string GlobalTag(std::string_view service) { return "{g:" + std::string(service) + "}"; }
 
-std::string MemberKey(std::string_view member_id, std::string_view kind) {
-  std::string k = "tessera:" + BucketTag(MemberBucket(member_id)) + ":m:";
+namespace {
+std::string KeyOfMember(std::string_view member_id, std::string_view space, std::string_view kind) {
+  std::string k = "tessera:" + BucketTag(MemberBucket(member_id)) + ":";
+  k.append(space);
+  k.push_back(':');
   k.append(member_id);
   k.push_back(':');
   k.append(kind);
   return k;
+}
+}  // namespace
+
+std::string MemberKey(std::string_view member_id, std::string_view kind) { return KeyOfMember(member_id, "m", kind); }
+
+std::string CachedMemberKey(std::string_view member_id, std::string_view kind) {
+  return KeyOfMember(member_id, "mc", kind);
+}
+
+std::vector<std::string> CachedMemberKeyPrefixes() {
+  std::vector<std::string> out;
+  out.reserve(kBucketCount);
+  for (int b = 0; b < kBucketCount; ++b) out.push_back("tessera:" + BucketTag(b) + ":mc:");
+  return out;
+}
+
+std::string MemberOfCachedKey(std::string_view key) {
+  // tessera:{bNN}:mc:<member_id>:<kind>; member ids may hold ':', kinds do not.
+  constexpr std::string_view kHead = "tessera:{b";
+  if (key.substr(0, kHead.size()) != kHead) return "";
+  const size_t space = key.find("}:mc:");
+  const size_t last = key.rfind(':');
+  if (space == std::string_view::npos || last == std::string_view::npos || last <= space + 5) return "";
+  return std::string(key.substr(space + 5, last - space - 5));
 }
 
 std::string OutboxStream(std::string_view tag, std::string_view service) {

@@ -117,9 +117,9 @@ RedisPool::RedisPool(RedisOptions options) : options_(std::move(options)) {}
 
 RedisPool::~RedisPool() = default;
 
-RedisPool::Conn RedisPool::Connect() {
-  const timeval tv = ToTimeval(options_.connect_timeout);
-  const RedisUrl& url = options_.url;
+RedisContextPtr ConnectRedis(const RedisOptions& options) {
+  const timeval tv = ToTimeval(options.connect_timeout);
+  const RedisUrl& url = options.url;
   RedisContextPtr ctx(url.socket_path.empty()
                           ? redisConnectWithTimeout(url.host.c_str(), url.port, tv)
                           : redisConnectUnixWithTimeout(url.socket_path.c_str(), tv));
@@ -127,7 +127,7 @@ RedisPool::Conn RedisPool::Connect() {
   if (ctx->err) {
     throw UnavailableError("redis: cannot connect to " + url.Endpoint() + ": " + ctx->errstr);
   }
-  redisSetTimeout(ctx.get(), ToTimeval(options_.command_timeout));
+  redisSetTimeout(ctx.get(), ToTimeval(options.command_timeout));
   auto check = [&](redisReply* raw, const char* what) {
     ReplyPtr reply(raw);
     if (!raw) throw UnavailableError(std::string("redis: ") + what + " failed: " + ctx->errstr);
@@ -135,15 +135,18 @@ RedisPool::Conn RedisPool::Connect() {
       throw UnavailableError(std::string("redis: ") + what + " refused: " + raw->str);
     }
   };
-  if (!options_.url.password.empty()) {
-    check(static_cast<redisReply*>(redisCommand(ctx.get(), "AUTH %s", options_.url.password.c_str())),
-          "AUTH");
+  if (!url.password.empty()) {
+    check(static_cast<redisReply*>(redisCommand(ctx.get(), "AUTH %s", url.password.c_str())), "AUTH");
   }
-  if (options_.url.db != 0) {
-    check(static_cast<redisReply*>(redisCommand(ctx.get(), "SELECT %d", options_.url.db)), "SELECT");
+  if (url.db != 0) {
+    check(static_cast<redisReply*>(redisCommand(ctx.get(), "SELECT %d", url.db)), "SELECT");
   }
+  return ctx;
+}
+
+RedisPool::Conn RedisPool::Connect() {
   Conn conn;
-  conn.ctx = std::move(ctx);
+  conn.ctx = ConnectRedis(options_);
   return conn;
 }
 

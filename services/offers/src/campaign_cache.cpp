@@ -6,10 +6,12 @@ namespace tessera::offers {
 
 void CampaignCache::Reload() {
   auto list = std::make_shared<CampaignList>();
+  std::string fingerprint;
   for (int64_t offset = 0;; offset += 500) {
     auto ids = store_.CampaignIds(offset, 500);
     for (const auto& stored : store_.GetCampaigns(ids)) {
       Campaign c = Campaign::FromStored(nlohmann::json::parse(stored.doc));
+      fingerprint += c.campaign_id + ':' + std::to_string(stored.rev) + ',';
       c.PrepareForServing();
       if (c.status != "archived") list->push_back(std::make_shared<const Campaign>(std::move(c)));
     }
@@ -17,7 +19,15 @@ void CampaignCache::Reload() {
   }
   std::sort(list->begin(), list->end(), [](const auto& a, const auto& b) { return a->campaign_id < b->campaign_id; });
   std::lock_guard lock(mu_);
+  if (fingerprint == fingerprint_ && generation_ != 0) return;  // nothing written since
   snapshot_ = std::move(list);
+  fingerprint_ = std::move(fingerprint);
+  ++generation_;
+}
+
+CampaignCache::Versioned CampaignCache::Current() const {
+  std::lock_guard lock(mu_);
+  return {snapshot_, generation_};
 }
 
 std::shared_ptr<const CampaignList> CampaignCache::Snapshot() const {

@@ -24,6 +24,13 @@ class CampaignCache {
   void Reload();
   // All campaigns that are not archived, sorted by id.
   std::shared_ptr<const CampaignList> Snapshot() const;
+  // The snapshot and its generation, which moves only when a reload finds a campaign written
+  // since (another revision, one more or one fewer): what a listing was ranked with.
+  struct Versioned {
+    std::shared_ptr<const CampaignList> campaigns;
+    uint64_t generation = 0;
+  };
+  Versioned Current() const;
   std::shared_ptr<const Campaign> Find(const std::string& id) const;
 
  private:
@@ -31,6 +38,8 @@ class CampaignCache {
   Logger& logger_;
   mutable std::mutex mu_;
   std::shared_ptr<const CampaignList> snapshot_ = std::make_shared<CampaignList>();
+  std::string fingerprint_;  // "<id>:<rev>," of every stored campaign, in index order
+  uint64_t generation_ = 0;
 };
 
 }  // namespace tessera::offers

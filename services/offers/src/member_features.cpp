@@ -1,5 +1,8 @@
 #include "member_features.h"
 
+#include <algorithm>
+#include <climits>
+
 #include "tessera/clock.h"
 
 namespace tessera::offers {
@@ -61,6 +64,24 @@ nlohmann::json MemberFeatures::View(const std::string& member_id, int64_t now_ms
 }
 
 std::string MemberFeatures::Watermark() const { return std::to_string(ledger_seq) + "." + std::to_string(purchase_events); }
+
+int64_t MemberFeatures::NextChangeMs(int64_t now_ms) const {
+  int64_t next = INT64_MAX;
+  // (now - since) / kDayMs steps up at since + k days.
+  auto day_step = [&](int64_t since) {
+    if (since && now_ms >= since) next = std::min(next, since + ((now_ms - since) / kDayMs + 1) * kDayMs);
+    else if (since) next = std::min(next, since);
+  };
+  if (known) {
+    day_step(enrolled_ms);
+    day_step(last_purchase_ms);
+    for (const auto& [ms, minor] : purchases) {
+      if (now_ms - ms <= 90 * kDayMs) next = std::min(next, ms + 90 * kDayMs + 1);  // leaves the window
+      else if (ms > now_ms) next = std::min(next, ms);
+    }
+  }
+  return next;
+}
 
 FeatureView::FeatureView(const MemberFeatures& f, const std::string& channel, int64_t now_ms)
     : f_(f), channel_(channel), now_ms_(now_ms) {

@@ -30,6 +30,10 @@ struct MemberFeatures {
   nlohmann::json View(const std::string& member_id, int64_t now_ms) const;
   // Changes whenever a feature-changing event is applied; quotes carry it.
   std::string Watermark() const;
+  // The first instant after `now_ms` at which a time-based value audience rules see (days since
+  // enrolment or last purchase, purchases and spend over 90 days) changes; INT64_MAX if none.
+  // Kept beside FeatureView, whose formulas it mirrors.
+  int64_t NextChangeMs(int64_t now_ms) const;
   static MemberFeatures FromHash(const std::map<std::string, std::string>& fields);
 };
 

@@ -1,5 +1,7 @@
 #include "offers_app.h"
 
+#include <climits>
+
 #include "quote.h"
 #include "ranking.h"
 #include "tessera/crypto.h"
@@ -200,39 +202,43 @@ std::optional<MemberFeatures> OffersApp::LoadFeatures(const std::string& member_
   }
 }
 
-HttpResponse OffersApp::OffersFor(const std::string& member_id, const std::string& channel, int limit,
-                                  const std::optional<std::string>& locale) {
-  const int64_t now = ToUnixMillis(clock_.Now());
+void OffersApp::UseListingCache(ListingCache* listings, std::function<bool()> in_sync) {
+  listings_ = listings;
+  listings_in_sync_ = std::move(in_sync);
+}
+
+std::shared_ptr<CachedListing> OffersApp::BuildListing(const std::string& member_id, const std::string& channel,
+                                                       int limit, const std::optional<std::string>& locale,
+                                                       const CampaignCache::Versioned& campaigns, int64_t now,
+                                                       bool* complete) {
   std::map<std::string, std::string> raw_states;
   auto features = LoadFeatures(member_id, &raw_states);
-  const auto campaigns = cache_.Snapshot();
-  RankResult ranked = Rank(*campaigns, features ? &*features : nullptr, States(raw_states), member_id, channel, now,
-                           static_cast<size_t>(limit));
+  *complete = features.has_value();
+  RankResult ranked = Rank(*campaigns.campaigns, features ? &*features : nullptr, States(raw_states), member_id, channel,
+                           now, static_cast<size_t>(limit));
   const std::string lang = locale.value_or(features && !features->locale.empty() ? features->locale : "en");
 
-  Quote q;
-  q.member_id = member_id;
-  q.watermark = features ? features->Watermark() : "none";
-  q.issued_ms = now;
-  q.expires_ms = now + quote_ttl_.count();
-  std::vector<std::string> shown;
-  shown.reserve(ranked.offers.size());
-  for (const auto& o : ranked.offers) {
-    q.campaigns.emplace_back(o.campaign->campaign_id, o.campaign->version);
-    shown.push_back(o.campaign->campaign_id);
+  auto out = std::make_shared<CachedListing>();
+  out->campaigns_generation = campaigns.generation;
+  out->watermark = features ? features->Watermark() : "none";
+  // Valid until the first instant at which the same inputs could rank differently.
+  int64_t until = std::min(now + ListingCache::kMaxAgeMs, features ? features->NextChangeMs(now) : INT64_MAX);
+  for (const auto& c : *campaigns.campaigns) {
+    if (c->starts_ms > now) until = std::min(until, c->starts_ms);
+    if (c->ends_ms > now) until = std::min(until, c->ends_ms);
   }
+  out->valid_until_ms = until;
+  out->quoted.reserve(ranked.offers.size());
+  out->shown.reserve(ranked.offers.size());
+  for (const auto& o : ranked.offers) {
+    out->quoted.emplace_back(o.campaign->campaign_id, o.campaign->version);
+    out->shown.push_back(o.campaign->campaign_id);
+  }
+  out->holdout = std::move(ranked.holdout);
   // Assembled from each campaign's pre-rendered pieces (Campaign::PrepareForServing); keys in
   // the order nlohmann::json writes them, so the bytes equal a rendering of the whole tree.
-  std::string body;
-  body.reserve(256 + 600 * ranked.offers.size());
-  body += "{\"channel\":";
-  AppendJsonString(body, channel);
-  body += ",\"decision_id\":";
-  AppendJsonString(body, SignQuote(q, quote_secret_));
-  body += ",\"generated_at\":";
-  AppendJsonString(body, FormatRfc3339(FromUnixMillis(now)));
-  body += ",\"member_id\":";
-  AppendJsonString(body, member_id);
+  std::string& body = out->tail;
+  body.reserve(64 + 600 * ranked.offers.size());
   body += ",\"offers\":[";
   for (size_t i = 0; i < ranked.offers.size(); ++i) {
     const auto& o = ranked.offers[i];
@@ -249,8 +255,48 @@ HttpResponse OffersApp::OffersFor(const std::string& member_id, const std::strin
   }
   body += "],\"personalized\":";
   body += ranked.personalized ? "true}" : "false}";
-  stats_.Offered(shown);
-  for (const auto& id : ranked.holdout) stats_.Holdout(id, member_id);
+  return out;
+}
+
+HttpResponse OffersApp::OffersFor(const std::string& member_id, const std::string& channel, int limit,
+                                  const std::optional<std::string>& locale) {
+  const int64_t now = ToUnixMillis(clock_.Now());
+  const auto campaigns = cache_.Current();
+  const bool cacheable = listings_ != nullptr && listings_in_sync_();
+  std::string variant;
+  std::shared_ptr<const CachedListing> listing;
+  if (cacheable) {
+    variant = channel + '|' + std::to_string(limit) + '|' + locale.value_or("");
+    listing = listings_->Find(member_id, variant, campaigns.generation, now);
+  }
+  if (!listing) {
+    const ListingCache::Ticket ticket = cacheable ? listings_->Begin(member_id) : ListingCache::Ticket{};
+    bool complete = false;
+    auto built = BuildListing(member_id, channel, limit, locale, campaigns, now, &complete);
+    built->variant = std::move(variant);
+    if (cacheable && complete) listings_->Fill(member_id, ticket, built);
+    listing = std::move(built);
+  }
+
+  Quote q;
+  q.member_id = member_id;
+  q.watermark = listing->watermark;
+  q.issued_ms = now;
+  q.expires_ms = now + quote_ttl_.count();
+  q.campaigns = listing->quoted;
+  std::string body;
+  body.reserve(256 + listing->tail.size());
+  body += "{\"channel\":";
+  AppendJsonString(body, channel);
+  body += ",\"decision_id\":";
+  AppendJsonString(body, SignQuote(q, quote_secret_));
+  body += ",\"generated_at\":";
+  AppendJsonString(body, FormatRfc3339(FromUnixMillis(now)));
+  body += ",\"member_id\":";
+  AppendJsonString(body, member_id);
+  body += listing->tail;
+  stats_.Offered(listing->shown);
+  for (const auto& id : listing->holdout) stats_.Holdout(id, member_id);
   return HttpResponse::Text(200, std::move(body), "application/json");
 }
 
@@ -285,7 +331,14 @@ HttpResponse OffersApp::Activate(const std::string& member_id, const std::string
                {{"campaign_id", c->campaign_id}, {"campaign_version", c->version}, {"offer_id", c->campaign_id},
                 {"reward", c->reward.ToJson()}, {"ends_at", FormatRfc3339(FromUnixMillis(c->ends_ms))},
                 {"content", content}});
-  auto existing = store_.Activate(member_id, offer_id, state.dump(), event);
+  std::optional<std::string> existing;
+  try {
+    existing = store_.Activate(member_id, offer_id, state.dump(), event);
+  } catch (...) {
+    MemberChanged(member_id);  // the outcome is unknown
+    throw;
+  }
+  if (!existing) MemberChanged(member_id);
   const nlohmann::json s = existing ? nlohmann::json::parse(*existing) : state;
   nlohmann::json body = {{"member_id", member_id},
                          {"offer_id", offer_id},
@@ -388,10 +441,15 @@ HttpResponse OffersApp::Redeem(const std::string& member_id, const std::string& 
     try {
       result = store_.Redeem(rr);
     } catch (...) {
+      MemberChanged(member_id);
       store_.ReleaseBudget(offer_id, points);  // unknown outcome: never over-spend the budget
       throw;
     }
-    if (result.outcome == "ok") return HttpResponse::Text(201, result.body, "application/json");
+    if (result.outcome == "ok") {
+      MemberChanged(member_id);
+      store_.Barrier();  // "redeemed" shows on every replica once this answer is sent
+      return HttpResponse::Text(201, result.body, "application/json");
+    }
     store_.ReleaseBudget(offer_id, points);
     if (result.outcome == "replay" || result.outcome == "duplicate") {
       HttpResponse r = HttpResponse::Text(result.status, result.body,
@@ -440,9 +498,16 @@ bool OffersApp::ApplyLedgerEvent(const nlohmann::json& e) {
       spend = std::to_string(p.value("total_minor", int64_t{0}));
     }
   }
-  return store_.ApplyLedgerFeatures(member, {std::to_string(seq), tier, lifetime, available, enrolled, purchase_ms,
-                                             spend.empty() ? "0" : spend, persona, locale,
-                                             std::to_string(ToUnixMillis(clock_.Now()))});
+  try {
+    const bool applied = store_.ApplyLedgerFeatures(
+        member, {std::to_string(seq), tier, lifetime, available, enrolled, purchase_ms, spend.empty() ? "0" : spend,
+                 persona, locale, std::to_string(ToUnixMillis(clock_.Now()))});
+    if (applied) MemberChanged(member);
+    return applied;
+  } catch (...) {
+    MemberChanged(member);
+    throw;
+  }
 }
 
 bool OffersApp::ApplyPurchaseEvent(const nlohmann::json& e) {
@@ -455,8 +520,15 @@ bool OffersApp::ApplyPurchaseEvent(const nlohmann::json& e) {
       if (item.is_object() && item.contains("category") && item["category"].is_string()) categories.push_back(item["category"]);
     }
   }
-  return store_.ApplyPurchaseFeatures(member, p.at("order_id").get<std::string>(), categories.dump(),
-                                      ToUnixMillis(clock_.Now()));
+  try {
+    const bool applied = store_.ApplyPurchaseFeatures(member, p.at("order_id").get<std::string>(), categories.dump(),
+                                                      ToUnixMillis(clock_.Now()));
+    if (applied) MemberChanged(member);
+    return applied;
+  } catch (...) {
+    MemberChanged(member);
+    throw;
+  }
 }
 
 }  // namespace tessera::offers

@@ -2,10 +2,13 @@
 // member on a channel, activation and redemption, features. Each returns the response to send.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "campaign_cache.h"
+#include "listing_cache.h"
 #include "member_features.h"
 #include "offers_store.h"
 #include "stats.h"
@@ -55,6 +58,10 @@ class OffersApp {
   bool ApplyPurchaseEvent(const nlohmann::json& envelope);
 
   CampaignCache& cache() { return cache_; }
+  // Serve offers lists from `listings` (owned by the caller, may be null: off) while `in_sync`
+  // returns true — it must apply every change of a member's cached keys made in Redis before the
+  // call (RedisInvalidations::Sync). This replica's own writes invalidate the member directly.
+  void UseListingCache(ListingCache* listings, std::function<bool()> in_sync);
 
  private:
   HttpResponse SaveWithEvent(Campaign c, int64_t expected_rev, const std::string& event_type, const CallContext& ctx,
@@ -63,6 +70,15 @@ class OffersApp {
                        const std::string& correlation_id, nlohmann::json payload) const;
   std::optional<MemberFeatures> LoadFeatures(const std::string& member_id,
                                              std::map<std::string, std::string>* offers_out);
+  // Ranks and renders the member-dependent part of an offers list. `complete` is false when the
+  // member's state could not be read (the list is not personalized and must not be kept).
+  std::shared_ptr<CachedListing> BuildListing(const std::string& member_id, const std::string& channel, int limit,
+                                              const std::optional<std::string>& locale,
+                                              const CampaignCache::Versioned& campaigns, int64_t now, bool* complete);
+  // After a write to the member's cached keys (successful or not).
+  void MemberChanged(const std::string& member_id) {
+    if (listings_) listings_->Invalidate(member_id);
+  }
 
   OffersStore& store_;
   CampaignCache& cache_;
@@ -72,6 +88,8 @@ class OffersApp {
   Logger& logger_;
   std::string quote_secret_;
   std::chrono::milliseconds quote_ttl_;
+  ListingCache* listings_ = nullptr;
+  std::function<bool()> listings_in_sync_;
 };
 
 }  // namespace tessera::offers

@@ -6,9 +6,12 @@
 #include "http_routes.h"
 #include "offers_app.h"
 #include "offers_store.h"
+#include "listing_cache.h"
 #include "stats.h"
 #include "tessera/errors.h"
 #include "tessera/events.h"
+#include "tessera/keys.h"
+#include "tessera/redis_tracking.h"
 
 namespace tessera::offers {
 
@@ -32,6 +35,37 @@ void Wire(ServiceRuntime& rt) {
   auto& stats = rt.Make<StatsAggregator>(store, rt.logger());
   auto& app = rt.Make<OffersApp>(store, cache, stats, rt.idempotency(), rt.clock(), rt.logger(), *secret, quote_ttl);
   RegisterRoutes(rt.http(), app);
+
+  // The listing cache (docs/offers.md): kept true by Redis broadcasting every change of a
+  // member's cached keys to this replica; off with TESSERA_OFFERS_LISTING_CACHE_MB=0.
+  const int64_t cache_mb = env.Int("TESSERA_OFFERS_LISTING_CACHE_MB", 256, 0, 1 << 20);
+  if (cache_mb > 0) {
+    auto& listings = rt.Make<ListingCache>(static_cast<size_t>(cache_mb) << 20);
+    auto& invalidations = rt.Make<RedisInvalidations>(
+        rt.redis().options(), CachedMemberKeyPrefixes(),
+        RedisInvalidations::Handlers{[&listings](std::string_view key) {
+                                       const std::string member = MemberOfCachedKey(key);
+                                       if (!member.empty()) listings.Invalidate(member);
+                                     },
+                                     [&listings] { listings.Clear(); }},
+        rt.logger());
+    app.UseListingCache(&listings, [&invalidations] { return invalidations.Sync(); });
+    rt.AddBackgroundTask("listing-invalidations", [&invalidations](std::stop_token st) { invalidations.Run(st); });
+    auto& hits = rt.metrics().GetCounter("tessera_offers_listing_cache_hits_total", "offers lists answered from memory");
+    auto& misses = rt.metrics().GetCounter("tessera_offers_listing_cache_misses_total", "offers lists ranked afresh");
+    auto& bytes = rt.metrics().GetGauge("tessera_offers_listing_cache_bytes", "memory held by the listing cache");
+    auto& live = rt.metrics().GetGauge("tessera_offers_listing_cache_live",
+                                       "1 while Redis invalidations are subscribed (the cache is in use)");
+    rt.metrics().AddCollector([&, last_hits = std::make_shared<uint64_t>(0), last_misses = std::make_shared<uint64_t>(0)] {
+      const uint64_t h = listings.hits(), m = listings.misses();
+      hits.Inc(static_cast<double>(h - *last_hits));
+      misses.Inc(static_cast<double>(m - *last_misses));
+      *last_hits = h;
+      *last_misses = m;
+      bytes.Set(static_cast<double>(listings.bytes()));
+      live.Set(invalidations.Sync() ? 1 : 0);
+    });
+  }
 
   rt.AddConsumer({topics::kLedger, topics::kPurchases}, [&app](const ConsumedMessage& m) {
     const auto e = ParseEvent(m);

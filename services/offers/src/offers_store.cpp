@@ -73,20 +73,20 @@ SaveResult OffersStore::SaveCampaign(const std::string& id, int64_t expected_rev
 }
 
 OffersStore::MemberView OffersStore::LoadMember(const std::string& member_id) {
-  auto replies = pool_.Pipeline({{"HGETALL", MemberKey(member_id, "features")}, {"HGETALL", MemberKey(member_id, "offers")}});
+  auto replies = pool_.Pipeline({{"HGETALL", CachedMemberKey(member_id, "features")}, {"HGETALL", CachedMemberKey(member_id, "offers")}});
   return {HashOf(replies[0].ThrowIfError()), HashOf(replies[1].ThrowIfError())};
 }
 
 bool OffersStore::ApplyLedgerFeatures(const std::string& member_id, const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"ledger"};
   argv.insert(argv.end(), args.begin(), args.end());
-  return pool_.Eval(CachedScript("features", embedded::kFeaturesLua), {MemberKey(member_id, "features")}, argv).AsInt() == 1;
+  return pool_.Eval(CachedScript("features", embedded::kFeaturesLua), {CachedMemberKey(member_id, "features")}, argv).AsInt() == 1;
 }
 
 bool OffersStore::ApplyPurchaseFeatures(const std::string& member_id, const std::string& order_id,
                                         const std::string& categories_json, int64_t now_ms) {
   return pool_
-             .Eval(CachedScript("features", embedded::kFeaturesLua), {MemberKey(member_id, "features")},
+             .Eval(CachedScript("features", embedded::kFeaturesLua), {CachedMemberKey(member_id, "features")},
                    {"purchase", order_id, categories_json, std::to_string(now_ms)})
              .AsInt() == 1;
 }
@@ -94,9 +94,10 @@ bool OffersStore::ApplyPurchaseFeatures(const std::string& member_id, const std:
 std::optional<std::string> OffersStore::Activate(const std::string& member_id, const std::string& campaign_id,
                                                  const std::string& state_json, const std::string& event) {
   RedisValue v = pool_.Eval(CachedScript("activate", embedded::kActivateLua),
-                            {MemberKey(member_id, "offers"), OutboxStream(BucketTag(MemberBucket(member_id)), "offers")},
+                            {CachedMemberKey(member_id, "offers"), OutboxStream(BucketTag(MemberBucket(member_id)), "offers")},
                             {campaign_id, state_json, event, member_id});
   if (v.elements.at(0).AsString() == "exists") return v.elements.at(1).AsString();
+  // Sent after the script's answer arrived, so it is also the broadcast barrier (see Barrier()).
   pool_.Command({"HINCRBY", StatsKey(campaign_id), "activated", "1"}).ThrowIfError();
   return std::nullopt;
 }
@@ -118,8 +119,8 @@ RedeemResult OffersStore::Redeem(const RedeemRequest& r) {
   const std::string tag = BucketTag(MemberBucket(r.member_id));
   RedisValue v = pool_.Eval(
       CachedScript("redeem", embedded::kRedeemLua),
-      {MemberKey(r.member_id, "offers"), MemberKey(r.member_id, "offer-redemptions"), OutboxStream(tag, "offers"),
-       r.idempotency_key.empty() ? MemberKey(r.member_id, "offers") : r.idempotency_key},
+      {CachedMemberKey(r.member_id, "offers"), MemberKey(r.member_id, "offer-redemptions"), OutboxStream(tag, "offers"),
+       r.idempotency_key.empty() ? CachedMemberKey(r.member_id, "offers") : r.idempotency_key},
       {r.campaign_id, r.order_id, r.per_member_limit ? std::to_string(*r.per_member_limit) : "",
        r.requires_activation ? "1" : "0", r.event, r.response_body, r.request_hash, r.member_id,
        std::to_string(r.now_ms), std::to_string(r.version)});
@@ -130,6 +131,8 @@ RedeemResult OffersStore::Redeem(const RedeemRequest& r) {
   out.body = v.elements.at(2).AsString();
   return out;
 }
+
+void OffersStore::Barrier() { pool_.Command({"PING"}).ThrowIfError(); }
 
 void OffersStore::AddStats(const std::map<std::string, std::map<std::string, int64_t>>& counters,
                            const std::map<std::string, std::vector<std::string>>& holdout_members) {

@@ -66,6 +66,10 @@ class OffersStore {
                      std::optional<int64_t> total_points);
   void ReleaseBudget(const std::string& campaign_id, int64_t points);
   RedeemResult Redeem(const RedeemRequest& request);
+  // One round trip after a write to a member's cached keys: when it returns, Redis has sent the
+  // write's invalidation to every replica (it writes a turn's invalidations before it reads the
+  // next command), so a replica asked after this replica answers has it (RedisInvalidations).
+  void Barrier();
   // Campaign statistics: counters and HyperLogLogs updated in batches.
   void AddStats(const std::map<std::string, std::map<std::string, int64_t>>& counters,
                 const std::map<std::string, std::vector<std::string>>& holdout_members);

@@ -10,6 +10,7 @@
 
 #include "tessera/auth.h"
 #include "tessera/clock.h"
+#include "tessera/keys.h"
 #include "testing.h"
 
 namespace tessera::offers {
@@ -286,6 +287,52 @@ TEST_F(OffersServiceTest, ACampaignPublishedOnOneReplicaIsOfferedByAnotherWithin
     auto ids = Ids(List(b, "m-1", "web"));
     return std::find(ids.begin(), ids.end(), "c-new") == ids.end();
   }, std::chrono::seconds(1), std::chrono::milliseconds(5)));
+}
+
+// Each replica answers offers lists from memory (docs/offers.md, "Listing cache"). Every change
+// made through one replica, or straight in Redis, must show on the other in its next answer.
+TEST_F(OffersServiceTest, ListsAnsweredFromMemoryShowEveryChangeOnEveryReplicaAtOnce) {
+  auto second = std::make_unique<ServiceProcess>("offers", env_);
+  auto a = Offers();
+  HttpClient b(second->BaseUrl());
+  CreateAndPublish(a, Campaign("c-clip", {{"conditions", {{"requires_activation", true}}}, {"priority", 5}}));
+  CreateAndPublish(a, Campaign("c-open"));
+  ASSERT_TRUE(WaitFor([&] { return Ids(List(b, "m-0", "store", "pos")).size() == 2; }, std::chrono::seconds(40)));
+  auto state = [](const json& listing, const std::string& id) {
+    for (const auto& o : listing["offers"]) {
+      if (o["offer_id"] == id) return o["state"].get<std::string>();
+    }
+    return std::string("absent");
+  };
+  auto metric = [&](const std::string& name) {
+    const std::string text = b.Get("/metrics", {}).body;
+    const size_t at = text.find("\n" + name + " ");
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + name.size() + 2));
+  };
+  const double hits_before = metric("tessera_offers_listing_cache_hits_total");
+  ASSERT_GE(hits_before, 0) << "the listing cache is on by default";
+  for (int i = 0; i < 60; ++i) {
+    const std::string m = "m-" + std::to_string(i);
+    // Replica B answers twice (the second from memory), then replica A activates and redeems.
+    ASSERT_EQ(state(List(b, m, "store", "pos"), "c-clip"), "available");
+    ASSERT_EQ(state(List(b, m, "store", "pos"), "c-clip"), "available");
+    ASSERT_EQ(a.Request("POST", "/v1/members/" + m + "/offers/c-clip/activate", R"({"channel":"app"})", As("storefront")).status, 201);
+    ASSERT_EQ(state(List(b, m, "store", "pos"), "c-clip"), "activated") << "member " << m << ": activation not seen at once";
+    ASSERT_EQ(a.Request("POST", "/v1/members/" + m + "/offers/c-clip/redeem",
+                        json({{"order_id", "o-" + m}, {"channel", "web"}}).dump(), As("pos", "k-" + m))
+                  .status,
+              201);
+    ASSERT_EQ(state(List(b, m, "store", "pos"), "c-clip"), "redeemed") << "member " << m << ": redemption not seen at once";
+  }
+  EXPECT_GE(metric("tessera_offers_listing_cache_hits_total"), hits_before + 60) << "B answered from memory";
+  // An operator's fix straight in Redis (clearing a member's clipped offers) shows as well.
+  redis_.Cli({"DEL", CachedMemberKey("m-0", "offers")});
+  redis_.Cli({"PING"});
+  EXPECT_EQ(state(List(b, "m-0", "store", "pos"), "c-clip"), "available");
+  // A campaign change moves every replica's answers within the campaign-follow bound.
+  ASSERT_EQ(a.Request("POST", "/v1/campaigns/c-open/pause", "", As("ops")).status, 200);
+  EXPECT_TRUE(WaitFor([&] { return state(List(b, "m-1", "store", "pos"), "c-open") == "absent"; }, std::chrono::seconds(1),
+                      std::chrono::milliseconds(5)));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "campaign.h"
 #include "jsonlogic.h"
+#include "listing_cache.h"
 #include "member_features.h"
 #include "quote.h"
 #include "ranking.h"
@@ -318,6 +319,97 @@ TEST(Quote, SignedVerifiedTamperedAndExpired) {
   EXPECT_FALSE(VerifyQuote(token, "secret", kNow + 900'000, &why));
   EXPECT_EQ(why, "quote expired");
   EXPECT_FALSE(VerifyQuote("garbage", "secret", kNow, &why));
+}
+
+TEST(MemberFeatures, NextChangeIsTheFirstInstantATimeBasedValueMoves) {
+  const int64_t now = 1'790'000'000'000;
+  MemberFeatures f;
+  EXPECT_EQ(f.NextChangeMs(now), INT64_MAX) << "nothing known, nothing moves";
+  f.known = true;
+  f.enrolled_ms = now - 3 * kDayMs - 1000;           // days_since_enrolled 3 -> 4 in a day less 1 s
+  f.last_purchase_ms = now - 10 * kDayMs - 5000;     // 10 -> 11 in a day less 5 s
+  f.purchases = {{now - 89 * kDayMs - 7000, 100}};   // leaves the 90-day window
+  EXPECT_EQ(f.NextChangeMs(now), now + kDayMs - 7000 + 1);
+  f.purchases.clear();
+  EXPECT_EQ(f.NextChangeMs(now), now + kDayMs - 5000);
+  // Check against the values rules see: nothing changes just before, something at the instant.
+  const std::string channel = "web";
+  auto values = [&](int64_t t) {
+    const FeatureView v(f, channel, t);
+    return std::vector<double>{v.Get(ResolveFeature("days_since_enrolled")).number,
+                               v.Get(ResolveFeature("days_since_last_purchase")).number,
+                               v.Get(ResolveFeature("purchases_90d")).number};
+  };
+  f.purchases = {{now - 89 * kDayMs - 7000, 100}};
+  const int64_t next = f.NextChangeMs(now);
+  EXPECT_EQ(values(now), values(next - 1));
+  EXPECT_NE(values(now), values(next));
+}
+
+std::shared_ptr<const CachedListing> Listing(const std::string& variant, uint64_t generation, int64_t until,
+                                             size_t tail_bytes = 100) {
+  auto l = std::make_shared<CachedListing>();
+  l->variant = variant;
+  l->campaigns_generation = generation;
+  l->valid_until_ms = until;
+  l->tail = std::string(tail_bytes, 'x');
+  return l;
+}
+
+TEST(ListingCache, ServesAnEntryOnlyForItsVariantCampaignsAndTimeWindow) {
+  ListingCache cache(64 << 20);
+  auto t = cache.Begin("m-1");
+  ASSERT_TRUE(cache.Fill("m-1", t, Listing("web|10|", 7, 5000)));
+  EXPECT_NE(cache.Find("m-1", "web|10|", 7, 4999), nullptr);
+  EXPECT_EQ(cache.Find("m-1", "web|10|", 7, 5000), nullptr) << "valid_until is exclusive";
+  EXPECT_EQ(cache.Find("m-1", "web|10|", 8, 1000), nullptr) << "another campaign snapshot";
+  EXPECT_EQ(cache.Find("m-1", "app|10|", 7, 1000), nullptr) << "another channel";
+  EXPECT_EQ(cache.Find("m-2", "web|10|", 7, 1000), nullptr);
+  EXPECT_EQ(cache.hits(), 1u);
+  EXPECT_EQ(cache.misses(), 4u);
+}
+
+TEST(ListingCache, AnInvalidationBetweenTheReadAndTheFillKeepsTheOldValueOut) {
+  ListingCache cache(64 << 20);
+  auto t = cache.Begin("m-1");  // before reading the member's state
+  cache.Invalidate("m-1");      // the state changed meanwhile
+  EXPECT_FALSE(cache.Fill("m-1", t, Listing("web|10|", 1, 5000)));
+  EXPECT_EQ(cache.Find("m-1", "web|10|", 1, 0), nullptr);
+  // Clear (lost invalidations) refuses every fill begun before it.
+  auto t2 = cache.Begin("m-1");
+  cache.Clear();
+  EXPECT_FALSE(cache.Fill("m-1", t2, Listing("web|10|", 1, 5000)));
+  // A fill begun after the change is kept, and dropped by the next change.
+  auto t3 = cache.Begin("m-1");
+  EXPECT_TRUE(cache.Fill("m-1", t3, Listing("web|10|", 1, 5000)));
+  EXPECT_NE(cache.Find("m-1", "web|10|", 1, 0), nullptr);
+  cache.Invalidate("m-1");
+  EXPECT_EQ(cache.Find("m-1", "web|10|", 1, 0), nullptr);
+  EXPECT_EQ(cache.members(), 0u);
+  EXPECT_EQ(cache.bytes(), 0u);
+}
+
+TEST(ListingCache, MemoryStaysWithinItsBudgetLeastRecentlyUsedFirst) {
+  const size_t budget = 64 * 4096;  // 4 KiB a shard
+  ListingCache cache(budget);
+  for (int i = 0; i < 2000; ++i) {
+    const std::string m = "m-" + std::to_string(i);
+    cache.Fill(m, cache.Begin(m), Listing("web|10|", 1, 5000, 1000));
+    cache.Find("m-0", "web|10|", 1, 0);  // m-0 stays in use
+  }
+  EXPECT_LE(cache.bytes(), budget);
+  EXPECT_GT(cache.members(), 64u);
+  EXPECT_NE(cache.Find("m-0", "web|10|", 1, 0), nullptr) << "the member in use is kept";
+  EXPECT_EQ(cache.Find("m-1", "web|10|", 1, 0), nullptr) << "an old, unused member went first";
+  // Variants of one member replace each other beyond eight; the same variant is replaced.
+  ListingCache big(64 << 20);
+  for (int v = 0; v < 20; ++v) big.Fill("m-1", big.Begin("m-1"), Listing("web|" + std::to_string(v) + "|", 1, 5000));
+  big.Fill("m-1", big.Begin("m-1"), Listing("web|19|", 2, 5000));
+  EXPECT_NE(big.Find("m-1", "web|19|", 2, 0), nullptr);
+  EXPECT_EQ(big.Find("m-1", "web|0|", 1, 0), nullptr);
+  EXPECT_LE(big.bytes(), 8 * (Listing("web|19|", 1, 5000)->Bytes() + 200));
+  // An entry larger than a shard's budget is refused, not stored over budget.
+  EXPECT_FALSE(cache.Fill("m-x", cache.Begin("m-x"), Listing("web|10|", 1, 5000, 8000)));
 }
 
 }  // namespace

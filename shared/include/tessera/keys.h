@@ -4,6 +4,8 @@
 //
 //   bucket(member)  = FNV-1a-32(member_id) mod kBucketCount
 //   member key      = tessera:{bNN}:m:<member_id>:<kind>
+//   cached member key = tessera:{bNN}:mc:<member_id>:<kind>  (replicas may hold a copy in
+//                     memory: every write to one is broadcast to them, docs/redis-keys.md)
 //   outbox stream   = tessera:{bNN}:outbox:<service>
 //   idempotency     = tessera:{<tag>}:idem:<scope>:<sha256(Idempotency-Key)>
 //   global state    = tessera:{g:<service>}:<kind>, outbox tessera:{g:<service>}:outbox:<service>
@@ -26,6 +28,14 @@ std::string BucketTag(int bucket);
 std::string GlobalTag(std::string_view service);
 
 std::string MemberKey(std::string_view member_id, std::string_view kind);
+// A member key that service replicas may keep a copy of in memory. Redis broadcasts the name of
+// every such key that changes to the replicas that asked (CLIENT TRACKING ... BCAST with
+// CachedMemberKeyPrefixes()), so only keys a replica caches carry this prefix.
+std::string CachedMemberKey(std::string_view member_id, std::string_view kind);
+// "tessera:{bNN}:mc:" for every bucket: disjoint prefixes that cover every cached member key.
+std::vector<std::string> CachedMemberKeyPrefixes();
+// The member id of a CachedMemberKey, or "" when `key` is not one.
+std::string MemberOfCachedKey(std::string_view key);
 std::string OutboxStream(std::string_view tag, std::string_view service);
 // The outbox streams a service's relay publishes: one per bucket, then the global one.
 std::vector<std::string> OutboxStreams(std::string_view service);

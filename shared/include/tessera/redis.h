@@ -74,6 +74,10 @@ struct RedisContextDeleter {
 };
 using RedisContextPtr = std::unique_ptr<redisContext, RedisContextDeleter>;
 
+// A blocking connection with AUTH and SELECT done and the command timeout set. Throws
+// UnavailableError when Redis cannot be reached or refuses.
+RedisContextPtr ConnectRedis(const RedisOptions& options);
+
 class RedisPool {
  public:
   explicit RedisPool(RedisOptions options);
