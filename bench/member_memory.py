@@ -38,8 +38,7 @@ def memory():
     """(total bytes, {key suffix: bytes}) over all of the member's keys (both spaces: `m`, and
     `mc`, the keys replicas cache — docs/redis-keys.md)."""
     by_key = {}
-    for space in ("m", "mc"):
-        prefix = f"tessera:{bucket_tag(member)}:{space}:{member}:"
+    for prefix in (f"tessera:{bucket_tag(member)}:m:{member}:", f"tessera:mc:{bucket_tag(member)}:{member}:"):
         keys = subprocess.run(["redis-cli", "-p", port, "--scan", "--pattern", prefix + "*"], capture_output=True, text=True).stdout.split()
         for k in keys:
             out = subprocess.run(["redis-cli", "-p", port, "MEMORY", "USAGE", k, "SAMPLES", "0"], capture_output=True, text=True).stdout.strip()

@@ -5,7 +5,7 @@
     tools/migrate_cached_member_keys.py --self-test      (starts its own redis-server)
 
 Before the listing cache, tessera-offers kept a member's features and offer states at
-tessera:{bNN}:m:<id>:features|offers; now they live at tessera:{bNN}:mc:<id>:..., the prefix
+tessera:{bNN}:m:<id>:features|offers; now they live at tessera:mc:{bNN}:<id>:..., the prefix
 Redis broadcasts changes of. Run with the offers service stopped. Each old key is renamed; if
 the new key exists already, the old fields are merged in without overwriting any (HSETNX) and
 the old key is deleted — one Lua script per key, in the member's slot. Idempotent.
@@ -94,7 +94,7 @@ def migrate(url):
         for key in keys:
             m = OLD_KEY.match(key)
             if m:
-                new = "tessera:%s:mc:%s:%s" % m.groups()
+                new = "tessera:mc:%s:%s:%s" % m.groups()
                 counts[r.call("EVALSHA", sha, 2, key, new)] += 1
         if cursor == "0":
             break
@@ -120,13 +120,13 @@ def self_test():
         r.call("HSET", "tessera:{b07}:m:m-1:features", "tier", "gold", "seq", "4")
         r.call("HSET", "tessera:{b07}:m:m-1:offers", "c-1", '{"version":1}')
         r.call("HSET", "tessera:{b09}:m:store:12:offers", "c-2", "old", "c-3", "kept")
-        r.call("HSET", "tessera:{b09}:mc:store:12:offers", "c-2", "new")  # written since: wins
+        r.call("HSET", "tessera:mc:{b09}:store:12:offers", "c-2", "new")  # written since: wins
         r.call("HSET", "tessera:{b07}:m:m-1:state", "s", "{}")  # rewards' key: untouched
         assert migrate(url) == {"renamed": 2, "merged": 1}, "first run"
-        assert r.call("HGET", "tessera:{b07}:mc:m-1:features", "tier") == "gold"
-        assert r.call("HGET", "tessera:{b07}:mc:m-1:offers", "c-1") == '{"version":1}'
-        assert r.call("HGET", "tessera:{b09}:mc:store:12:offers", "c-2") == "new"
-        assert r.call("HGET", "tessera:{b09}:mc:store:12:offers", "c-3") == "kept"
+        assert r.call("HGET", "tessera:mc:{b07}:m-1:features", "tier") == "gold"
+        assert r.call("HGET", "tessera:mc:{b07}:m-1:offers", "c-1") == '{"version":1}'
+        assert r.call("HGET", "tessera:mc:{b09}:store:12:offers", "c-2") == "new"
+        assert r.call("HGET", "tessera:mc:{b09}:store:12:offers", "c-3") == "kept"
         assert r.call("EXISTS", "tessera:{b07}:m:m-1:features", "tessera:{b09}:m:store:12:offers") == 0
         assert r.call("EXISTS", "tessera:{b07}:m:m-1:state") == 1
         assert migrate(url) == {"renamed": 0, "merged": 0}, "a second run changes nothing"

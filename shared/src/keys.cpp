@@ -27,39 +27,35 @@ std::string BucketTag(int bucket) {
 
 std::string GlobalTag(std::string_view service) { return "{g:" + std::string(service) + "}"; }
 
-namespace {
-std::string KeyOfMember(std::string_view member_id, std::string_view space, std::string_view kind) {
-  std::string k = "tessera:" + BucketTag(MemberBucket(member_id)) + ":";
-  k.append(space);
-  k.push_back(':');
+std::string MemberKey(std::string_view member_id, std::string_view kind) {
+  std::string k = "tessera:" + BucketTag(MemberBucket(member_id)) + ":m:";
   k.append(member_id);
   k.push_back(':');
   k.append(kind);
   return k;
 }
-}  // namespace
-
-std::string MemberKey(std::string_view member_id, std::string_view kind) { return KeyOfMember(member_id, "m", kind); }
 
 std::string CachedMemberKey(std::string_view member_id, std::string_view kind) {
-  return KeyOfMember(member_id, "mc", kind);
+  // The space comes first so that one BCAST prefix covers it: Redis compares every changed key
+  // with every prefix of every tracking client (measured: with 64 per-bucket prefixes a
+  // redemption's Redis CPU read 58-71 µs, with one 43-46). The hash tag still decides the slot.
+  std::string k = "tessera:mc:" + BucketTag(MemberBucket(member_id)) + ":";
+  k.append(member_id);
+  k.push_back(':');
+  k.append(kind);
+  return k;
 }
 
-std::vector<std::string> CachedMemberKeyPrefixes() {
-  std::vector<std::string> out;
-  out.reserve(kBucketCount);
-  for (int b = 0; b < kBucketCount; ++b) out.push_back("tessera:" + BucketTag(b) + ":mc:");
-  return out;
-}
+std::vector<std::string> CachedMemberKeyPrefixes() { return {"tessera:mc:"}; }
 
 std::string MemberOfCachedKey(std::string_view key) {
-  // tessera:{bNN}:mc:<member_id>:<kind>; member ids may hold ':', kinds do not.
-  constexpr std::string_view kHead = "tessera:{b";
+  // tessera:mc:{bNN}:<member_id>:<kind>; member ids may hold ':', kinds do not.
+  constexpr std::string_view kHead = "tessera:mc:{b";
   if (key.substr(0, kHead.size()) != kHead) return "";
-  const size_t space = key.find("}:mc:");
+  const size_t tag_end = key.find("}:", kHead.size());
   const size_t last = key.rfind(':');
-  if (space == std::string_view::npos || last == std::string_view::npos || last <= space + 5) return "";
-  return std::string(key.substr(space + 5, last - space - 5));
+  if (tag_end == std::string_view::npos || last == std::string_view::npos || last <= tag_end + 2) return "";
+  return std::string(key.substr(tag_end + 2, last - tag_end - 2));
 }
 
 std::string OutboxStream(std::string_view tag, std::string_view service) {

@@ -4,7 +4,7 @@
 //
 //   bucket(member)  = FNV-1a-32(member_id) mod kBucketCount
 //   member key      = tessera:{bNN}:m:<member_id>:<kind>
-//   cached member key = tessera:{bNN}:mc:<member_id>:<kind>  (replicas may hold a copy in
+//   cached member key = tessera:mc:{bNN}:<member_id>:<kind>  (replicas may hold a copy in
 //                     memory: every write to one is broadcast to them, docs/redis-keys.md)
 //   outbox stream   = tessera:{bNN}:outbox:<service>
 //   idempotency     = tessera:{<tag>}:idem:<scope>:<sha256(Idempotency-Key)>
@@ -32,7 +32,7 @@ std::string MemberKey(std::string_view member_id, std::string_view kind);
 // every such key that changes to the replicas that asked (CLIENT TRACKING ... BCAST with
 // CachedMemberKeyPrefixes()), so only keys a replica caches carry this prefix.
 std::string CachedMemberKey(std::string_view member_id, std::string_view kind);
-// "tessera:{bNN}:mc:" for every bucket: disjoint prefixes that cover every cached member key.
+// The prefixes that cover every cached member key and nothing else ("tessera:mc:").
 std::vector<std::string> CachedMemberKeyPrefixes();
 // The member id of a CachedMemberKey, or "" when `key` is not one.
 std::string MemberOfCachedKey(std::string_view key);
