@@ -27,23 +27,25 @@ std::string BucketTag(int bucket) {
 
 std::string GlobalTag(std::string_view service) { return "{g:" + std::string(service) + "}"; }
 
+namespace {
+// `head` + member_id + ":" + kind; `head` already holds the member's bucket tag.
+std::string MemberKeyAfter(std::string head, std::string_view member_id, std::string_view kind) {
+  head.append(member_id);
+  head.push_back(':');
+  head.append(kind);
+  return head;
+}
+}  // namespace
+
 std::string MemberKey(std::string_view member_id, std::string_view kind) {
-  std::string k = "tessera:" + BucketTag(MemberBucket(member_id)) + ":m:";
-  k.append(member_id);
-  k.push_back(':');
-  k.append(kind);
-  return k;
+  return MemberKeyAfter("tessera:" + BucketTag(MemberBucket(member_id)) + ":m:", member_id, kind);
 }
 
 std::string CachedMemberKey(std::string_view member_id, std::string_view kind) {
   // The space comes first so that one BCAST prefix covers it: Redis compares every changed key
   // with every prefix of every tracking client (measured: with 64 per-bucket prefixes a
   // redemption's Redis CPU read 58-71 µs, with one 43-46). The hash tag still decides the slot.
-  std::string k = "tessera:mc:" + BucketTag(MemberBucket(member_id)) + ":";
-  k.append(member_id);
-  k.push_back(':');
-  k.append(kind);
-  return k;
+  return MemberKeyAfter("tessera:mc:" + BucketTag(MemberBucket(member_id)) + ":", member_id, kind);
 }
 
 std::vector<std::string> CachedMemberKeyPrefixes() { return {"tessera:mc:"}; }

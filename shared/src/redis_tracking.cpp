@@ -62,11 +62,15 @@ void RedisInvalidations::Connect() {
   DrainLocked();  // anything that arrived with the SUBSCRIBE answer
 }
 
-void RedisInvalidations::LoseLocked(const std::string& why) {
+void RedisInvalidations::CloseLocked() {
   live_.store(false, std::memory_order_release);
   fd_.store(-1);
   ctx_.reset();
   handlers_.all();
+}
+
+void RedisInvalidations::LoseLocked(const std::string& why) {
+  CloseLocked();
   logger_.Warn("redis invalidations lost; in-memory copies dropped until resubscribed", {{"reason", why}});
 }
 
@@ -148,12 +152,7 @@ void RedisInvalidations::Run(std::stop_token stop) {
     }
   }
   std::lock_guard lock(mu_);
-  if (ctx_) {
-    live_.store(false);
-    fd_.store(-1);
-    ctx_.reset();
-    handlers_.all();
-  }
+  if (ctx_) CloseLocked();
 }
 
 }  // namespace tessera

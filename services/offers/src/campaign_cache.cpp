@@ -30,10 +30,7 @@ CampaignCache::Versioned CampaignCache::Current() const {
   return {snapshot_, generation_};
 }
 
-std::shared_ptr<const CampaignList> CampaignCache::Snapshot() const {
-  std::lock_guard lock(mu_);
-  return snapshot_;
-}
+std::shared_ptr<const CampaignList> CampaignCache::Snapshot() const { return Current().campaigns; }
 
 std::shared_ptr<const Campaign> CampaignCache::Find(const std::string& id) const {
   auto snap = Snapshot();

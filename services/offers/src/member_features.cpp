@@ -77,7 +77,6 @@ int64_t MemberFeatures::NextChangeMs(int64_t now_ms) const {
     day_step(last_purchase_ms);
     for (const auto& [ms, minor] : purchases) {
       if (now_ms - ms <= 90 * kDayMs) next = std::min(next, ms + 90 * kDayMs + 1);  // leaves the window
-      else if (ms > now_ms) next = std::min(next, ms);
     }
   }
   return next;

@@ -331,14 +331,8 @@ HttpResponse OffersApp::Activate(const std::string& member_id, const std::string
                {{"campaign_id", c->campaign_id}, {"campaign_version", c->version}, {"offer_id", c->campaign_id},
                 {"reward", c->reward.ToJson()}, {"ends_at", FormatRfc3339(FromUnixMillis(c->ends_ms))},
                 {"content", content}});
-  std::optional<std::string> existing;
-  try {
-    existing = store_.Activate(member_id, offer_id, state.dump(), event);
-  } catch (...) {
-    MemberChanged(member_id);  // the outcome is unknown
-    throw;
-  }
-  if (!existing) MemberChanged(member_id);
+  const auto existing =
+      WritingMember(member_id, [&] { return store_.Activate(member_id, offer_id, state.dump(), event); });
   const nlohmann::json s = existing ? nlohmann::json::parse(*existing) : state;
   nlohmann::json body = {{"member_id", member_id},
                          {"offer_id", offer_id},
@@ -439,14 +433,12 @@ HttpResponse OffersApp::Redeem(const std::string& member_id, const std::string& 
     rr.request_hash = ctx.request_hash;
     RedeemResult result;
     try {
-      result = store_.Redeem(rr);
+      result = WritingMember(member_id, [&] { return store_.Redeem(rr); });
     } catch (...) {
-      MemberChanged(member_id);
       store_.ReleaseBudget(offer_id, points);  // unknown outcome: never over-spend the budget
       throw;
     }
     if (result.outcome == "ok") {
-      MemberChanged(member_id);
       store_.Barrier();  // "redeemed" shows on every replica once this answer is sent
       return HttpResponse::Text(201, result.body, "application/json");
     }
@@ -498,16 +490,11 @@ bool OffersApp::ApplyLedgerEvent(const nlohmann::json& e) {
       spend = std::to_string(p.value("total_minor", int64_t{0}));
     }
   }
-  try {
-    const bool applied = store_.ApplyLedgerFeatures(
-        member, {std::to_string(seq), tier, lifetime, available, enrolled, purchase_ms, spend.empty() ? "0" : spend,
-                 persona, locale, std::to_string(ToUnixMillis(clock_.Now()))});
-    if (applied) MemberChanged(member);
-    return applied;
-  } catch (...) {
-    MemberChanged(member);
-    throw;
-  }
+  return WritingMember(member, [&] {
+    return store_.ApplyLedgerFeatures(member, {std::to_string(seq), tier, lifetime, available, enrolled, purchase_ms,
+                                               spend.empty() ? "0" : spend, persona, locale,
+                                               std::to_string(ToUnixMillis(clock_.Now()))});
+  });
 }
 
 bool OffersApp::ApplyPurchaseEvent(const nlohmann::json& e) {
@@ -520,15 +507,10 @@ bool OffersApp::ApplyPurchaseEvent(const nlohmann::json& e) {
       if (item.is_object() && item.contains("category") && item["category"].is_string()) categories.push_back(item["category"]);
     }
   }
-  try {
-    const bool applied = store_.ApplyPurchaseFeatures(member, p.at("order_id").get<std::string>(), categories.dump(),
-                                                      ToUnixMillis(clock_.Now()));
-    if (applied) MemberChanged(member);
-    return applied;
-  } catch (...) {
-    MemberChanged(member);
-    throw;
-  }
+  return WritingMember(member, [&] {
+    return store_.ApplyPurchaseFeatures(member, p.at("order_id").get<std::string>(), categories.dump(),
+                                        ToUnixMillis(clock_.Now()));
+  });
 }
 
 }  // namespace tessera::offers

@@ -75,9 +75,19 @@ class OffersApp {
   std::shared_ptr<CachedListing> BuildListing(const std::string& member_id, const std::string& channel, int limit,
                                               const std::optional<std::string>& locale,
                                               const CampaignCache::Versioned& campaigns, int64_t now, bool* complete);
-  // After a write to the member's cached keys (successful or not).
-  void MemberChanged(const std::string& member_id) {
-    if (listings_) listings_->Invalidate(member_id);
+  // Runs `write`, a write to the member's cached keys, then drops the member's listing —
+  // whether the write changed something, changed nothing or threw (outcome unknown): one
+  // needless miss at worst, never a stale answer from this replica.
+  template <typename Write>
+  decltype(auto) WritingMember(const std::string& member_id, Write&& write) {
+    struct DropAfter {
+      ListingCache* listings;
+      const std::string& member;
+      ~DropAfter() {
+        if (listings) listings->Invalidate(member);
+      }
+    } drop{listings_, member_id};
+    return write();
   }
 
   OffersStore& store_;

@@ -60,6 +60,8 @@ class RedisInvalidations {
   void Connect();
   // With mu_ held: reads what has arrived and applies it; on a lost connection, Lose().
   void DrainLocked();
+  // With mu_ held: closes the connection, Sync() turns false and `all` runs.
+  void CloseLocked();
   void LoseLocked(const std::string& why);
 
   RedisOptions options_;
