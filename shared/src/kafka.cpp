@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <future>
 
 #include "tessera/clock.h"
@@ -253,13 +254,96 @@ void KafkaConsumer::Stop() {
   CloseConsumer(rk_.get(), std::chrono::seconds(5), logger_);
 }
 
+namespace {
+using PartitionListPtr =
+    std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)>;
+
+// Messages in a consumer's assigned partitions that it has not handed to its handler yet,
+// against the high watermarks its fetches last reported. A partition's starting point is the
+// position after the last message handed out; before the first one since the assignment, the
+// group's committed offset (asked of the broker once per assignment; none committed means the
+// partition's beginning, as auto.offset.reset=earliest). Runs on the consumer's thread only.
+class LagMeter {
+ public:
+  struct Reading {
+    int64_t lag = 0;
+    int assigned = 0;  // partitions assigned to this consumer; 0 while it (re)joins its group
+  };
+  Reading Measure(rd_kafka_t* rk) {
+    rd_kafka_topic_partition_list_t* raw = nullptr;
+    if (rd_kafka_assignment(rk, &raw) != RD_KAFKA_RESP_ERR_NO_ERROR || !raw) return {};
+    PartitionListPtr parts(raw, rd_kafka_topic_partition_list_destroy);
+    if (rd_kafka_position(rk, parts.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+    std::string assignment;
+    for (int i = 0; i < parts->cnt; ++i) {
+      assignment += parts->elems[i].topic;
+      assignment += '/' + std::to_string(parts->elems[i].partition) + ' ';
+    }
+    if (assignment != assignment_) {  // a rebalance: committed offsets are to be asked again
+      assignment_ = std::move(assignment);
+      committed_.clear();
+    }
+    int64_t total = 0;
+    PartitionListPtr ask(rd_kafka_topic_partition_list_new(0), rd_kafka_topic_partition_list_destroy);
+    for (int i = 0; i < parts->cnt; ++i) {
+      const rd_kafka_topic_partition_t& p = parts->elems[i];
+      int64_t lo = 0, hi = 0;
+      if (rd_kafka_get_watermark_offsets(rk, p.topic, p.partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0) {
+        continue;  // nothing fetched from it yet
+      }
+      int64_t from = p.offset;
+      if (from < 0) {
+        auto known = committed_.find({p.topic, p.partition});
+        if (known == committed_.end()) {
+          if (hi > lo) rd_kafka_topic_partition_list_add(ask.get(), p.topic, p.partition);
+          continue;
+        }
+        from = known->second;
+      }
+      total += std::max<int64_t>(0, hi - std::max(from, lo));
+    }
+    if (ask->cnt > 0 && rd_kafka_committed(rk, ask.get(), 1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      for (int i = 0; i < ask->cnt; ++i) {
+        const rd_kafka_topic_partition_t& p = ask->elems[i];
+        if (p.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+        int64_t lo = 0, hi = 0;
+        rd_kafka_get_watermark_offsets(rk, p.topic, p.partition, &lo, &hi);
+        const int64_t from = p.offset >= 0 ? p.offset : lo;
+        committed_[{p.topic, p.partition}] = from;
+        total += std::max<int64_t>(0, hi - std::max(from, lo));
+      }
+    }
+    return {total, parts->cnt};
+  }
+
+ private:
+  std::string assignment_;
+  std::map<std::pair<std::string, int32_t>, int64_t> committed_;
+};
+}  // namespace
+
 void KafkaConsumer::Loop() {
   Counter& consumed = metrics_.GetCounter("tessera_kafka_consumed_total", "Messages handled",
                                           {{"group", options_.group_id}});
   Gauge& lag = metrics_.GetGauge("tessera_kafka_consumer_lag", "Messages behind the high watermark",
                                  {{"group", options_.group_id}});
+  Gauge& assigned = metrics_.GetGauge("tessera_kafka_assigned_partitions",
+                                      "Partitions assigned to this consumer (0 while it joins its group)",
+                                      {{"group", options_.group_id}});
+  LagMeter meter;
+  auto next_lag = std::chrono::steady_clock::now();
+  auto refresh_lag = [&] {  // at most every 100 ms: it walks the assignment
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_lag) return;
+    next_lag = now + std::chrono::milliseconds(100);
+    const LagMeter::Reading r = meter.Measure(rk_.get());
+    lag_ = r.lag;
+    lag.Set(static_cast<double>(r.lag));
+    assigned.Set(r.assigned);
+  };
   while (running_.load()) {
     rd_kafka_message_t* raw = rd_kafka_consumer_poll(rk_.get(), 100);
+    refresh_lag();
     if (!raw) continue;
     std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> msg(raw, rd_kafka_message_destroy);
     if (msg->err) {
@@ -275,11 +359,6 @@ void KafkaConsumer::Loop() {
     rd_kafka_topic_partition_list_add(offs.get(), m.topic.c_str(), m.partition)->offset = m.offset + 1;
     rd_kafka_offsets_store(rk_.get(), offs.get());
     consumed.Inc();
-    int64_t lo = 0, hi = 0;
-    if (rd_kafka_get_watermark_offsets(rk_.get(), m.topic.c_str(), m.partition, &lo, &hi) ==
-        RD_KAFKA_RESP_ERR_NO_ERROR) {
-      lag.Set(static_cast<double>(std::max<int64_t>(0, hi - m.offset - 1)));
-    }
   }
 }
 

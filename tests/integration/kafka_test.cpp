@@ -6,12 +6,15 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "tessera/errors.h"
 #include "tessera/events.h"
@@ -35,10 +38,13 @@ class KafkaTest : public ::testing::Test {
     producer_ = std::make_unique<KafkaProducer>(o, logger_, metrics_);
   }
 
-  void ProduceAll(const std::string& topic, const std::vector<std::string>& values) {
+  // Each value keyed by `key_of(i)` (the partition), "m-1" unless given.
+  void ProduceAll(const std::string& topic, const std::vector<std::string>& values,
+                  const std::function<std::string(size_t)>& key_of = nullptr) {
     std::atomic<int> ok{0}, failed{0};
-    for (const auto& v : values) {
-      producer_->Publish(topic, "m-1", v, [&](const std::string& err) { (err.empty() ? ok : failed)++; });
+    for (size_t i = 0; i < values.size(); ++i) {
+      const std::string& v = values[i];
+      producer_->Publish(topic, key_of ? key_of(i) : "m-1", v, [&](const std::string& err) { (err.empty() ? ok : failed)++; });
     }
     ASSERT_TRUE(producer_->Flush(std::chrono::seconds(20)));
     ASSERT_EQ(ok.load(), static_cast<int>(values.size()));
@@ -124,6 +130,33 @@ TEST_F(KafkaTest, ANewConsumerResumesAfterTheLastHandledMessage) {
   c2.Stop();
   EXPECT_EQ(first, (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_EQ(second, (std::vector<std::string>{"d", "e"})) << "committed messages must not be handled again";
+}
+
+// The lag gauge is what an operator (and `make bench`) reads to know a consumer has caught up:
+// it must count every message not yet handled in every assigned partition, and read 0 once all
+// are.
+TEST_F(KafkaTest, LagCountsTheMessagesNotYetHandledInEveryPartitionAndReturnsToZero) {
+  std::vector<std::string> values;
+  for (int i = 0; i < 30; ++i) values.push_back("v" + std::to_string(i));
+  ProduceAll(topics::kOffers, values, [](size_t i) { return "m-" + std::to_string(i % 5); });
+  KafkaConsumer c(ConsumerOptions(topics::kOffers),
+                  [&](const ConsumedMessage&) { std::this_thread::sleep_for(std::chrono::milliseconds(25)); },
+                  *producer_, logger_, metrics_);
+  c.Start();
+  int64_t most = 0;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    most = std::max(most, c.lag());
+    return c.handled() == values.size();
+  }, std::chrono::seconds(30)));
+  // 30 messages over several partitions: a gauge of one partition's backlog would stay under 30/2.
+  EXPECT_GE(most, 20) << "while the handler works through 30 messages, most of them are behind";
+  EXPECT_LE(most, 29);
+  ASSERT_TRUE(testing::WaitFor([&] { return c.lag() == 0; }, std::chrono::seconds(5)));
+  const std::string text = metrics_.Render();
+  EXPECT_NE(text.find("tessera_kafka_consumer_lag{group=\"test-group\"} 0\n"), std::string::npos) << text;
+  // The development broker's topics have 6 partitions, all assigned to the group's only member.
+  EXPECT_NE(text.find("tessera_kafka_assigned_partitions{group=\"test-group\"} 6\n"), std::string::npos) << text;
+  c.Stop();
 }
 
 // A pod is often stopped because Kafka is gone. Stopping must then still end within its bounds

@@ -116,6 +116,9 @@ class KafkaConsumer {
   void Stop();
   // Messages handled (including dead-lettered) since start.
   uint64_t handled() const { return handled_.load(); }
+  // Messages not yet handled in the assigned partitions, as of the last fetch responses;
+  // refreshed every 100 ms by the consumer's thread (also the tessera_kafka_consumer_lag gauge).
+  int64_t lag() const { return lag_.load(); }
 
  private:
   void Loop();
@@ -132,6 +135,7 @@ class KafkaConsumer {
   std::atomic<bool> running_{false};
   std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> handled_{0};
+  std::atomic<int64_t> lag_{0};
   std::thread thread_;
 };
 
