@@ -302,7 +302,14 @@ class LagMeter {
       }
       total += std::max<int64_t>(0, hi - std::max(from, lo));
     }
-    if (ask->cnt > 0 && rd_kafka_committed(rk, ask.get(), 1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // The broker call blocks the consumer's thread: bounded, and not repeated for 5 s after a
+    // failure (a broker that does not answer must not stall consumption every 100 ms).
+    const auto now = std::chrono::steady_clock::now();
+    if (ask->cnt > 0 && now >= next_ask_) {
+      if (rd_kafka_committed(rk, ask.get(), 500) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        next_ask_ = now + std::chrono::seconds(5);
+        return {total, parts->cnt};
+      }
       for (int i = 0; i < ask->cnt; ++i) {
         const rd_kafka_topic_partition_t& p = ask->elems[i];
         if (p.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
@@ -319,6 +326,7 @@ class LagMeter {
  private:
   std::string assignment_;
   std::map<std::pair<std::string, int32_t>, int64_t> committed_;
+  std::chrono::steady_clock::time_point next_ask_{};
 };
 }  // namespace
 
