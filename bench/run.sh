@@ -221,10 +221,9 @@ LC_HITS0=$(listing_cache hits); LC_MISSES0=$(listing_cache misses)
 mark_listing() { echo "$(listing_cache hits) $(listing_cache misses)" >"$WORK/listing_cache_at_run"; }
 read -r O_RPS O_P50 O_P99 O_P999 O_NON2XX O_CPU O_CPU_REDIS <<<"$(BEFORE_RUN=mark_listing scenario "http://127.0.0.1:$OFFERS_PORT" bench/offers.lua "$OFFERS_PID" "$REWARDS_PID")"
 read -r LC_HITS1 LC_MISSES1 <"$WORK/listing_cache_at_run"
-LC_HITS_WARM=$(awk -v a="$LC_HITS0" -v b="$LC_HITS1" 'BEGIN { printf "%.0f", b - a }')
-LC_MISSES_WARM=$(awk -v a="$LC_MISSES0" -v b="$LC_MISSES1" 'BEGIN { printf "%.0f", b - a }')
-LC_HITS=$(awk -v a="$LC_HITS1" -v b="$(listing_cache hits)" 'BEGIN { printf "%.0f", b - a }')
-LC_MISSES=$(awk -v a="$LC_MISSES1" -v b="$(listing_cache misses)" 'BEGIN { printf "%.0f", b - a }')
+grown() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", b - a }'; }  # grown FROM TO: a counter's increase
+LC_HITS_WARM=$(grown "$LC_HITS0" "$LC_HITS1"); LC_MISSES_WARM=$(grown "$LC_MISSES0" "$LC_MISSES1")
+LC_HITS=$(grown "$LC_HITS1" "$(listing_cache hits)"); LC_MISSES=$(grown "$LC_MISSES1" "$(listing_cache misses)")
 step 10 "activation: POST /v1/members/{id}/offers/{offer}/activate"
 read -r A_RPS A_P50 A_P99 A_P999 A_NON2XX A_CPU A_CPU_REDIS <<<"$(scenario "http://127.0.0.1:$OFFERS_PORT" bench/activate.lua "$OFFERS_PID" "$REWARDS_PID")"
 

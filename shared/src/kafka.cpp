@@ -283,8 +283,8 @@ class LagMeter {
       assignment_ = std::move(assignment);
       committed_.clear();
     }
+    AskCommitted(rk, *parts);
     int64_t total = 0;
-    PartitionListPtr ask(rd_kafka_topic_partition_list_new(0), rd_kafka_topic_partition_list_destroy);
     for (int i = 0; i < parts->cnt; ++i) {
       const rd_kafka_topic_partition_t& p = parts->elems[i];
       int64_t lo = 0, hi = 0;
@@ -294,38 +294,40 @@ class LagMeter {
       int64_t from = p.offset;
       if (from < 0) {
         auto known = committed_.find({p.topic, p.partition});
-        if (known == committed_.end()) {
-          if (hi > lo) rd_kafka_topic_partition_list_add(ask.get(), p.topic, p.partition);
-          continue;
-        }
-        from = known->second;
+        if (known == committed_.end()) continue;  // not known yet: counts 0
+        from = known->second;  // negative (nothing committed): from the beginning, lo
       }
       total += std::max<int64_t>(0, hi - std::max(from, lo));
-    }
-    // The broker call blocks the consumer's thread: bounded, and not repeated for 5 s after a
-    // failure (a broker that does not answer must not stall consumption every 100 ms).
-    const auto now = std::chrono::steady_clock::now();
-    if (ask->cnt > 0 && now >= next_ask_) {
-      if (rd_kafka_committed(rk, ask.get(), 500) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        next_ask_ = now + std::chrono::seconds(5);
-        return {total, parts->cnt};
-      }
-      for (int i = 0; i < ask->cnt; ++i) {
-        const rd_kafka_topic_partition_t& p = ask->elems[i];
-        if (p.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
-        int64_t lo = 0, hi = 0;
-        rd_kafka_get_watermark_offsets(rk, p.topic, p.partition, &lo, &hi);
-        const int64_t from = p.offset >= 0 ? p.offset : lo;
-        committed_[{p.topic, p.partition}] = from;
-        total += std::max<int64_t>(0, hi - std::max(from, lo));
-      }
     }
     return {total, parts->cnt};
   }
 
  private:
+  // Fills committed_ for the partitions without a position, in one broker call. The call blocks
+  // the consumer's thread: bounded, and not repeated for 5 s after a failure (a broker that does
+  // not answer must not stall consumption every 100 ms).
+  void AskCommitted(rd_kafka_t* rk, const rd_kafka_topic_partition_list_t& parts) {
+    PartitionListPtr ask(rd_kafka_topic_partition_list_new(0), rd_kafka_topic_partition_list_destroy);
+    for (int i = 0; i < parts.cnt; ++i) {
+      const rd_kafka_topic_partition_t& p = parts.elems[i];
+      if (p.offset < 0 && !committed_.count({p.topic, p.partition})) {
+        rd_kafka_topic_partition_list_add(ask.get(), p.topic, p.partition);
+      }
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (ask->cnt == 0 || now < next_ask_) return;
+    if (rd_kafka_committed(rk, ask.get(), 500) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      next_ask_ = now + std::chrono::seconds(5);
+      return;
+    }
+    for (int i = 0; i < ask->cnt; ++i) {
+      const rd_kafka_topic_partition_t& p = ask->elems[i];
+      if (p.err == RD_KAFKA_RESP_ERR_NO_ERROR) committed_[{p.topic, p.partition}] = p.offset;
+    }
+  }
+
   std::string assignment_;
-  std::map<std::pair<std::string, int32_t>, int64_t> committed_;
+  std::map<std::pair<std::string, int32_t>, int64_t> committed_;  // offset, negative = none
   std::chrono::steady_clock::time_point next_ask_{};
 };
 }  // namespace
