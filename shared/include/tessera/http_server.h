@@ -6,6 +6,12 @@
 // headers (keep-alive by default: Pistache 0.0.5 closes unless the client asks otherwise), and
 // per-route metrics. /healthz, /readyz and /metrics are built in.
 //
+// Keep-alive HTTP/1.1 answers are rendered by RenderHttp11Response and written to the socket by
+// the handler's thread, which is the reactor thread that owns the connection; Pistache's own
+// send would queue them and wait a poll round for each. Bytes the socket does not take at once
+// go to Pistache's write queue, and so does every later answer of that connection, in order.
+// Answers that close the connection, HTTP/1.0 answers and TLS connections keep Pistache's path.
+//
 // Shutdown() drains: readiness fails at once, then the server waits for requests in flight to
 // finish (up to the drain timeout) before stopping the listener, so no accepted request is cut.
 #pragma once
