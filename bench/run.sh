@@ -9,7 +9,8 @@
 #                  domain work — the most any path that reads Redis once per request can reach
 #   redemption     POST /v1/members/{id}/redemptions, 1 point, unique Idempotency-Key, spread
 #                  over 10 000 members (wrk Lua: bench/redeem.lua) vs nginx serving a static body
-#                  of the same size; plus redis-benchmark running the same load script.
+#                  of the same size; plus redis-benchmark running the same load script, and the
+#                  redemption's commit script with a real redemption's arguments (commit_ceiling.py).
 #   offers         GET /v1/members/{id}/offers with 200 active campaigns and 10 000 members with
 #                  features (bench/offers.lua) vs nginx serving a listing of the same size.
 #   earn, hold->capture, activation: the other write paths, against the same nginx ceiling as
@@ -237,6 +238,10 @@ RB=$(redis-benchmark -p "$REDIS_PORT" -c 50 -n 200000 -q EVALSHA "$LOAD_SHA" 5 \
   "tessera:$TAG:m:m-0:state" "tessera:$TAG:m:m-0:state" "tessera:$TAG:m:m-0:orders" \
   "tessera:$TAG:m:m-0:redemptions" "tessera:$TAG:m:m-0:holds" 0 "" 30000 "" "" "" | tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | awk '{print $1}')
 
+echo "[bench] ceiling: redis-benchmark EVALSHA commit.lua (a redemption's commit as the service sent it, a fresh member per call)"
+COMMIT_JSON=$(python3 bench/commit_ceiling.py "http://127.0.0.1:$SVC_PORT" "$REDIS_PORT")
+RBC=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rps"])' "$COMMIT_JSON")
+
 echo "[bench] memory: one member with 20 ledger entries, 3 lots, 5 activated offers"
 MEMORY_JSON=$(python3 bench/member_memory.py "http://127.0.0.1:$SVC_PORT" "http://127.0.0.1:$OFFERS_PORT" "$REDIS_PORT")
 mj() { python3 -c "import json,sys; v=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, {'v': v}))" "$MEMORY_JSON" "$1"; }
@@ -330,6 +335,9 @@ row() {  # row NAME RPS P50 P99 P999 CEILING_NAME CEILING_RPS SVC_US REDIS_US NO
   echo "| nginx static JSON ($OFFERS_BYTES B) | $NO_RPS | $NO_P50 | $NO_P99 | $NO_P999 | | | | — | 1.00 |"
   row "**offers listing** (target ≥ 0.50, p99 ≤ 5 ms)" "$O_RPS" "$O_P50" "$O_P99" "$O_P999" "nginx $OFFERS_BYTES B" "$NO_RPS" "$O_CPU" "$O_CPU_REDIS" "$O_NON2XX"
   echo "| redis-benchmark EVALSHA load.lua (-c 50) | $RB | | | | | | | — | |"
+  echo "| redis-benchmark EVALSHA commit.lua, a redemption's commit (-c 50) | $RBC | | | | | | | — | |"
+  echo
+  echo "Redemption against Redis alone: the service's $R_RPS redemptions/s are $(ratio "$R_RPS" "$RBC") × the rate at which redis-benchmark, on the same 2 cores, makes Redis run the redemption's own commit script with the arguments of a real redemption (bench/commit_ceiling.py); the target, 0.30 × nginx, is $(ratio "$(awk -v n="$NR_RPS" 'BEGIN { print 0.3 * n }')" "$RBC") × it."
   echo
   echo "Offers listing: in the measured run $LC_HITS answers from the replica's listing cache and $LC_MISSES ranked afresh; in the warm-up before it $LC_HITS_WARM and $LC_MISSES_WARM (a member's first answer, and any after a change to it, is a miss — docs/offers.md)."
   echo
