@@ -127,7 +127,7 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
                        (req.version() == Http::Version::Http10 &&
                         !(connection && Lower(*connection) == "keep-alive"));
     if (!close && req.version() == Http::Version::Http11 && response.status >= 200 && response.status != 204 &&
-        response.status != 304 && SendDirect(writer, RenderHttp11Response(response, request.request_id, true,
+        response.status != 304 && SendDirect(writer, *server_->partial_writes_, RenderHttp11Response(response, request.request_id, true,
                                                                           request.method == "HEAD"))) {
       server_->in_flight_--;
       return;
@@ -151,7 +151,7 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
   // one will do. Whatever the socket does not take at once (a slow reader) goes to Pistache's
   // write queue, and from then on every answer of that connection does too, so bytes never
   // overtake each other. False (nothing written) for TLS connections: Pistache sends those.
-  static bool SendDirect(Pistache::Http::ResponseWriter& writer, std::string wire) {
+  static bool SendDirect(Pistache::Http::ResponseWriter& writer, Counter& partial_writes, std::string wire) {
     using namespace Pistache;
     std::shared_ptr<Tcp::Peer> peer;
     try {
@@ -177,6 +177,7 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
       }
       if (sent == wire.size()) return true;
       peer->putData(kQueued, std::make_shared<bool>(true));
+      partial_writes.Inc();
     }
     const size_t rest = wire.size() - sent;
     peer->send(RawBuffer(wire.substr(sent), rest));
@@ -189,6 +190,10 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
 HttpServer::HttpServer(HttpServerOptions options, const Authenticator& auth,
                        MetricsRegistry& metrics, Logger& logger)
     : options_(std::move(options)), auth_(auth), metrics_(metrics), logger_(logger) {
+  partial_writes_ = &metrics_.GetCounter(
+      "tessera_http_partial_writes_total",
+      "Connections an answer of which the client's socket did not take at once (a slow reader); their later "
+      "answers go through Pistache's write queue");
   Route("GET", "/healthz", {.is_public = true}, [](const HttpRequest&) {
     return HttpResponse::Json(200, {{"status", "ok"}});
   });

@@ -93,6 +93,9 @@ class HttpServer {
   std::function<std::optional<std::string>()> readiness_;
   std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
   std::atomic<int> in_flight_{0};
+  // Connections an answer of which the socket did not take at once (a slow reader): its rest,
+  // and every later answer of that connection, go through Pistache's write queue.
+  Counter* partial_writes_ = nullptr;
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopped_{false};
   friend class Adapter;
