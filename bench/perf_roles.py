@@ -9,8 +9,7 @@ every sample is put in one role by the frames of its stack, checked in this orde
   in handler: Redis round trip     under HttpServer::Adapter::onRequest and RedisPool
   in handler: answer to Pistache   under onRequest and ResponseWriter::send
   in handler: domain work          under onRequest and HttpServer::Handle
-  in handler: adapter              the rest of onRequest (copying the request, rendering the
-                                   answer and writing it to the socket)
+  in handler: adapter              the rest of onRequest (copying the request, headers)
   outbox relay                     under OutboxRelay
   Pistache reactor                 other Pistache frames (epoll, reads, parsing, writes)
   librdkafka threads               rd_kafka frames or an rdk:* thread
@@ -22,11 +21,11 @@ import re
 import sys
 
 ROLES = [
-    "Pistache's reactor outside our handler (epoll, socket reads, HTTP parsing, queued writes)",
+    "Pistache's reactor outside our handler (epoll, socket reads, HTTP parsing, writes)",
     "domain work in the handler (authentication, JSON, rules or ranking, quote, answer)",
     "the handler's Redis round trip (hiredis, the socket write and read)",
     "context switches (threads parked on a socket, then woken)",
-    "copying the request into `HttpRequest`, rendering the answer and writing it to the socket",
+    "copying the request into `HttpRequest`, handing the answer to Pistache",
     "outbox relay",
     "librdkafka's threads",
     "other",

@@ -223,7 +223,6 @@ mark_listing() { echo "$(listing_cache hits) $(listing_cache misses)" >"$WORK/li
 read -r O_RPS O_P50 O_P99 O_P999 O_NON2XX O_CPU O_CPU_REDIS <<<"$(BEFORE_RUN=mark_listing scenario "http://127.0.0.1:$OFFERS_PORT" bench/offers.lua "$OFFERS_PID" "$REWARDS_PID")"
 read -r LC_HITS1 LC_MISSES1 <"$WORK/listing_cache_at_run"
 grown() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", b - a }'; }  # grown FROM TO: a counter's increase
-PARTIAL_WRITES=$(curl -s "http://127.0.0.1:$OFFERS_PORT/metrics" | awk '$1 == "tessera_http_partial_writes_total" {print $2}')
 LC_HITS_WARM=$(grown "$LC_HITS0" "$LC_HITS1"); LC_MISSES_WARM=$(grown "$LC_MISSES0" "$LC_MISSES1")
 LC_HITS=$(grown "$LC_HITS1" "$(listing_cache hits)"); LC_MISSES=$(grown "$LC_MISSES1" "$(listing_cache misses)")
 step 10 "activation: POST /v1/members/{id}/offers/{offer}/activate"
@@ -340,7 +339,7 @@ row() {  # row NAME RPS P50 P99 P999 CEILING_NAME CEILING_RPS SVC_US REDIS_US NO
   echo
   echo "Redemption against Redis alone: the service's $R_RPS redemptions/s are $(ratio "$R_RPS" "$RBC") × the rate at which redis-benchmark, on the same 2 cores, makes Redis run the redemption's own commit script with the arguments of a real redemption (bench/commit_ceiling.py); the target, 0.30 × nginx, is $(ratio "$(awk -v n="$NR_RPS" 'BEGIN { print 0.3 * n }')" "$RBC") × it."
   echo
-  echo "Offers listing: in the measured run $LC_HITS answers from the replica's listing cache and $LC_MISSES ranked afresh; in the warm-up before it $LC_HITS_WARM and $LC_MISSES_WARM (a member's first answer, and any after a change to it, is a miss — docs/offers.md). Connections whose answer the socket did not take at once, since the replica started: ${PARTIAL_WRITES:-0}."
+  echo "Offers listing: in the measured run $LC_HITS answers from the replica's listing cache and $LC_MISSES ranked afresh; in the warm-up before it $LC_HITS_WARM and $LC_MISSES_WARM (a member's first answer, and any after a change to it, is a miss — docs/offers.md)."
   echo
   echo "Event → inbox (tessera-notifications, a stack of its own), $(nj rate) events/s for $(nj seconds) s over 1 000 members (target p99 ≤ 50 ms):"
   echo

@@ -2,12 +2,8 @@
 
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
-#include <pistache/peer.h>
-
-#include <sys/socket.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
@@ -29,12 +25,8 @@ std::vector<std::string> Split(const std::string& path) {
   return out;
 }
 
-// ASCII lower case (header names and tokens are ASCII; std::tolower consults the locale per
-// character, which showed in profiles).
 std::string Lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
 }
 
@@ -111,9 +103,8 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
     for (auto it = req.query().parameters_begin(); it != req.query().parameters_end(); ++it) {
       request.query[PercentDecode(it->first)] = PercentDecode(it->second);
     }
-    std::ostringstream os;
     for (const auto& h : req.headers().list()) {
-      os.str("");
+      std::ostringstream os;
       h->write(os);
       request.headers[Lower(h->name())] = os.str();
     }
@@ -122,17 +113,11 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
 
     HttpResponse response = server_->Handle(request);
 
+    writer.headers().remove<Http::Header::Connection>();
     auto connection = request.Header("connection");
     const bool close = (connection && Lower(*connection) == "close") ||
                        (req.version() == Http::Version::Http10 &&
                         !(connection && Lower(*connection) == "keep-alive"));
-    if (!close && req.version() == Http::Version::Http11 && response.status >= 200 && response.status != 204 &&
-        response.status != 304 && SendDirect(writer, *server_->partial_writes_, RenderHttp11Response(response, request.request_id, true,
-                                                                          request.method == "HEAD"))) {
-      server_->in_flight_--;
-      return;
-    }
-    writer.headers().remove<Http::Header::Connection>();
     writer.headers().add<Http::Header::Connection>(close ? Http::ConnectionControl::Close
                                                          : Http::ConnectionControl::KeepAlive);
     writer.headers().add(std::make_shared<DynamicHeader>("X-Request-Id", request.request_id));
@@ -145,55 +130,12 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
   }
 
  private:
-  // Writes a keep-alive answer to the socket from this handler, which runs on the reactor thread
-  // that owns the connection. Pistache's own send queues the answer, wakes the reactor through
-  // an eventfd and waits for the socket to poll writable — six system calls per answer where
-  // one will do. Whatever the socket does not take at once (a slow reader) goes to Pistache's
-  // write queue, and from then on every answer of that connection does too, so bytes never
-  // overtake each other. False (nothing written) for TLS connections: Pistache sends those.
-  static bool SendDirect(Pistache::Http::ResponseWriter& writer, Counter& partial_writes, std::string wire) {
-    using namespace Pistache;
-    std::shared_ptr<Tcp::Peer> peer;
-    try {
-      peer = writer.peer();
-    } catch (const std::exception&) {
-      return true;  // the client is gone: nobody to answer
-    }
-    if (!peer || peer->ssl() != nullptr) return false;
-    static const std::string kQueued = "tessera.write_queued";
-    size_t sent = 0;
-    if (!peer->tryGetData(kQueued)) {
-      while (sent < wire.size()) {
-        const ssize_t n = ::send(peer->fd(), wire.data() + sent, wire.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0) {
-          sent += static_cast<size_t>(n);
-        } else if (n < 0 && errno == EINTR) {
-          continue;
-        } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-          return true;  // reset or closed: Pistache sees the hang-up on its next read
-        } else {
-          break;  // the socket buffer is full
-        }
-      }
-      if (sent == wire.size()) return true;
-      peer->putData(kQueued, std::make_shared<bool>(true));
-      partial_writes.Inc();
-    }
-    const size_t rest = wire.size() - sent;
-    peer->send(RawBuffer(wire.substr(sent), rest));
-    return true;
-  }
-
   HttpServer* server_;
 };
 
 HttpServer::HttpServer(HttpServerOptions options, const Authenticator& auth,
                        MetricsRegistry& metrics, Logger& logger)
     : options_(std::move(options)), auth_(auth), metrics_(metrics), logger_(logger) {
-  partial_writes_ = &metrics_.GetCounter(
-      "tessera_http_partial_writes_total",
-      "Connections an answer of which the client's socket did not take at once (a slow reader); their later "
-      "answers go through Pistache's write queue");
   Route("GET", "/healthz", {.is_public = true}, [](const HttpRequest&) {
     return HttpResponse::Json(200, {{"status", "ok"}});
   });

@@ -40,51 +40,6 @@ HttpResponse HttpResponse::FromProblem(const Problem& problem) {
   return r;
 }
 
-namespace {
-const char* ReasonPhrase(int status) {
-  switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 412: return "Precondition Failed";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 428: return "Precondition Required";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "";  // the reason phrase may be empty (RFC 9112 §4)
-  }
-}
-}  // namespace
-
-std::string RenderHttp11Response(const HttpResponse& response, const std::string& request_id, bool keep_alive,
-                                 bool omit_body) {
-  std::string out;
-  out.reserve(160 + request_id.size() + response.body.size());
-  out.append("HTTP/1.1 ").append(std::to_string(response.status)).append(" ").append(ReasonPhrase(response.status));
-  out.append("\r\nContent-Type: ").append(response.content_type);
-  out.append("\r\nContent-Length: ").append(std::to_string(response.body.size()));
-  out.append(keep_alive ? "\r\nConnection: Keep-Alive" : "\r\nConnection: Close");
-  out.append("\r\nX-Request-Id: ").append(request_id);
-  for (const auto& [name, value] : response.headers) out.append("\r\n").append(name).append(": ").append(value);
-  out.append("\r\n\r\n");
-  if (!omit_body) out.append(response.body);
-  return out;
-}
-
 HttpResponse HttpResponse::Text(int status, std::string body, std::string content_type) {
   HttpResponse r;
   r.status = status;

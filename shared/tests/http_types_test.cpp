@@ -72,29 +72,5 @@ TEST(JsonText, WritesWhatNlohmannWrites) {
   AppendJsonStrings(arr, samples);
   EXPECT_EQ(arr, nlohmann::json(samples).dump());
 }
-TEST(RenderHttp11Response, WritesStatusLineFramingHeadersAndBody) {
-  HttpResponse r = HttpResponse::FromProblem(Problem::Make(409, "insufficient_points", "short by 5"));
-  r.headers.emplace_back("Idempotent-Replayed", "true");
-  const std::string wire = RenderHttp11Response(r, "req-1", true, false);
-  const std::string head = wire.substr(0, wire.find("\r\n\r\n") + 4);
-  EXPECT_EQ(head,
-            "HTTP/1.1 409 Conflict\r\n"
-            "Content-Type: application/problem+json\r\n"
-            "Content-Length: " + std::to_string(r.body.size()) + "\r\n"
-            "Connection: Keep-Alive\r\n"
-            "X-Request-Id: req-1\r\n"
-            "Idempotent-Replayed: true\r\n\r\n");
-  EXPECT_EQ(wire.substr(head.size()), r.body);
-}
-
-TEST(RenderHttp11Response, HeadKeepsTheLengthButSendsNoBodyAndUnknownStatusesHaveAnEmptyReason) {
-  HttpResponse r = HttpResponse::Text(299, "twelve bytes", "text/plain");
-  const std::string wire = RenderHttp11Response(r, "x", false, true);
-  EXPECT_EQ(wire.rfind("HTTP/1.1 299 \r\n", 0), 0u) << wire;
-  EXPECT_NE(wire.find("\r\nContent-Length: 12\r\n"), std::string::npos);
-  EXPECT_NE(wire.find("\r\nConnection: Close\r\n"), std::string::npos);
-  EXPECT_EQ(wire.substr(wire.size() - 4), "\r\n\r\n") << "no body after the blank line";
-}
-
 }  // namespace
 }  // namespace tessera

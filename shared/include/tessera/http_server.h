@@ -6,12 +6,6 @@
 // headers (keep-alive by default: Pistache 0.0.5 closes unless the client asks otherwise), and
 // per-route metrics. /healthz, /readyz and /metrics are built in.
 //
-// Keep-alive HTTP/1.1 answers are rendered by RenderHttp11Response and written to the socket by
-// the handler's thread, which is the reactor thread that owns the connection; Pistache's own
-// send would queue them and wait a poll round for each. Bytes the socket does not take at once
-// go to Pistache's write queue, and so does every later answer of that connection, in order.
-// Answers that close the connection, HTTP/1.0 answers and TLS connections keep Pistache's path.
-//
 // Shutdown() drains: readiness fails at once, then the server waits for requests in flight to
 // finish (up to the drain timeout) before stopping the listener, so no accepted request is cut.
 #pragma once
@@ -93,9 +87,6 @@ class HttpServer {
   std::function<std::optional<std::string>()> readiness_;
   std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
   std::atomic<int> in_flight_{0};
-  // Connections an answer of which the socket did not take at once (a slow reader): its rest,
-  // and every later answer of that connection, go through Pistache's write queue.
-  Counter* partial_writes_ = nullptr;
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopped_{false};
   friend class Adapter;

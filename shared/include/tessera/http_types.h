@@ -41,13 +41,6 @@ struct HttpResponse {
   static HttpResponse Text(int status, std::string body, std::string content_type);
 };
 
-// The bytes of an HTTP/1.1 answer: status line, Content-Type, Content-Length, Connection,
-// X-Request-Id, the response's own headers, then the body (left out when `omit_body`, for HEAD;
-// Content-Length still states its size). For statuses that carry a body (200-599 other than
-// 204 and 304): the caller sends the others another way.
-std::string RenderHttp11Response(const HttpResponse& response, const std::string& request_id, bool keep_alive,
-                                 bool omit_body);
-
 // `?limit=` of a list: 1-100, `fallback` when absent. Throws ProblemError 400 otherwise.
 int ParseLimit(const HttpRequest& request, int fallback = 20);
 // Opaque list cursors: base64url("<kind>:<n>"). nullopt when absent; 400 when the cursor is not
