@@ -2,7 +2,7 @@
 """commit_ceiling.py REWARDS_URL REDIS_PORT [REQUESTS] | --self-test — Redis's own ceiling for a redemption:
 redis-benchmark running commit.lua, the script the service runs for every redemption of a cached
 member, with the arguments of a real redemption. Prints one JSON line:
-{"rps": ..., "arguments_bytes": ..., "reply": ...}.
+{"rps": ..., "arguments_bytes": ...}.
 
 How: it watches Redis (MONITOR) while it makes one redemption through the service, and takes
 the commit's EVALSHA as the service sent it. Replayed as is, every call after the first would
@@ -126,8 +126,12 @@ command = replay_command(commit, member)
 check = socket.create_connection(("127.0.0.1", port), timeout=10)
 check.sendall(resp([a.replace(b"__rand_int__", b"check") for a in command]))
 reply = b""
-while reply.count(b"\r\n") < 2:
-    reply += check.recv(65536)
+# An array reply names its outcome after its third CRLF; an error reply is one line.
+while reply.count(b"\r\n") < 3 and not (reply.startswith(b"-") and reply.endswith(b"\r\n")):
+    chunk = check.recv(65536)
+    if not chunk:
+        break
+    reply += chunk
 check.close()
 if b"committed" not in reply:
     sys.exit(f"commit_ceiling: the replayed commit did not commit: {reply[:200]!r}")
@@ -137,5 +141,4 @@ out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(
 rates = re.findall(rb"([0-9.]+) requests per second", out.stdout.replace(b"\r", b"\n"))
 if not rates:
     sys.exit(f"commit_ceiling: no rate in redis-benchmark's output: {out.stdout[-300:]!r}")
-print(json.dumps({"rps": float(rates[-1]), "arguments_bytes": sum(len(a) for a in command),
-                  "reply": "committed"}))
+print(json.dumps({"rps": float(rates[-1]), "arguments_bytes": sum(len(a) for a in command)}))
