@@ -124,8 +124,20 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
     for (const auto& [name, value] : response.headers) {
       writer.headers().add(std::make_shared<DynamicHeader>(name, value));
     }
-    writer.send(static_cast<Http::Code>(response.status), response.body,
-                Http::Mime::MediaType::fromString(response.content_type));
+    const auto mime = Http::Mime::MediaType::fromString(response.content_type);
+    if (req.method() == Http::Method::Head) {
+      // A HEAD answer is the GET's status and headers without content. Pistache's send() writes
+      // whatever body it is given with its length, and a body after a HEAD answer would be read
+      // as the start of the next answer on the connection, while an empty one would claim
+      // Content-Length: 0, which RFC 9110 §8.6 forbids. So the headers go out alone through a
+      // response stream, which frames with Transfer-Encoding: chunked (allowed for HEAD by
+      // RFC 9112 §6.1) and is flushed without its terminating chunk.
+      writer.setMime(mime);
+      auto stream = writer.stream(static_cast<Http::Code>(response.status));
+      stream.flush();
+    } else {
+      writer.send(static_cast<Http::Code>(response.status), response.body, mime);
+    }
     server_->in_flight_--;
   }
 

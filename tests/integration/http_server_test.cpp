@@ -1,9 +1,14 @@
 // The shared HTTP server over real sockets: auth (401/403, app-token member scope), body limit
-// (413), routing problems (404/405), error mapping, request ids, keep-alive, metrics and a
-// graceful drain that lets an in-flight request finish.
+// (413), routing problems (404/405), error mapping, request ids, keep-alive, HEAD, metrics and
+// a graceful drain that lets an in-flight request finish.
 #include "tessera/http_server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <sstream>
 #include <thread>
@@ -132,6 +137,53 @@ TEST_F(HttpServerTest, RequestIdIsEchoedOrGeneratedAndConnectionKeptAlive) {
   EXPECT_EQ(generated.headers.at("connection"), "Keep-Alive");
   auto close = c.Get("/healthz", {{"Connection", "close"}});
   EXPECT_EQ(close.headers.at("connection"), "Close");
+}
+
+// One keep-alive connection over a plain socket, to see the exact bytes of each answer.
+class RawConnection {
+ public:
+  explicit RawConnection(uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  }
+  ~RawConnection() { close(fd_); }
+  // Sends `raw` and returns every byte answered until 200 ms pass without any.
+  std::string Exchange(const std::string& raw) {
+    EXPECT_EQ(send(fd_, raw.data(), raw.size(), 0), static_cast<ssize_t>(raw.size()));
+    std::string out;
+    pollfd p{fd_, POLLIN, 0};
+    char buf[4096];
+    while (poll(&p, 1, 200) == 1) {
+      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+  }
+
+ private:
+  int fd_;
+};
+
+TEST_F(HttpServerTest, HeadAnswersHeadersOnlyAndTheConnectionStaysUsable) {
+  RawConnection c(server_->port());
+  // The HEAD answer: the GET's status and content type, then nothing: no content, and no
+  // Content-Length other than the GET's.
+  const std::string head = c.Exchange("HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_EQ(head.rfind("HTTP/1.1 200", 0), 0u) << head;
+  EXPECT_NE(head.find("Content-Type: application/json\r\n"), std::string::npos) << head;
+  ASSERT_GE(head.size(), 4u);
+  EXPECT_EQ(head.find("\r\n\r\n"), head.size() - 4) << head;
+  EXPECT_EQ(head.find("Content-Length: 0"), std::string::npos) << head;
+  // The next answer on the connection starts clean and is whole.
+  const std::string get = c.Exchange("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_EQ(get.rfind("HTTP/1.1 200", 0), 0u) << get;
+  EXPECT_NE(get.find("Content-Length: 15\r\n"), std::string::npos) << get;
+  ASSERT_GE(get.size(), 15u);
+  EXPECT_EQ(get.substr(get.size() - 15), R"({"status":"ok"})") << get;
 }
 
 TEST_F(HttpServerTest, MetricsCountRequestsByRouteAndStatus) {

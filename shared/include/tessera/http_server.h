@@ -4,7 +4,9 @@
 // problem+json), authentication and per-route roles (401/403), the handler, error mapping
 // (ProblemError -> its problem, UnavailableError -> 503, anything else -> 500), response
 // headers (keep-alive by default: Pistache 0.0.5 closes unless the client asks otherwise), and
-// per-route metrics. /healthz, /readyz and /metrics are built in.
+// per-route metrics. /healthz, /readyz and /metrics are built in. A HEAD request runs its GET
+// route and answers the same status and headers with no content (framed as chunked, so no
+// Content-Length other than the GET's is claimed).
 //
 // Shutdown() drains: readiness fails at once, then the server waits for requests in flight to
 // finish (up to the drain timeout) before stopping the listener, so no accepted request is cut.
