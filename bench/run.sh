@@ -10,7 +10,10 @@
 #   redemption     POST /v1/members/{id}/redemptions, 1 point, unique Idempotency-Key, spread
 #                  over 10 000 members (wrk Lua: bench/redeem.lua) vs nginx serving a static body
 #                  of the same size; plus redis-benchmark running the same load script, and the
-#                  redemption's commit script with a real redemption's arguments (commit_ceiling.py).
+#                  redemption's commit script with a real redemption's arguments (commit_ceiling.py);
+#                  and the redemption's CPU budget: service + Redis + wrk CPU per request, and the
+#                  bounds for a redemption with no domain work (/readyz or /healthz + the scripts'
+#                  own time inside Redis).
 #   offers         GET /v1/members/{id}/offers with 200 active campaigns and 10 000 members with
 #                  features (bench/offers.lua) vs nginx serving a listing of the same size.
 #   earn, hold->capture, activation: the other write paths, against the same nginx ceiling as
@@ -41,12 +44,17 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_http() { for _ in $(seq 1 300); do curl -sf "$1" >/dev/null && return 0; sleep 0.05; done; return 1; }
 
 # wrk_run URL LUA [SECONDS] -> "rps p50_ms p99_ms p999_ms non2xx" (bench/report.lua prints the
-# percentiles; wrk's own --latency table stops at p99).
+# percentiles; wrk's own --latency table stops at p99). It also writes wrk's own CPU per request
+# (user + system, µs) to $WORK/wrk_cpu_us: the load generator's share of the 2 cores.
 wrk_run() {
   local out
-  out=$(MEMBERS=$MEMBERS wrk -t1 -c"$CONNS" -d"${3:-$SECONDS_PER}s" -s "$2" "$1")
+  out=$(MEMBERS=$MEMBERS wrk -t1 -c"$CONNS" -d"${3:-$SECONDS_PER}s" -s "$2" "$1"; times)
   local rps
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  # the last line of `times`: the CPU of this subshell's children (wrk), as "XmY.YYYs XmY.YYYs"
+  tail -1 <<<"$out" | awk -v r="$rps" -v s="${3:-$SECONDS_PER}" '{
+    t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); sub(/s$/, "", a[2]); t += a[1] * 60 + a[2] }
+    printf "%.0f\n", (r > 0 ? t * 1e6 / (r * s) : 0) }' >"$WORK/wrk_cpu_us"
   us_to_ms() { awk -v v="$(awk -F= -v k="$1" '$1==k {print $2}' <<<"$out")" 'BEGIN { printf "%.2f", v / 1000 }'; }
   echo "$rps $(us_to_ms p50_us) $(us_to_ms p99_us) $(us_to_ms p999_us) $(awk -F= '/^non2xx=/ {print $2}' <<<"$out")"
 }
@@ -187,8 +195,15 @@ step 3 "floor: GET /readyz on tessera-offers (the HTTP server plus one Redis rou
 read -r F_RPS F_P50 F_P99 F_P999 _ F_CPU F_CPU_REDIS <<<"$(scenario "http://127.0.0.1:$OFFERS_PORT/readyz" bench/static.lua "$OFFERS_PID" "$REWARDS_PID")"
 step 4 "ceiling: nginx static JSON, $REDEEM_BYTES bytes (a redemption answer)"
 read -r NR_RPS NR_P50 NR_P99 NR_P999 _ <<<"$(ceiling "http://127.0.0.1:$NGINX_PORT/redemption.json")"
+NR_WRK_CPU=$(cat "$WORK/wrk_cpu_us")
 step 5 "redemption: POST /v1/members/{id}/redemptions over $MEMBERS members"
-read -r R_RPS R_P50 R_P99 R_P999 R_NON2XX R_CPU R_CPU_REDIS <<<"$(scenario "http://127.0.0.1:$SVC_PORT" bench/redeem.lua "$REWARDS_PID" "$OFFERS_PID")"
+reset_redis_stats() { redis-cli -p "$REDIS_PORT" CONFIG RESETSTAT >/dev/null; }
+read -r R_RPS R_P50 R_P99 R_P999 R_NON2XX R_CPU R_CPU_REDIS <<<"$(BEFORE_RUN=reset_redis_stats scenario "http://127.0.0.1:$SVC_PORT" bench/redeem.lua "$REWARDS_PID" "$OFFERS_PID")"
+R_WRK_CPU=$(cat "$WORK/wrk_cpu_us")
+# Redis's time inside the redemption's scripts per call over the run (commit.lua, and load.lua for
+# the few members not cached): what Redis spends on the domain's atomic change itself.
+R_SCRIPT_US=$(redis-cli -p "$REDIS_PORT" INFO commandstats | tr -d '\r' |
+  awk -F'[=,]' '/^cmdstat_evalsha:/ { for (i = 1; i < NF; i++) if ($i == "usec_per_call") print $(i + 1) }')
 step 6 "earn: POST /v1/members/{id}/earnings, a new order each"
 export NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 read -r E_RPS E_P50 E_P99 E_P999 E_NON2XX E_CPU E_CPU_REDIS <<<"$(scenario "http://127.0.0.1:$SVC_PORT" bench/earn.lua "$REWARDS_PID" "$OFFERS_PID")"
@@ -338,6 +353,18 @@ row() {  # row NAME RPS P50 P99 P999 CEILING_NAME CEILING_RPS SVC_US REDIS_US NO
   echo "| redis-benchmark EVALSHA commit.lua, a redemption's commit (-c 50) | $RBC | | | | | | | — | |"
   echo
   echo "Redemption against Redis alone: the service's $R_RPS redemptions/s are $(ratio "$R_RPS" "$RBC") × the rate at which redis-benchmark, on the same 2 cores, makes Redis run the redemption's own commit script with the arguments of a real redemption (bench/commit_ceiling.py); the target, 0.30 × nginx, is $(ratio "$(awk -v n="$NR_RPS" 'BEGIN { print 0.3 * n }')" "$RBC") × it."
+  echo
+  echo "CPU budget of a redemption, µs per request from this run ($(nproc) cores give $(nproc) 000 000 µs/s; wrk, the load generator, used $NR_WRK_CPU µs per request against nginx and $R_WRK_CPU against the service). The last two rows price a redemption that does no domain work at all (no authentication, JSON, rules, records or answer), with the cores fully used and without the outbox relay, Kafka and the broker: no implementation that keeps this HTTP server and the commit script (last row), or also this Redis client (the row before), can exceed them here."
+  echo
+  echo "| | service | Redis | wrk | total | most redemptions/s the cores allow | × nginx |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  budget() {  # budget NAME SVC REDIS WRK: one row, with the rate $(nproc) cores allow at that cost
+    awk -v n="$1" -v a="$2" -v b="$3" -v w="$4" -v c="$(nproc)" -v ng="$NR_RPS" 'BEGIN {
+      t = a + b + w; printf "| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f |\n", n, a, b, w, t, c * 1e6 / t, c * 1e6 / t / ng }'
+  }
+  budget "measured redemption ($R_RPS/s = $(ratio "$R_RPS" "$NR_RPS") ×)" "$R_CPU" "$R_CPU_REDIS" "$R_WRK_CPU"
+  budget "no domain work, this Redis client: /readyz + the scripts' $R_SCRIPT_US µs" "$F_CPU" "$(awk -v a="$F_CPU_REDIS" -v b="$R_SCRIPT_US" 'BEGIN { print a + b }')" "$R_WRK_CPU"
+  budget "no domain work, a free Redis round trip: /healthz + the scripts' $R_SCRIPT_US µs" "$H_CPU" "$R_SCRIPT_US" "$R_WRK_CPU"
   echo
   echo "Offers listing: in the measured run $LC_HITS answers from the replica's listing cache and $LC_MISSES ranked afresh; in the warm-up before it $LC_HITS_WARM and $LC_MISSES_WARM (a member's first answer, and any after a change to it, is a miss — docs/offers.md)."
   echo
