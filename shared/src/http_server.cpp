@@ -25,14 +25,29 @@ std::vector<std::string> Split(const std::string& path) {
   return out;
 }
 
+// ASCII lower case (header names and the Connection value are ASCII tokens); std::tolower
+// goes through the locale for every character.
 std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
   return s;
 }
 
 bool ValidRequestId(const std::string& id) {
   if (id.empty() || id.size() > 128) return false;
   return std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7F; });
+}
+
+// The parsed form of a response content type. A service answers with a handful of them, so
+// each thread parses each once.
+const Pistache::Http::Mime::MediaType& ParsedMediaType(const std::string& content_type) {
+  thread_local std::unordered_map<std::string, Pistache::Http::Mime::MediaType> parsed;
+  auto it = parsed.find(content_type);
+  if (it == parsed.end()) {
+    it = parsed.emplace(content_type, Pistache::Http::Mime::MediaType::fromString(content_type)).first;
+  }
+  return it->second;
 }
 
 // A response header with a run-time name. Pistache drops headers added with addRaw(), so every
@@ -103,8 +118,12 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
     for (auto it = req.query().parameters_begin(); it != req.query().parameters_end(); ++it) {
       request.query[PercentDecode(it->first)] = PercentDecode(it->second);
     }
+    // One stream per thread for the typed headers' text: a fresh ostringstream per header
+    // (its locale and buffer) cost more than the copy itself.
+    thread_local std::ostringstream os;
     for (const auto& h : req.headers().list()) {
-      std::ostringstream os;
+      os.str(std::string());
+      os.clear();
       h->write(os);
       request.headers[Lower(h->name())] = os.str();
     }
@@ -124,7 +143,7 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
     for (const auto& [name, value] : response.headers) {
       writer.headers().add(std::make_shared<DynamicHeader>(name, value));
     }
-    const auto mime = Http::Mime::MediaType::fromString(response.content_type);
+    const Http::Mime::MediaType& mime = ParsedMediaType(response.content_type);
     if (req.method() == Http::Method::Head) {
       // A HEAD answer is the GET's status and headers without content. Pistache's send() writes
       // whatever body it is given with its length, and a body after a HEAD answer would be read
