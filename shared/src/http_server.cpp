@@ -149,8 +149,10 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
       // whatever body it is given with its length, and a body after a HEAD answer would be read
       // as the start of the next answer on the connection, while an empty one would claim
       // Content-Length: 0, which RFC 9110 §8.6 forbids. So the headers go out alone through a
-      // response stream, which frames with Transfer-Encoding: chunked (allowed for HEAD by
-      // RFC 9112 §6.1) and is flushed without its terminating chunk.
+      // response stream, flushed without its terminating chunk. Its Transfer-Encoding: chunked
+      // is allowed in a HEAD answer (RFC 9112 §6.1) but there says the GET would be chunked,
+      // which ours is not: a wrong hint about framing the client never reads, where a wrong
+      // length or a stray body would misframe the connection.
       writer.setMime(mime);
       auto stream = writer.stream(static_cast<Http::Code>(response.status));
       stream.flush();

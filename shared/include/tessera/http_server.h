@@ -5,8 +5,9 @@
 // (ProblemError -> its problem, UnavailableError -> 503, anything else -> 500), response
 // headers (keep-alive by default: Pistache 0.0.5 closes unless the client asks otherwise), and
 // per-route metrics. /healthz, /readyz and /metrics are built in. A HEAD request runs its GET
-// route and answers the same status and headers with no content (framed as chunked, so no
-// Content-Length other than the GET's is claimed).
+// route and answers the same status and headers with no content; it carries
+// Transfer-Encoding: chunked instead of the GET's Content-Length (Pistache cannot send a
+// length without the bytes).
 //
 // Shutdown() drains: readiness fails at once, then the server waits for requests in flight to
 // finish (up to the drain timeout) before stopping the listener, so no accepted request is cut.
