@@ -82,12 +82,44 @@ std::string PercentDecode(const std::string& in) {
 }
 }  // namespace
 
+// One request from its arrival to its answer. `finish` writes the answer (to the socket, or to
+// whoever waits for it); `answered` makes the first answer the only one.
+struct HttpResponder::Exchange {
+  explicit Exchange(HttpServer* s) : server(s) {}
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+  // The last reference gone unanswered: a handler lost its request. Answer 500 rather than
+  // leave the client waiting and the drain counting it.
+  ~Exchange() {
+    if (answered.exchange(true)) return;
+    server->logger_.Log(LogLevel::kError, "request dropped without an answer", {{"route", route}}, request.request_id);
+    server->Complete(*this, HttpResponse::FromProblem(Problem::Make(500, codes::kInternal, "internal error")));
+  }
+
+  HttpServer* server;
+  HttpRequest request;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  std::string route = "unmatched";  // the matched route's pattern (metrics)
+  std::function<void(const HttpRequest&, HttpResponse&)> finish;
+  std::atomic<bool> answered{false};
+};
+
+void HttpResponder::Send(HttpResponse response) const {
+  if (exchange_->answered.exchange(true)) return;
+  exchange_->server->Complete(*exchange_, std::move(response));
+}
+
+void HttpResponder::Fail(std::exception_ptr error) const {
+  if (exchange_->answered.exchange(true)) return;
+  exchange_->server->Complete(*exchange_, exchange_->server->ResponseFor(error, exchange_->request));
+}
+
 struct HttpServer::CompiledRoute {
   std::string method;
   std::string pattern;
   std::vector<std::string> segments;
   RouteOptions options;
-  HttpHandler handler;
+  AsyncHttpHandler handler;
 
   bool Match(const std::vector<std::string>& parts, std::map<std::string, std::string>& params) const {
     if (parts.size() != segments.size()) return false;
@@ -111,8 +143,8 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
 
   void onRequest(const Pistache::Http::Request& req, Pistache::Http::ResponseWriter writer) override {
     using namespace Pistache;
-    server_->in_flight_++;
-    HttpRequest request;
+    auto exchange = std::make_shared<HttpResponder::Exchange>(server_);
+    HttpRequest& request = exchange->request;
     request.method = Http::methodString(req.method());
     request.path = req.resource();
     for (auto it = req.query().parameters_begin(); it != req.query().parameters_end(); ++it) {
@@ -130,13 +162,29 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
     for (const auto& [name, raw] : req.headers().rawList()) request.headers[Lower(name)] = raw.value();
     request.body = req.body();
 
-    HttpResponse response = server_->Handle(request);
-
-    writer.headers().remove<Http::Header::Connection>();
     auto connection = request.Header("connection");
     const bool close = (connection && Lower(*connection) == "close") ||
                        (req.version() == Http::Version::Http10 &&
                         !(connection && Lower(*connection) == "keep-alive"));
+    const bool head = req.method() == Http::Method::Head;
+    // Pistache queues what a writer sends to the connection's reactor, so the answer may be
+    // written from whichever thread completes the request.
+    exchange->finish = [writer = std::make_shared<Http::ResponseWriter>(std::move(writer)), close, head,
+                        logger = &server_->logger_](const HttpRequest& request, HttpResponse& response) {
+      try {
+        Write(*writer, request, response, close, head);
+      } catch (const std::exception& e) {  // the client has gone: nobody to answer
+        logger->Log(LogLevel::kDebug, "answer not written", {{"error", e.what()}}, request.request_id);
+      }
+    };
+    server_->Run(std::move(exchange));
+  }
+
+ private:
+  static void Write(Pistache::Http::ResponseWriter& writer, const HttpRequest& request, HttpResponse& response,
+                    bool close, bool head) {
+    using namespace Pistache;
+    writer.headers().remove<Http::Header::Connection>();
     writer.headers().add<Http::Header::Connection>(close ? Http::ConnectionControl::Close
                                                          : Http::ConnectionControl::KeepAlive);
     writer.headers().add(std::make_shared<DynamicHeader>("X-Request-Id", request.request_id));
@@ -144,7 +192,7 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
       writer.headers().add(std::make_shared<DynamicHeader>(name, value));
     }
     const Http::Mime::MediaType& mime = ParsedMediaType(response.content_type);
-    if (req.method() == Http::Method::Head) {
+    if (head) {
       // A HEAD answer is the GET's status and headers without content. Pistache's send() writes
       // whatever body it is given with its length, and a body after a HEAD answer would be read
       // as the start of the next answer on the connection, while an empty one would claim
@@ -159,7 +207,6 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
     } else {
       writer.send(static_cast<Http::Code>(response.status), response.body, mime);
     }
-    server_->in_flight_--;
   }
 
  private:
@@ -190,6 +237,15 @@ HttpServer::~HttpServer() { Shutdown(); }
 
 void HttpServer::Route(const std::string& method, const std::string& pattern, RouteOptions options,
                        HttpHandler handler) {
+  // What the handler throws reaches Run(), which answers it.
+  RouteAsync(method, pattern, std::move(options),
+             [handler = std::move(handler)](const HttpRequest& request, HttpResponder responder) {
+               responder.Send(handler(request));
+             });
+}
+
+void HttpServer::RouteAsync(const std::string& method, const std::string& pattern, RouteOptions options,
+                            AsyncHttpHandler handler) {
   auto r = std::make_unique<CompiledRoute>();
   r->method = method;
   r->pattern = pattern;
@@ -239,34 +295,48 @@ void HttpServer::Shutdown() {
   logger_.Info("http server stopped");
 }
 
-HttpResponse HttpServer::Handle(HttpRequest& request) {
-  const auto start = std::chrono::steady_clock::now();
+void HttpServer::Run(std::shared_ptr<HttpResponder::Exchange> exchange) {
+  in_flight_++;
+  HttpRequest& request = exchange->request;
   auto rid = request.Header("x-request-id");
   request.request_id = rid && ValidRequestId(*rid) ? *rid : HexEncode(RandomBytes(12));
-  const CompiledRoute* matched = nullptr;
-  HttpResponse response;
+  const HttpResponder responder(std::move(exchange));
   try {
-    response = Dispatch(request, &matched);
+    Dispatch(request, responder);
+  } catch (...) {
+    responder.Fail(std::current_exception());
+  }
+}
+
+void HttpServer::Complete(HttpResponder::Exchange& exchange, HttpResponse response) {
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - exchange.start).count();
+  Record(exchange.route, exchange.request.method, response.status, seconds);
+  if (exchange.finish) exchange.finish(exchange.request, response);
+  in_flight_--;
+}
+
+HttpResponse HttpServer::ResponseFor(std::exception_ptr error, const HttpRequest& request) {
+  try {
+    std::rethrow_exception(error);
   } catch (const ProblemError& e) {
-    response = HttpResponse::FromProblem(e.problem());
+    return HttpResponse::FromProblem(e.problem());
   } catch (const UnavailableError& e) {
     logger_.Log(LogLevel::kWarn, "dependency unavailable", {{"error", e.what()}, {"route", request.route}},
                 request.request_id);
-    response = HttpResponse::FromProblem(Problem::Make(
+    HttpResponse response = HttpResponse::FromProblem(Problem::Make(
         503, codes::kServiceUnavailable, "a backing service is unavailable; nothing was changed, retry later"));
     response.headers.emplace_back("Retry-After", "1");
+    return response;
   } catch (const std::exception& e) {
     logger_.Log(LogLevel::kError, "request failed", {{"error", e.what()}, {"route", request.route}},
                 request.request_id);
-    response = HttpResponse::FromProblem(Problem::Make(500, codes::kInternal, "internal error"));
+  } catch (...) {
+    logger_.Log(LogLevel::kError, "request failed", {{"route", request.route}}, request.request_id);
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  Record(matched ? matched->pattern : "unmatched", request.method, response.status, seconds);
-  return response;
+  return HttpResponse::FromProblem(Problem::Make(500, codes::kInternal, "internal error"));
 }
 
-HttpResponse HttpServer::Dispatch(HttpRequest& request, const CompiledRoute** matched) {
+void HttpServer::Dispatch(HttpRequest& request, const HttpResponder& responder) {
   if (static_cast<int64_t>(request.body.size()) > options_.max_body_bytes) {
     throw ProblemError(Problem::Make(413, codes::kPayloadTooLarge,
                                      "the request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes"));
@@ -280,7 +350,7 @@ HttpResponse HttpServer::Dispatch(HttpRequest& request, const CompiledRoute** ma
       allowed.push_back(r->method);
       continue;
     }
-    *matched = r.get();
+    responder.exchange_->route = r->pattern;
     request.route = r->pattern;
     request.path_params = std::move(params);
     if (!r->options.is_public) {
@@ -288,7 +358,7 @@ HttpResponse HttpServer::Dispatch(HttpRequest& request, const CompiledRoute** ma
       if (auto* p = std::get_if<Problem>(&auth)) {
         HttpResponse resp = HttpResponse::FromProblem(*p);
         resp.headers.emplace_back("WWW-Authenticate", "Bearer");
-        return resp;
+        return responder.Send(std::move(resp));
       }
       request.principal = std::get<Principal>(std::move(auth));
       std::optional<std::string_view> member;
@@ -297,7 +367,7 @@ HttpResponse HttpServer::Dispatch(HttpRequest& request, const CompiledRoute** ma
         throw ProblemError(*denied);
       }
     }
-    return r->handler(request);
+    return r->handler(request, responder);
   }
   if (!allowed.empty()) {
     std::string allow;
@@ -305,7 +375,7 @@ HttpResponse HttpServer::Dispatch(HttpRequest& request, const CompiledRoute** ma
     HttpResponse resp = HttpResponse::FromProblem(Problem::Make(
         405, codes::kMethodNotAllowed, request.method + " is not allowed on " + request.path + " (allowed: " + allow + ")"));
     resp.headers.emplace_back("Allow", allow);
-    return resp;
+    return responder.Send(std::move(resp));
   }
   throw ProblemError(Problem::NotFound("no route for " + request.method + " " + request.path));
 }

@@ -273,4 +273,115 @@ bool RedisPool::Ping() {
   }
 }
 
+RedisPipeline::RedisPipeline(RedisOptions options)
+    : options_(std::move(options)), thread_([this] { Loop(); }) {}
+
+RedisPipeline::~RedisPipeline() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  thread_.join();
+}
+
+void RedisPipeline::Command(std::vector<std::string> args, Callback done) {
+  Submit({std::move(args), nullptr, std::move(done)});
+}
+
+void RedisPipeline::Eval(const LuaScript& script, const std::vector<std::string>& keys,
+                         const std::vector<std::string>& args, Callback done) {
+  std::vector<std::string> cmd;
+  cmd.reserve(3 + keys.size() + args.size());
+  cmd.push_back("EVALSHA");
+  cmd.push_back(script.sha1());
+  cmd.push_back(std::to_string(keys.size()));
+  cmd.insert(cmd.end(), keys.begin(), keys.end());
+  cmd.insert(cmd.end(), args.begin(), args.end());
+  Submit({std::move(cmd), &script, std::move(done)});
+}
+
+void RedisPipeline::Submit(Item item) {
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake = queue_.empty();  // otherwise the thread is awake or already signalled
+    queue_.push_back(std::move(item));
+  }
+  if (wake) cv_.notify_one();
+}
+
+void RedisPipeline::Loop() {
+  std::vector<Item> batch;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything submitted is answered
+      batch.swap(queue_);
+    }
+    RunBatch(batch);
+    batch.clear();
+  }
+}
+
+void RedisPipeline::RunBatch(std::vector<Item>& batch) {
+  auto deliver = [](Item& item, RedisValue value, std::exception_ptr error) {
+    try {
+      item.done(std::move(value), error);
+    } catch (...) {  // the contract: callbacks do not throw; one that does must not stop the pipeline
+    }
+  };
+  std::vector<Item> resend;  // answered NOSCRIPT: sent again as EVAL after this batch
+  auto fail_from = [&](size_t first, const std::string& why) {
+    ctx_.reset();
+    for (size_t i = first; i < batch.size(); ++i) deliver(batch[i], {}, std::make_exception_ptr(UnavailableError(why)));
+    for (Item& item : resend) deliver(item, {}, std::make_exception_ptr(UnavailableError(why)));
+  };
+  if (!ctx_) {
+    try {
+      ctx_ = ConnectRedis(options_);
+    } catch (const std::exception& e) {
+      return fail_from(0, e.what());
+    }
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    argv.reserve(batch[i].args.size());
+    lens.reserve(batch[i].args.size());
+    for (const auto& a : batch[i].args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
+      return fail_from(0, std::string("redis: cannot send command: ") + ctx_->errstr);
+    }
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_.get(), &raw) != REDIS_OK || raw == nullptr) {
+      return fail_from(i, std::string("redis: connection lost: ") + (ctx_->errstr[0] ? ctx_->errstr : "no reply"));
+    }
+    ReplyPtr reply(raw);
+    RedisValue v = Convert(static_cast<redisReply*>(raw));
+    Item& item = batch[i];
+    if (item.script && v.IsError()) {
+      if (v.str.rfind("NOSCRIPT", 0) == 0) {
+        item.args[0] = "EVAL";
+        item.args[1] = item.script->source();
+        resend.push_back(std::move(item));
+        continue;
+      }
+      const std::string what = "redis script " + item.script->name() + ": " + v.str;
+      deliver(item, {},
+              IsTransientRedisError(v.str) ? std::make_exception_ptr(UnavailableError(what))
+                                           : std::make_exception_ptr(DependencyError(what)));
+      continue;
+    }
+    deliver(item, std::move(v), nullptr);
+  }
+  if (!resend.empty()) RunBatch(resend);  // EVAL never answers NOSCRIPT: this recurses once
+}
+
 }  // namespace tessera

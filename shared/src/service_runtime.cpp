@@ -58,7 +58,12 @@ ServiceRuntime::ServiceRuntime(ServiceConfig config, const Clock& clock)
   });
 }
 
-ServiceRuntime::~ServiceRuntime() { Stop(); }
+ServiceRuntime::~ServiceRuntime() {
+  Stop();
+  // Newest first: what was made later may use what was made before it (an app its store, the
+  // store its Redis pipeline).
+  while (!owned_.empty()) owned_.pop_back();
+}
 
 void ServiceRuntime::AddConsumer(std::vector<std::string> topics, MessageHandler handler) {
   KafkaConsumerOptions co;

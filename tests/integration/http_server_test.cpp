@@ -1,6 +1,7 @@
 // The shared HTTP server over real sockets: auth (401/403, app-token member scope), body limit
 // (413), routing problems (404/405), error mapping, request ids, keep-alive, HEAD, metrics and
-// a graceful drain that lets an in-flight request finish.
+// a graceful drain that lets an in-flight request finish; asynchronous routes answered from
+// another thread, with the same error mapping, a 500 for a lost request, and the same drain.
 #include "tessera/http_server.h"
 
 #include <arpa/inet.h>
@@ -49,8 +50,36 @@ class HttpServerTest : public ::testing::Test {
     server_->Route("GET", "/v1/bug", {.is_public = true}, [](const HttpRequest&) -> HttpResponse {
       throw std::logic_error("boom");
     });
+    // Asynchronous routes answered later from the fixture's own thread, as a Redis reply would.
+    server_->RouteAsync("POST", "/v1/async/{id}", {RoleSet{Role::kPos}, false, "id"},
+                        [this](const HttpRequest& r, HttpResponder responder) {
+                          if (r.Param("id") == "throw") throw ProblemError(Problem::Validation("/path/id", "bad id"));
+                          Later([r = &r, responder] {
+                            if (r->Param("id") == "down") {
+                              return responder.Fail(std::make_exception_ptr(UnavailableError("redis: gone")));
+                            }
+                            if (r->Param("id") == "lost") return;  // the last responder goes away unanswered
+                            responder.Send(HttpResponse::Json(201, {{"id", r->Param("id")}, {"body", r->body}}));
+                            responder.Send(HttpResponse::Json(500, {{"second", "answer is ignored"}}));
+                          });
+                        });
     server_->Start();
     base_ = "http://127.0.0.1:" + std::to_string(server_->port());
+  }
+
+  ~HttpServerTest() override {
+    server_->Shutdown();
+    if (later_.joinable()) later_.join();
+  }
+
+  // Runs `task` 300 ms from now on another thread (one at a time).
+  void Later(std::function<void()> task) {
+    if (later_.joinable()) later_.join();
+    later_entered_ = true;
+    later_ = std::thread([task = std::move(task)] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      task();
+    });
   }
 
   void ExpectProblem(const testing::HttpResult& r, long status, const std::string& code) {
@@ -68,6 +97,8 @@ class HttpServerTest : public ::testing::Test {
   MetricsRegistry metrics_;
   Authenticator auth_;
   std::atomic<bool> slow_entered_{false};
+  std::atomic<bool> later_entered_{false};
+  std::thread later_;
   std::unique_ptr<HttpServer> server_;
   std::string base_;
 };
@@ -212,6 +243,42 @@ TEST_F(HttpServerTest, ShutdownDrainsRequestsInFlight) {
   EXPECT_EQ(slow.Json()["slow"], true);
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
   EXPECT_TRUE(server_->draining());
+}
+
+TEST_F(HttpServerTest, AsyncRoutesAnswerFromAnotherThreadWithTheSameMappings) {
+  HttpClient c(base_);
+  auto ok = c.Request("POST", "/v1/async/a-1", R"({"x":1})", AuthHeader("pos"));
+  EXPECT_EQ(ok.status, 201) << ok.body;
+  EXPECT_EQ(ok.Json()["id"], "a-1");
+  EXPECT_EQ(ok.Json()["body"], R"({"x":1})") << "the request stays valid until it is answered";
+  EXPECT_EQ(ok.headers.at("connection"), "Keep-Alive");
+  EXPECT_FALSE(ok.headers.at("x-request-id").empty());
+
+  ExpectProblem(c.Request("POST", "/v1/async/a-1", "{}", AuthHeader("storefront")), 403, "forbidden");
+  ExpectProblem(c.Request("POST", "/v1/async/throw", "{}", AuthHeader("pos")), 400, "validation_failed");
+  auto down = c.Request("POST", "/v1/async/down", "{}", AuthHeader("pos"));
+  ExpectProblem(down, 503, "service_unavailable");
+  EXPECT_EQ(down.headers.at("retry-after"), "1");
+  ExpectProblem(c.Request("POST", "/v1/async/lost", "{}", AuthHeader("pos")), 500, "internal_error");
+  // The connection carried all of them, and the metrics count each once.
+  auto m = c.Get("/metrics");
+  EXPECT_NE(m.body.find(R"(tessera_http_requests_total{route="/v1/async/{id}",method="POST",status="201"} 1)"),
+            std::string::npos) << m.body;
+  EXPECT_NE(m.body.find(R"(tessera_http_requests_total{route="/v1/async/{id}",method="POST",status="500"} 1)"),
+            std::string::npos) << m.body;
+}
+
+TEST_F(HttpServerTest, ShutdownDrainsAsyncRequestsInFlight) {
+  testing::HttpResult pending;
+  std::thread client([&] {
+    HttpClient c(base_);
+    pending = c.Request("POST", "/v1/async/a-2", "{}", AuthHeader("pos"));
+  });
+  ASSERT_TRUE(testing::WaitFor([&] { return later_entered_.load(); }, std::chrono::seconds(5)));
+  server_->Shutdown();
+  client.join();
+  EXPECT_EQ(pending.status, 201) << "an accepted asynchronous request must be answered during shutdown";
+  EXPECT_EQ(pending.Json()["id"], "a-2");
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -83,6 +85,19 @@ class AccountStore {
   // All methods throw UnavailableError when the store cannot be reached.
   virtual LoadResult Load(const LoadRequest& request) = 0;
   virtual CommitResult Commit(const CommitRequest& request) = 0;
+  // Commit without keeping the caller waiting: `done` runs once, perhaps on another thread and
+  // after this returns, with the result or with what Commit would have thrown. `request` need
+  // not outlive the call. This default commits here and then calls `done`.
+  using CommitCallback = std::function<void(CommitResult result, std::exception_ptr error)>;
+  virtual void CommitAsync(const CommitRequest& request, CommitCallback done) {
+    CommitResult result;
+    try {
+      result = Commit(request);
+    } catch (...) {
+      return done({}, std::current_exception());
+    }
+    done(std::move(result), nullptr);
+  }
   virtual void AbandonIdempotency(const IdempotencyRef& ref) = 0;
   virtual LedgerPage Ledger(const std::string& member_id, std::optional<int64_t> before_seq, int limit) = 0;
   virtual LedgerTotals LedgerForAudit(const std::string& member_id) = 0;

@@ -44,6 +44,15 @@ RequestContext Context(const HttpRequest& req, const std::string& member_id, Key
 
 
 
+// Answers the route's request with the operation's reply or error (an asynchronous operation's
+// completion).
+RewardsApp::ReplyCallback AnswerWith(HttpResponder responder) {
+  return [responder](Reply reply, std::exception_ptr error) {
+    if (error) return responder.Fail(error);
+    responder.Send(ToResponse(reply));
+  };
+}
+
 }  // namespace
 
 void RegisterRoutes(HttpServer& server, RewardsApp& app, const Clock& clock) {
@@ -71,44 +80,53 @@ void RegisterRoutes(HttpServer& server, RewardsApp& app, const Clock& clock) {
   server.Route("GET", "/v1/members/{id}", {readers, false, "id"},
                [&app](const HttpRequest& req) { return ToResponse(app.GetAccount(MemberParam(req))); });
 
-  server.Route("POST", "/v1/members/{id}/earnings", {earners, false, "id"}, [&app, &clock](const HttpRequest& req) {
-    const std::string& member = MemberParam(req);
-    EarnInput in = ParseEarn(ParseJsonObject(req.body), app.rules(), clock.Now());
-    RequestContext ctx = Context(req, member, KeyPolicy::kOptional);
-    if (ctx.idempotency_key.empty()) ctx.idempotency_key = "order:" + in.purchase.order_id;  // natural key
-    ctx.channel = in.purchase.channel;
-    return ToResponse(app.Earn(in, ctx));
-  });
+  // The write paths a till or an app calls most answer asynchronously: the server's thread is
+  // free while the commit is in Redis (RewardsApp::RedeemAsync).
+  server.RouteAsync("POST", "/v1/members/{id}/earnings", {earners, false, "id"},
+                    [&app, &clock](const HttpRequest& req, HttpResponder responder) {
+                      const std::string& member = MemberParam(req);
+                      EarnInput in = ParseEarn(ParseJsonObject(req.body), app.rules(), clock.Now());
+                      RequestContext ctx = Context(req, member, KeyPolicy::kOptional);
+                      if (ctx.idempotency_key.empty()) ctx.idempotency_key = "order:" + in.purchase.order_id;  // natural key
+                      ctx.channel = in.purchase.channel;
+                      app.EarnAsync(in, std::move(ctx), AnswerWith(std::move(responder)));
+                    });
 
-  server.Route("POST", "/v1/members/{id}/redemptions", {redeemers, false, "id"}, [&app](const HttpRequest& req) {
-    const std::string& member = MemberParam(req);
-    RedeemInput in = ParseRedeem(ParseJsonObject(req.body));
-    RequestContext ctx = Context(req, member, KeyPolicy::kRequired);
-    ctx.channel = in.channel;
-    return ToResponse(app.Redeem(in, ctx));
-  });
+  server.RouteAsync("POST", "/v1/members/{id}/redemptions", {redeemers, false, "id"},
+                    [&app](const HttpRequest& req, HttpResponder responder) {
+                      const std::string& member = MemberParam(req);
+                      RedeemInput in = ParseRedeem(ParseJsonObject(req.body));
+                      RequestContext ctx = Context(req, member, KeyPolicy::kRequired);
+                      ctx.channel = in.channel;
+                      app.RedeemAsync(in, std::move(ctx), AnswerWith(std::move(responder)));
+                    });
 
-  server.Route("POST", "/v1/members/{id}/holds", {holders, false, "id"}, [&app](const HttpRequest& req) {
-    const std::string& member = MemberParam(req);
-    HoldInput in = ParseHold(ParseJsonObject(req.body), app.rules());
-    RequestContext ctx = Context(req, member, KeyPolicy::kRequired);
-    ctx.channel = in.channel;
-    return ToResponse(app.Hold(in, ctx));
-  });
+  server.RouteAsync("POST", "/v1/members/{id}/holds", {holders, false, "id"},
+                    [&app](const HttpRequest& req, HttpResponder responder) {
+                      const std::string& member = MemberParam(req);
+                      HoldInput in = ParseHold(ParseJsonObject(req.body), app.rules());
+                      RequestContext ctx = Context(req, member, KeyPolicy::kRequired);
+                      ctx.channel = in.channel;
+                      app.HoldAsync(in, std::move(ctx), AnswerWith(std::move(responder)));
+                    });
 
   for (const char* action : {"capture", "release"}) {
     const std::string verb = action;
-    server.Route("POST", "/v1/members/{id}/holds/{hold_id}/" + verb, {holders, false, "id"},
-                 [&app, verb](const HttpRequest& req) {
-                   const std::string& member = MemberParam(req);
-                   const std::string& hold_id = req.Param("hold_id");
-                   if (!IsValidId(hold_id)) throw ProblemError(Problem::Validation("/path/hold_id", "invalid hold id"));
-                   if (!req.body.empty() && ParseJsonObject(req.body).size() != 0) {
-                     throw ProblemError(Problem::Validation("/", "this request takes no body fields"));
-                   }
-                   RequestContext ctx = Context(req, member, KeyPolicy::kOptional);
-                   return ToResponse(verb == "capture" ? app.Capture(hold_id, ctx) : app.Release(hold_id, ctx));
-                 });
+    server.RouteAsync("POST", "/v1/members/{id}/holds/{hold_id}/" + verb, {holders, false, "id"},
+                      [&app, verb](const HttpRequest& req, HttpResponder responder) {
+                        const std::string& member = MemberParam(req);
+                        const std::string& hold_id = req.Param("hold_id");
+                        if (!IsValidId(hold_id)) throw ProblemError(Problem::Validation("/path/hold_id", "invalid hold id"));
+                        if (!req.body.empty() && ParseJsonObject(req.body).size() != 0) {
+                          throw ProblemError(Problem::Validation("/", "this request takes no body fields"));
+                        }
+                        RequestContext ctx = Context(req, member, KeyPolicy::kOptional);
+                        if (verb == "capture") {
+                          app.CaptureAsync(hold_id, std::move(ctx), AnswerWith(std::move(responder)));
+                        } else {
+                          app.ReleaseAsync(hold_id, std::move(ctx), AnswerWith(std::move(responder)));
+                        }
+                      });
   }
 
   server.Route("POST", "/v1/members/{id}/reversals", {reversers, false, "id"}, [&app](const HttpRequest& req) {

@@ -44,8 +44,9 @@ std::string Tag(const std::string& member) { return BucketTag(MemberBucket(membe
 
 }  // namespace
 
-RedisAccountStore::RedisAccountStore(RedisPool& pool, std::chrono::milliseconds in_flight_ttl)
-    : pool_(pool), idempotency_(pool), in_flight_ttl_(in_flight_ttl) {}
+RedisAccountStore::RedisAccountStore(RedisPool& pool, std::chrono::milliseconds in_flight_ttl,
+                                     RedisPipeline* pipeline)
+    : pool_(pool), pipeline_(pipeline), idempotency_(pool), in_flight_ttl_(in_flight_ttl) {}
 
 std::string RedisAccountStore::StateKey(const std::string& member_id) { return Key(member_id, "state"); }
 std::string RedisAccountStore::DueKey(int bucket) { return "tessera:" + BucketTag(bucket) + ":rewards:due"; }
@@ -79,10 +80,9 @@ LoadResult RedisAccountStore::Load(const LoadRequest& r) {
   return out;
 }
 
-CommitResult RedisAccountStore::Commit(const CommitRequest& r) {
-  const std::string state_key = StateKey(r.member_id);
-  const int bucket = MemberBucket(r.member_id);
-  std::vector<std::string> args;
+RedisAccountStore::ScriptCall RedisAccountStore::CommitCall(const CommitRequest& r) {
+  ScriptCall call;
+  std::vector<std::string>& args = call.args;
   args.reserve(16 + 2 * r.ledger_entries.size() + r.events.size() +
                2 * (r.orders.size() + r.redemptions.size() + r.holds.size()));
   args.push_back(std::to_string(r.expected_version));
@@ -112,17 +112,46 @@ CommitResult RedisAccountStore::Commit(const CommitRequest& r) {
       args.push_back(json);
     }
   }
-  RedisValue v = pool_.Eval(CommitScript(),
-                            {state_key, Key(r.member_id, "ledger"), Key(r.member_id, "orders"),
-                             Key(r.member_id, "redemptions"), Key(r.member_id, "holds"), DueKey(bucket),
-                             OutboxStream(Tag(r.member_id), "rewards"),
-                             r.idempotency ? r.idempotency->key : state_key, Key(r.member_id, "meta")},
-                            args);
+  const std::string state_key = StateKey(r.member_id);
+  call.keys = {state_key,
+               Key(r.member_id, "ledger"),
+               Key(r.member_id, "orders"),
+               Key(r.member_id, "redemptions"),
+               Key(r.member_id, "holds"),
+               DueKey(MemberBucket(r.member_id)),
+               OutboxStream(Tag(r.member_id), "rewards"),
+               r.idempotency ? r.idempotency->key : state_key,
+               Key(r.member_id, "meta")};
+  return call;
+}
+
+CommitResult RedisAccountStore::ParseCommit(const RedisValue& v) {
   const std::string& tag = v.elements.at(0).AsString();
   if (tag == "committed") return {CommitStatus::kCommitted, {}, v.elements.at(3).AsInt()};
   if (tag == "conflict") return {CommitStatus::kConflict, {}, 0};
   if (tag == "in_progress") return {CommitStatus::kInProgress, {}, 0};
   return {CommitStatus::kReplay, {static_cast<int>(v.elements.at(1).AsInt()), v.elements.at(2).AsString()}, 0};
+}
+
+CommitResult RedisAccountStore::Commit(const CommitRequest& r) {
+  const ScriptCall call = CommitCall(r);
+  return ParseCommit(pool_.Eval(CommitScript(), call.keys, call.args));
+}
+
+void RedisAccountStore::CommitAsync(const CommitRequest& r, CommitCallback done) {
+  if (!pipeline_) return AccountStore::CommitAsync(r, std::move(done));
+  const ScriptCall call = CommitCall(r);
+  pipeline_->Eval(CommitScript(), call.keys, call.args,
+                  [done = std::move(done)](RedisValue reply, std::exception_ptr error) {
+                    if (error) return done({}, error);
+                    CommitResult result;
+                    try {
+                      result = ParseCommit(reply);
+                    } catch (...) {
+                      return done({}, std::current_exception());
+                    }
+                    done(std::move(result), nullptr);
+                  });
 }
 
 void RedisAccountStore::AbandonIdempotency(const IdempotencyRef& ref) { idempotency_.Abandon(ref.key, ref.request_hash); }

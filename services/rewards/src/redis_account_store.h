@@ -9,11 +9,15 @@ namespace tessera::rewards {
 
 class RedisAccountStore final : public AccountStore {
  public:
-  // `pool` must outlive the store.
-  explicit RedisAccountStore(RedisPool& pool, std::chrono::milliseconds in_flight_ttl = std::chrono::seconds(30));
+  // `pool` (and `pipeline`, when given) must outlive the store. Without a pipeline CommitAsync
+  // commits on the caller's thread through the pool.
+  explicit RedisAccountStore(RedisPool& pool, std::chrono::milliseconds in_flight_ttl = std::chrono::seconds(30),
+                             RedisPipeline* pipeline = nullptr);
 
   LoadResult Load(const LoadRequest& request) override;
   CommitResult Commit(const CommitRequest& request) override;
+  // Through the pipeline: `done` runs on the pipeline's thread.
+  void CommitAsync(const CommitRequest& request, CommitCallback done) override;
   void AbandonIdempotency(const IdempotencyRef& ref) override;
   LedgerPage Ledger(const std::string& member_id, std::optional<int64_t> before_seq, int limit) override;
   LedgerTotals LedgerForAudit(const std::string& member_id) override;
@@ -30,7 +34,14 @@ class RedisAccountStore final : public AccountStore {
   static std::string DueKey(int bucket);
 
  private:
+  struct ScriptCall {
+    std::vector<std::string> keys, args;
+  };
+  static ScriptCall CommitCall(const CommitRequest& request);
+  static CommitResult ParseCommit(const RedisValue& reply);
+
   RedisPool& pool_;
+  RedisPipeline* pipeline_;
   IdempotencyStore idempotency_;
   std::chrono::milliseconds in_flight_ttl_;
 };

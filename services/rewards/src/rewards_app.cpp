@@ -47,6 +47,11 @@ RewardsApp::RewardsApp(AccountStore& store, const ProgramRules& rules, const Clo
                        size_t cache_entries)
     : store_(store), rules_(rules), clock_(clock), logger_(logger), cache_(cache_entries) {}
 
+RewardsApp::~RewardsApp() {
+  std::unique_lock<std::mutex> lock(pending_mu_);
+  pending_cv_.wait(lock, [&] { return pending_ == 0; });
+}
+
 std::string RewardsApp::IdempotencyKeyFor(const std::string& member_id, const std::string& key) {
   return IdempotencyKey(BucketTag(MemberBucket(member_id)), "rewards:" + member_id, key);
 }
@@ -101,8 +106,23 @@ CommitRequest RewardsApp::Apply(const RequestContext& ctx, const LoadResult& loa
   return c;
 }
 
-std::optional<Reply> RewardsApp::TryCached(const RequestContext& ctx, const std::optional<IdempotencyRef>& idem,
-                                           const Lookup& lookup, const Operation& op, int success_status) {
+std::optional<IdempotencyRef> RewardsApp::IdempotencyRefFor(const RequestContext& ctx) const {
+  if (ctx.idempotency_key.empty()) return std::nullopt;
+  return IdempotencyRef{IdempotencyKeyFor(ctx.member_id, ctx.idempotency_key), ctx.request_hash};
+}
+
+bool RewardsApp::Cacheable(const Lookup& lookup, MemberRequirement requirement) {
+  // A missing record makes every operation that reads one refuse (and a refusal on the cached
+  // path falls back to the load), except earn/bonus, whose order the commit checks instead.
+  // Reversals always need their record: no point trying them from the cache.
+  return requirement == MemberRequirement::kMustExist && lookup.redemption_id.empty() &&
+         (lookup.order_id.empty() || lookup.order_must_be_new);
+}
+
+std::optional<RewardsApp::CachedAttempt> RewardsApp::PrepareCached(const RequestContext& ctx,
+                                                                   const std::optional<IdempotencyRef>& idem,
+                                                                   const Lookup& lookup, const Operation& op,
+                                                                   int success_status) {
   std::optional<CachedMember> cached = cache_.Get(ctx.member_id);
   if (!cached) return std::nullopt;
   if (ctx.if_match && *ctx.if_match != cached->state.seq) return std::nullopt;  // let the load decide
@@ -110,44 +130,87 @@ std::optional<Reply> RewardsApp::TryCached(const RequestContext& ctx, const std:
   loaded.state.emplace();  // present; the parsed state is `cached->state`
   loaded.seq = cached->state.seq;
   loaded.version = cached->version;
-  MemberState& state = cached->state;
-  CommitRequest commit;
+  CachedAttempt attempt{std::move(cached->state), {}};
   try {
-    commit = Apply(ctx, loaded, state, op, success_status);
+    attempt.commit = Apply(ctx, loaded, attempt.state, op, success_status);
   } catch (const ProblemError&) {
     return std::nullopt;  // possibly decided on stale state: the load path decides again
   }
-  commit.idempotency = idem;
-  commit.marked_in_flight = false;
+  attempt.commit.idempotency = idem;
+  attempt.commit.marked_in_flight = false;
   // An order recorded meanwhile: conflict, and the load path refuses it.
-  if (lookup.order_must_be_new) commit.require_new_order = lookup.order_id;
-  CommitResult result = store_.Commit(commit);
+  if (lookup.order_must_be_new) attempt.commit.require_new_order = lookup.order_id;
+  return attempt;
+}
+
+std::optional<Reply> RewardsApp::AfterCachedCommit(const std::string& member_id, CachedAttempt& attempt,
+                                                   const CommitResult& result) {
   switch (result.status) {
     case CommitStatus::kCommitted:
-      cache_.Put(ctx.member_id, std::move(state), result.version);
-      return Reply{commit.response_status, commit.response_body, false};
+      cache_.Put(member_id, std::move(attempt.state), result.version);
+      return Reply{attempt.commit.response_status, attempt.commit.response_body, false};
     case CommitStatus::kReplay:
       return FromStored(result.replay);
     case CommitStatus::kInProgress:
       return ProblemReply(InProgress());
     case CommitStatus::kConflict:
-      cache_.Erase(ctx.member_id);
+      cache_.Erase(member_id);
       return std::nullopt;
   }
   return std::nullopt;
 }
 
+void RewardsApp::MutateAsync(RequestContext ctx, const Lookup& lookup, int success_status, Operation op,
+                             ReplyCallback done) {
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    ++pending_;
+  }
+  // `done`, then one pending operation fewer.
+  auto finish = [this, done = std::move(done)](Reply reply, std::exception_ptr error) {
+    done(std::move(reply), error);
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    if (--pending_ == 0) pending_cv_.notify_all();
+  };
+  // The synchronous path, from its start.
+  auto slow = [this, lookup, success_status](const RequestContext& c, const Operation& o) {
+    return Mutate(c, lookup, MemberRequirement::kMustExist, success_status, o);
+  };
+  std::optional<CachedAttempt> attempt;
+  try {
+    if (Cacheable(lookup, MemberRequirement::kMustExist)) {
+      attempt = PrepareCached(ctx, IdempotencyRefFor(ctx), lookup, op, success_status);
+    }
+    if (!attempt) return finish(slow(ctx, op), nullptr);
+  } catch (...) {
+    return finish({}, std::current_exception());
+  }
+  auto state = std::make_shared<CachedAttempt>(std::move(*attempt));
+  const CommitRequest& commit = state->commit;
+  store_.CommitAsync(commit, [this, state, ctx = std::move(ctx), op = std::move(op), slow, finish](
+                                 CommitResult result, std::exception_ptr error) mutable {
+    if (error) return finish({}, error);
+    if (std::optional<Reply> reply = AfterCachedCommit(ctx.member_id, *state, result)) return finish(*reply, nullptr);
+    // A conflict: the load path decides, off this thread (it waits on Redis).
+    slow_paths_.Post([ctx = std::move(ctx), op = std::move(op), slow, finish] {
+      Reply reply;
+      try {
+        reply = slow(ctx, op);
+      } catch (...) {
+        return finish({}, std::current_exception());
+      }
+      finish(std::move(reply), nullptr);
+    });
+  });
+}
+
 Reply RewardsApp::Mutate(const RequestContext& ctx, const Lookup& lookup, MemberRequirement requirement,
                          int success_status, const Operation& op) {
-  std::optional<IdempotencyRef> idem;
-  if (!ctx.idempotency_key.empty()) idem = IdempotencyRef{IdempotencyKeyFor(ctx.member_id, ctx.idempotency_key), ctx.request_hash};
-  // A missing record makes every operation that reads one refuse (and a refusal on the cached
-  // path falls back to the load), except earn/bonus, whose order the commit checks instead.
-  // Reversals always need their record: no point trying them from the cache.
-  const bool cacheable = requirement == MemberRequirement::kMustExist && lookup.redemption_id.empty() &&
-                         (lookup.order_id.empty() || lookup.order_must_be_new);
-  if (cacheable) {
-    if (std::optional<Reply> r = TryCached(ctx, idem, lookup, op, success_status)) return *r;
+  const std::optional<IdempotencyRef> idem = IdempotencyRefFor(ctx);
+  if (Cacheable(lookup, requirement)) {
+    if (std::optional<CachedAttempt> attempt = PrepareCached(ctx, idem, lookup, op, success_status)) {
+      if (std::optional<Reply> r = AfterCachedCommit(ctx.member_id, *attempt, store_.Commit(attempt->commit))) return *r;
+    }
   }
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     LoadRequest lr{ctx.member_id, attempt == 0 && idem ? &*idem : nullptr, lookup.order_id, lookup.redemption_id,
@@ -222,15 +285,22 @@ Reply RewardsApp::Enroll(const EnrollInput& in, const RequestContext& ctx) {
   });
 }
 
+RewardsApp::Operation RewardsApp::EarnOp(const EarnInput& in) {
+  return [in](Account& a, const LoadResult& loaded, int&) -> nlohmann::json {
+    if (loaded.order) {
+      throw ProblemError(Problem::Make(409, "order_already_earned",
+                                       "order " + in.purchase.order_id + " has already earned points"));
+    }
+    return a.Earn(in.purchase, in.occurred_ms);
+  };
+}
+
 Reply RewardsApp::Earn(const EarnInput& in, const RequestContext& ctx) {
-  return Mutate(ctx, {in.purchase.order_id, "", "", true}, MemberRequirement::kMustExist, 201,
-                [&](Account& a, const LoadResult& loaded, int&) -> nlohmann::json {
-                  if (loaded.order) {
-                    throw ProblemError(Problem::Make(409, "order_already_earned",
-                                                     "order " + in.purchase.order_id + " has already earned points"));
-                  }
-                  return a.Earn(in.purchase, in.occurred_ms);
-                });
+  return Mutate(ctx, {in.purchase.order_id, "", "", true}, MemberRequirement::kMustExist, 201, EarnOp(in));
+}
+
+void RewardsApp::EarnAsync(const EarnInput& in, RequestContext ctx, ReplyCallback done) {
+  MutateAsync(std::move(ctx), {in.purchase.order_id, "", "", true}, 201, EarnOp(in), std::move(done));
 }
 
 Reply RewardsApp::Bonus(const BonusInput& in, const RequestContext& ctx) {
@@ -243,37 +313,66 @@ Reply RewardsApp::Bonus(const BonusInput& in, const RequestContext& ctx) {
                 });
 }
 
+// A redemption's or hold's id is drawn per attempt of the operation: only the committed one is
+// ever seen.
+RewardsApp::Operation RewardsApp::RedeemOp(const RedeemInput& in) {
+  return [in](Account& a, const LoadResult&, int&) {
+    return a.Redeem(ShortId("rdm_"), in.points, in.reward_id, in.order_id, in.channel);
+  };
+}
+
 Reply RewardsApp::Redeem(const RedeemInput& in, const RequestContext& ctx) {
-  const std::string id = ShortId("rdm_");
-  return Mutate(ctx, {}, MemberRequirement::kMustExist, 201, [&](Account& a, const LoadResult&, int&) {
-    return a.Redeem(id, in.points, in.reward_id, in.order_id, in.channel);
-  });
+  return Mutate(ctx, {}, MemberRequirement::kMustExist, 201, RedeemOp(in));
+}
+
+void RewardsApp::RedeemAsync(const RedeemInput& in, RequestContext ctx, ReplyCallback done) {
+  MutateAsync(std::move(ctx), {}, 201, RedeemOp(in), std::move(done));
+}
+
+RewardsApp::Operation RewardsApp::HoldOp(const HoldInput& in) {
+  return [in](Account& a, const LoadResult&, int&) {
+    return a.Hold(ShortId("hld_"), in.points, in.channel, in.store_id, in.ttl_seconds);
+  };
 }
 
 Reply RewardsApp::Hold(const HoldInput& in, const RequestContext& ctx) {
-  const std::string id = ShortId("hld_");
-  return Mutate(ctx, {}, MemberRequirement::kMustExist, 201, [&](Account& a, const LoadResult&, int&) {
-    return a.Hold(id, in.points, in.channel, in.store_id, in.ttl_seconds);
-  });
+  return Mutate(ctx, {}, MemberRequirement::kMustExist, 201, HoldOp(in));
+}
+
+void RewardsApp::HoldAsync(const HoldInput& in, RequestContext ctx, ReplyCallback done) {
+  MutateAsync(std::move(ctx), {}, 201, HoldOp(in), std::move(done));
+}
+
+RewardsApp::Operation RewardsApp::CaptureOp(const std::string& hold_id) {
+  return [hold_id](Account& a, const LoadResult& loaded, int&) {
+    std::optional<nlohmann::json> rec;
+    if (loaded.hold) rec = nlohmann::json::parse(*loaded.hold);
+    return a.Capture(hold_id, ShortId("rdm_"), rec);
+  };
 }
 
 Reply RewardsApp::Capture(const std::string& hold_id, const RequestContext& ctx) {
-  const std::string redemption_id = ShortId("rdm_");
-  return Mutate(ctx, {"", "", hold_id}, MemberRequirement::kMustExist, 200,
-                [&](Account& a, const LoadResult& loaded, int&) {
-                  std::optional<nlohmann::json> rec;
-                  if (loaded.hold) rec = nlohmann::json::parse(*loaded.hold);
-                  return a.Capture(hold_id, redemption_id, rec);
-                });
+  return Mutate(ctx, {"", "", hold_id}, MemberRequirement::kMustExist, 200, CaptureOp(hold_id));
+}
+
+void RewardsApp::CaptureAsync(const std::string& hold_id, RequestContext ctx, ReplyCallback done) {
+  MutateAsync(std::move(ctx), {"", "", hold_id}, 200, CaptureOp(hold_id), std::move(done));
+}
+
+RewardsApp::Operation RewardsApp::ReleaseOp(const std::string& hold_id) {
+  return [hold_id](Account& a, const LoadResult& loaded, int&) {
+    std::optional<nlohmann::json> rec;
+    if (loaded.hold) rec = nlohmann::json::parse(*loaded.hold);
+    return a.Release(hold_id, rec);
+  };
 }
 
 Reply RewardsApp::Release(const std::string& hold_id, const RequestContext& ctx) {
-  return Mutate(ctx, {"", "", hold_id}, MemberRequirement::kMustExist, 200,
-                [&](Account& a, const LoadResult& loaded, int&) {
-                  std::optional<nlohmann::json> rec;
-                  if (loaded.hold) rec = nlohmann::json::parse(*loaded.hold);
-                  return a.Release(hold_id, rec);
-                });
+  return Mutate(ctx, {"", "", hold_id}, MemberRequirement::kMustExist, 200, ReleaseOp(hold_id));
+}
+
+void RewardsApp::ReleaseAsync(const std::string& hold_id, RequestContext ctx, ReplyCallback done) {
+  MutateAsync(std::move(ctx), {"", "", hold_id}, 200, ReleaseOp(hold_id), std::move(done));
 }
 
 Reply RewardsApp::ReverseRefund(const RefundInput& in, const RequestContext& ctx) {

@@ -12,7 +12,10 @@
 // on a cached state is never answered without the load path confirming it.
 #pragma once
 
+#include <condition_variable>
+#include <exception>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -22,6 +25,7 @@
 #include "program.h"
 #include "tessera/clock.h"
 #include "tessera/logging.h"
+#include "tessera/task_queue.h"
 
 namespace tessera::rewards {
 
@@ -80,6 +84,8 @@ class RewardsApp {
   // (0: no cache, every change loads first).
   RewardsApp(AccountStore& store, const ProgramRules& rules, const Clock& clock, Logger& logger,
              size_t cache_entries = 0);
+  // Waits for the asynchronous operations it started to answer.
+  ~RewardsApp();
 
   Reply Enroll(const EnrollInput& in, const RequestContext& ctx);
   Reply Earn(const EarnInput& in, const RequestContext& ctx);
@@ -91,6 +97,20 @@ class RewardsApp {
   Reply ReverseRefund(const RefundInput& in, const RequestContext& ctx);
   Reply ReverseRedemption(const CancelRedemptionInput& in, const RequestContext& ctx);
   Reply Adjust(const AdjustInput& in, const RequestContext& ctx);
+
+  // The same operations without keeping the caller's thread while the commit is in flight:
+  // when the member's state is cached the commit goes out through AccountStore::CommitAsync and
+  // `done` runs where it completes (RedisAccountStore: the Redis pipeline's thread). Anything
+  // else (no cached state, a refusal or a conflict on it) takes the synchronous path above: on
+  // the caller's thread before the commit is sent, on a worker thread of the app after. `done`
+  // gets exactly one of a reply or the error the synchronous call would have thrown, and must
+  // not block.
+  using ReplyCallback = std::function<void(Reply reply, std::exception_ptr error)>;
+  void EarnAsync(const EarnInput& in, RequestContext ctx, ReplyCallback done);
+  void RedeemAsync(const RedeemInput& in, RequestContext ctx, ReplyCallback done);
+  void HoldAsync(const HoldInput& in, RequestContext ctx, ReplyCallback done);
+  void CaptureAsync(const std::string& hold_id, RequestContext ctx, ReplyCallback done);
+  void ReleaseAsync(const std::string& hold_id, RequestContext ctx, ReplyCallback done);
 
   Reply GetAccount(const std::string& member_id);
   Reply Ledger(const std::string& member_id, std::optional<int64_t> before_seq, int limit);
@@ -118,9 +138,30 @@ class RewardsApp {
 
   Reply Mutate(const RequestContext& ctx, const Lookup& lookup, MemberRequirement requirement, int success_status,
                const Operation& op);
-  // The one-round-trip attempt on a cached state; nullopt when it did not settle the request.
-  std::optional<Reply> TryCached(const RequestContext& ctx, const std::optional<IdempotencyRef>& idem,
-                                 const Lookup& lookup, const Operation& op, int success_status);
+  // Mutate of a cacheable operation (the member must exist) without waiting on the cached path's
+  // commit; see RedeemAsync.
+  void MutateAsync(RequestContext ctx, const Lookup& lookup, int success_status, Operation op, ReplyCallback done);
+  // The operations as values, owning what they capture (an asynchronous one outlives its caller).
+  static Operation EarnOp(const EarnInput& in);
+  static Operation RedeemOp(const RedeemInput& in);
+  static Operation HoldOp(const HoldInput& in);
+  static Operation CaptureOp(const std::string& hold_id);
+  static Operation ReleaseOp(const std::string& hold_id);
+
+  // The one-round-trip attempt on a cached state: PrepareCached computes the change on the
+  // cached state (nullopt: not cached, or refused there, so the load path must decide), and
+  // AfterCachedCommit answers from the commit's result (nullopt: a conflict, the load path
+  // decides; the cached state is dropped).
+  struct CachedAttempt {
+    MemberState state;
+    CommitRequest commit;
+  };
+  std::optional<CachedAttempt> PrepareCached(const RequestContext& ctx, const std::optional<IdempotencyRef>& idem,
+                                             const Lookup& lookup, const Operation& op, int success_status);
+  std::optional<Reply> AfterCachedCommit(const std::string& member_id, CachedAttempt& attempt,
+                                         const CommitResult& result);
+  std::optional<IdempotencyRef> IdempotencyRefFor(const RequestContext& ctx) const;
+  static bool Cacheable(const Lookup& lookup, MemberRequirement requirement);
   // One attempt of a change on `state` (loaded or cached): Settle() when the member exists, the
   // operation, then the commit of everything it changed (state, entries, events, records, due
   // instant) with its answer, expecting `loaded.version`. A refusal propagates as the
@@ -133,6 +174,13 @@ class RewardsApp {
   const Clock& clock_;
   Logger& logger_;
   MemberCache cache_;
+  // Asynchronous operations not answered yet; the destructor waits for 0.
+  std::mutex pending_mu_;
+  std::condition_variable pending_cv_;
+  int pending_ = 0;
+  // Runs the synchronous path of an asynchronous operation whose cached commit conflicted.
+  // Last member: destroyed (drained) first, while everything its tasks use still exists.
+  TaskQueue slow_paths_{4};
 };
 
 }  // namespace tessera::rewards

@@ -16,7 +16,11 @@ void Wire(ServiceRuntime& rt) {
     throw ConfigError("TESSERA_PROGRAM_FILE: required by tessera-rewards (e.g. config/program.json)");
   }
   const ProgramRules& rules = rt.Make<ProgramRules>(LoadProgramFile(rt.config().program_file));
-  auto& store = rt.Make<RedisAccountStore>(rt.redis());
+  // One pipelined connection carries the commits of the asynchronous routes (RedeemAsync);
+  // without it (TESSERA_REDIS_PIPELINE=false) they commit through the pool on the server's thread.
+  RedisPipeline* pipeline = nullptr;
+  if (EnvReader(ProcessEnv()).Bool("TESSERA_REDIS_PIPELINE", true)) pipeline = &rt.Make<RedisPipeline>(rt.redis().options());
+  auto& store = rt.Make<RedisAccountStore>(rt.redis(), std::chrono::seconds(30), pipeline);
   const auto cache_entries = static_cast<size_t>(
       EnvReader(ProcessEnv()).Int("TESSERA_MEMBER_CACHE_ENTRIES", 100'000, 0, 100'000'000));
   auto& app = rt.Make<RewardsApp>(store, rules, rt.clock(), rt.logger(), cache_entries);

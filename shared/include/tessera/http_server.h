@@ -9,12 +9,18 @@
 // Transfer-Encoding: chunked instead of the GET's Content-Length (Pistache cannot send a
 // length without the bytes).
 //
+// A route is synchronous (Route: the handler returns the answer on the server's thread) or
+// asynchronous (RouteAsync: the handler takes an HttpResponder and may answer later, from any
+// thread, e.g. from a Redis reply; the server's thread is free meanwhile). Both go through the
+// same pipeline; an asynchronous request counts as in flight until it is answered.
+//
 // Shutdown() drains: readiness fails at once, then the server waits for requests in flight to
 // finish (up to the drain timeout) before stopping the listener, so no accepted request is cut.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -33,6 +39,30 @@ class Endpoint;
 namespace tessera {
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+class HttpServer;
+
+// The answer to one request, given once from any thread. Copies share the request: the first
+// Send or Fail answers it and later ones do nothing. When the last copy is gone unanswered the
+// request is answered 500 (a handler that lost its request is a bug, but the client still gets
+// an answer and the drain still ends).
+class HttpResponder {
+ public:
+  void Send(HttpResponse response) const;
+  // Answers as if the handler had thrown `error` (ProblemError -> its problem, UnavailableError
+  // -> 503, anything else -> 500).
+  void Fail(std::exception_ptr error) const;
+
+ private:
+  friend class HttpServer;
+  struct Exchange;
+  explicit HttpResponder(std::shared_ptr<Exchange> exchange) : exchange_(std::move(exchange)) {}
+  std::shared_ptr<Exchange> exchange_;
+};
+
+// `request` stays valid until the request is answered. An exception thrown by the handler itself
+// is answered like a synchronous handler's.
+using AsyncHttpHandler = std::function<void(const HttpRequest& request, HttpResponder responder)>;
 
 struct RouteOptions {
   RoleSet roles;             // roles that may call (admin and service always may)
@@ -63,6 +93,8 @@ class HttpServer {
   // Register before Start(). `pattern` segments in braces are parameters: /v1/members/{id}.
   void Route(const std::string& method, const std::string& pattern, RouteOptions options,
              HttpHandler handler);
+  void RouteAsync(const std::string& method, const std::string& pattern, RouteOptions options,
+                  AsyncHttpHandler handler);
   // Returns nullopt when ready, or why not. Called by /readyz.
   void SetReadinessCheck(std::function<std::optional<std::string>()> check);
 
@@ -73,13 +105,17 @@ class HttpServer {
   void Shutdown();
   bool draining() const { return draining_.load(); }
 
-  // The whole request pipeline without sockets (used by the Pistache adapter and by tests).
-  HttpResponse Handle(HttpRequest& request);
-
  private:
   struct CompiledRoute;
   class Adapter;
-  HttpResponse Dispatch(HttpRequest& request, const CompiledRoute** matched);
+  friend class HttpResponder;
+  friend struct HttpResponder::Exchange;
+  // Runs the pipeline on `exchange`: its `finish` gets the answer, on this thread or on the one
+  // that completes an asynchronous route.
+  void Run(std::shared_ptr<HttpResponder::Exchange> exchange);
+  void Dispatch(HttpRequest& request, const HttpResponder& responder);
+  void Complete(HttpResponder::Exchange& exchange, HttpResponse response);
+  HttpResponse ResponseFor(std::exception_ptr error, const HttpRequest& request);
   void Record(const std::string& route, const std::string& method, int status, double seconds);
 
   HttpServerOptions options_;

@@ -10,10 +10,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "tessera/config.h"
@@ -119,6 +122,50 @@ class RedisPool {
   std::vector<Conn> idle_;
   int open_ = 0;
   uint64_t generation_ = 0;
+};
+
+// One connection that many threads share without waiting on it. Commands submitted from any
+// thread are written to Redis in batches (all that were queued while the previous batch was in
+// flight, so Redis reads and answers many with one system call each) and each reply goes to
+// its callback, in submission order, on the pipeline's own thread. A callback must not block;
+// whatever it throws is dropped. A lost connection fails the commands it carried with
+// UnavailableError (they may or may not have run: nothing is retried) and the next batch
+// reconnects; a connection that cannot be made fails the batch the same way.
+class RedisPipeline {
+ public:
+  // `error` is set (and `reply` empty) when there is no reply.
+  using Callback = std::function<void(RedisValue reply, std::exception_ptr error)>;
+
+  explicit RedisPipeline(RedisOptions options);
+  // Finishes what was submitted, then stops.
+  ~RedisPipeline();
+  RedisPipeline(const RedisPipeline&) = delete;
+  RedisPipeline& operator=(const RedisPipeline&) = delete;
+
+  // Error replies come back as kError values, as from RedisPool::Command.
+  void Command(std::vector<std::string> args, Callback done);
+  // As RedisPool::Eval: EVALSHA, resent as EVAL with the source on NOSCRIPT (nothing ran);
+  // an error reply becomes the error (UnavailableError if transient, else DependencyError).
+  void Eval(const LuaScript& script, const std::vector<std::string>& keys, const std::vector<std::string>& args,
+            Callback done);
+
+ private:
+  struct Item {
+    std::vector<std::string> args;
+    const LuaScript* script = nullptr;  // Eval: NOSCRIPT handling and error mapping
+    Callback done;
+  };
+  void Submit(Item item);
+  void Loop();
+  void RunBatch(std::vector<Item>& batch);
+
+  RedisOptions options_;
+  RedisContextPtr ctx_;  // the pipeline thread's only
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Item> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
 };
 
 }  // namespace tessera

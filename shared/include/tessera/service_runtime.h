@@ -51,7 +51,8 @@ class ServiceRuntime {
   void Stop();
 
   // Constructs an object owned by the runtime: it lives until the runtime is destroyed, after
-  // consumers and background tasks have stopped (so they may refer to it).
+  // consumers and background tasks have stopped (so they may refer to it); objects are destroyed
+  // newest first.
   template <typename T, typename... Args>
   T& Make(Args&&... args) {
     auto p = std::make_shared<T>(std::forward<Args>(args)...);
