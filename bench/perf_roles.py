@@ -6,11 +6,15 @@ Usage: perf script -i FILE -F comm,tid,ip,sym | bench/perf_roles.py
 
 Needs call graphs that reach the thread's entry point (`perf record --call-graph dwarf`):
 every sample is put in one role by the frames of its stack, checked in this order —
-  in handler: Redis round trip     under HttpServer::Adapter::onRequest and RedisPool
-  in handler: answer to Pistache   under onRequest and ResponseWriter::send
-  in handler: domain work          under onRequest and HttpServer::Handle
-  in handler: adapter              the rest of onRequest (copying the request, headers)
   outbox relay                     under OutboxRelay
+  answer to Pistache               under HttpServer::Adapter::Write or ResponseWriter::send
+                                   (on a server thread, or on the Redis pipeline's for an
+                                   asynchronous route)
+  Redis round trips                under RedisPool (a handler's blocking call) or
+                                   RedisPipeline, unless in a rewards callback
+  domain work                      under HttpServer::Dispatch, or a rewards callback on the
+                                   pipeline's thread
+  adapter                          the rest of onRequest (copying the request, headers)
   Pistache reactor                 other Pistache frames (epoll, reads, parsing, writes)
   librdkafka threads               rd_kafka frames or an rdk:* thread
   context switches                 a thread being switched in (finish_task_switch, __schedule)
@@ -23,8 +27,8 @@ import sys
 ROLES = [
     "Pistache's reactor outside our handler (epoll, socket reads, HTTP parsing, writes)",
     "domain work in the handler (authentication, JSON, rules or ranking, quote, answer)",
-    "the handler's Redis round trip (hiredis, the socket write and read)",
-    "context switches (threads parked on a socket, then woken)",
+    "Redis round trips (hiredis: a handler's blocking call, or the pipeline's batched writes and reads)",
+    "context switches (a thread switched back in after waiting on a socket or a condition variable)",
     "copying the request into `HttpRequest`, handing the answer to Pistache",
     "outbox relay",
     "librdkafka's threads",
@@ -34,14 +38,16 @@ ROLES = [
 
 def role(thread, frames):
     chain = " ".join(frames)
-    if "HttpServer::Adapter::onRequest" in chain:
-        if "RedisPool" in chain:
-            return ROLES[2]
-        if "HttpServer::Handle" in chain and "ResponseWriter::send" not in chain:
-            return ROLES[1]
-        return ROLES[4]
     if "OutboxRelay" in chain:
         return ROLES[5]
+    if "HttpServer::Adapter::Write" in chain or "ResponseWriter::send" in chain:
+        return ROLES[4]
+    if "RedisPool" in chain or "RedisPipeline" in chain:
+        if "RedisPipeline" in chain and "tessera::rewards::" in chain:
+            return ROLES[1]  # the operation's completion, run on the pipeline's thread
+        return ROLES[2]
+    if "HttpServer::Adapter::onRequest" in chain:
+        return ROLES[1] if "HttpServer::Dispatch" in chain else ROLES[4]
     if "Pistache" in chain:
         return ROLES[0]
     if "rd_kafka" in chain or thread.startswith("rdk:"):
@@ -69,17 +75,21 @@ SELF_TEST = """tessera-rewards 101
 	7f0000000001 __libc_read
 	7f0000000002 redisBufferRead
 	7f0000000003 tessera::RedisPool::Run
-	7f0000000004 tessera::HttpServer::Handle
+	7f0000000004 tessera::HttpServer::Dispatch
 	7f0000000005 tessera::HttpServer::Adapter::onRequest
 
 tessera-rewards 101
 	7f0000000006 tessera::rewards::Account::Redeem
-	7f0000000004 tessera::HttpServer::Handle
+	7f0000000004 tessera::HttpServer::Dispatch
 	7f0000000005 tessera::HttpServer::Adapter::onRequest
 
 tessera-rewards 101
 	7f0000000007 __libc_send
 	7f0000000008 Pistache::Http::ResponseWriter::send
+	7f0000000005 tessera::HttpServer::Adapter::onRequest
+
+tessera-rewards 101
+	7f0000000020 std::map<std::string, std::string>::operator[]
 	7f0000000005 tessera::HttpServer::Adapter::onRequest
 
 tessera-rewards 102
@@ -95,12 +105,29 @@ rdk:broker1 104
 
 tessera-rewards 105
 	ffffffff81000000 finish_task_switch.isra.0
+
+tessera-rewards 106
+	7f0000000010 redisGetReply
+	7f0000000011 tessera::RedisPipeline::RunBatch
+	7f0000000012 tessera::RedisPipeline::Loop
+
+tessera-rewards 106
+	7f0000000013 tessera::rewards::RewardsApp::AfterCachedCommit
+	7f0000000011 tessera::RedisPipeline::RunBatch
+	7f0000000012 tessera::RedisPipeline::Loop
+
+tessera-rewards 106
+	7f0000000014 Pistache::Tcp::Transport::asyncWriteImpl
+	7f0000000015 tessera::HttpServer::Adapter::Write
+	7f0000000016 tessera::HttpServer::Complete
+	7f0000000011 tessera::RedisPipeline::RunBatch
+	7f0000000012 tessera::RedisPipeline::Loop
 """
 
 
 def self_test():
     got = count(SELF_TEST)
-    want = {ROLES[2]: 1, ROLES[1]: 1, ROLES[4]: 1, ROLES[0]: 1, ROLES[5]: 1, ROLES[6]: 1, ROLES[3]: 1}
+    want = {ROLES[2]: 2, ROLES[1]: 2, ROLES[4]: 3, ROLES[0]: 1, ROLES[5]: 1, ROLES[6]: 1, ROLES[3]: 1}
     assert dict(got) == want, dict(got)
     print("perf_roles self-test: ok")
 
