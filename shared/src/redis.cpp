@@ -50,6 +50,27 @@ timeval ToTimeval(std::chrono::milliseconds ms) {
   tv.tv_usec = (ms.count() % 1000) * 1000;
   return tv;
 }
+
+// EVALSHA of `script` with its keys and arguments.
+std::vector<std::string> EvalShaCommand(const LuaScript& script, const std::vector<std::string>& keys,
+                                        const std::vector<std::string>& args) {
+  std::vector<std::string> cmd;
+  cmd.reserve(3 + keys.size() + args.size());
+  cmd.push_back("EVALSHA");
+  cmd.push_back(script.sha1());
+  cmd.push_back(std::to_string(keys.size()));
+  cmd.insert(cmd.end(), keys.begin(), keys.end());
+  cmd.insert(cmd.end(), args.begin(), args.end());
+  return cmd;
+}
+
+// What a script's error reply means: UnavailableError when a retry may cure it, else
+// DependencyError.
+std::exception_ptr ScriptFailure(const LuaScript& script, const std::string& error) {
+  const std::string what = "redis script " + script.name() + ": " + error;
+  if (IsTransientRedisError(error)) return std::make_exception_ptr(UnavailableError(what));
+  return std::make_exception_ptr(DependencyError(what));
+}
 }  // namespace
 
 long long RedisValue::AsInt() const {
@@ -245,22 +266,13 @@ RedisValue RedisPool::BlockingCommand(const std::vector<std::string>& args,
 
 RedisValue RedisPool::Eval(const LuaScript& script, const std::vector<std::string>& keys,
                            const std::vector<std::string>& args) {
-  std::vector<std::string> cmd;
-  cmd.reserve(3 + keys.size() + args.size());
-  cmd.push_back("EVALSHA");
-  cmd.push_back(script.sha1());
-  cmd.push_back(std::to_string(keys.size()));
-  cmd.insert(cmd.end(), keys.begin(), keys.end());
-  cmd.insert(cmd.end(), args.begin(), args.end());
+  const std::vector<std::string> cmd = EvalShaCommand(script, keys, args);
   RedisValue v = Command(cmd);
   if (v.IsError() && v.str.rfind("NOSCRIPT", 0) == 0) {
     Command({"SCRIPT", "LOAD", script.source()}).ThrowIfError();
     v = Command(cmd);
   }
-  if (v.IsError()) {
-    if (IsTransientRedisError(v.str)) throw UnavailableError("redis script " + script.name() + ": " + v.str);
-    throw DependencyError("redis script " + script.name() + ": " + v.str);
-  }
+  if (v.IsError()) std::rethrow_exception(ScriptFailure(script, v.str));
   return v;
 }
 
@@ -291,14 +303,7 @@ void RedisPipeline::Command(std::vector<std::string> args, Callback done) {
 
 void RedisPipeline::Eval(const LuaScript& script, const std::vector<std::string>& keys,
                          const std::vector<std::string>& args, Callback done) {
-  std::vector<std::string> cmd;
-  cmd.reserve(3 + keys.size() + args.size());
-  cmd.push_back("EVALSHA");
-  cmd.push_back(script.sha1());
-  cmd.push_back(std::to_string(keys.size()));
-  cmd.insert(cmd.end(), keys.begin(), keys.end());
-  cmd.insert(cmd.end(), args.begin(), args.end());
-  Submit({std::move(cmd), &script, std::move(done)});
+  Submit({EvalShaCommand(script, keys, args), &script, std::move(done)});
 }
 
 void RedisPipeline::Submit(Item item) {
@@ -373,10 +378,7 @@ void RedisPipeline::RunBatch(std::vector<Item>& batch) {
         resend.push_back(std::move(item));
         continue;
       }
-      const std::string what = "redis script " + item.script->name() + ": " + v.str;
-      deliver(item, {},
-              IsTransientRedisError(v.str) ? std::make_exception_ptr(UnavailableError(what))
-                                           : std::make_exception_ptr(DependencyError(what)));
+      deliver(item, {}, ScriptFailure(*item.script, v.str));
       continue;
     }
     deliver(item, std::move(v), nullptr);

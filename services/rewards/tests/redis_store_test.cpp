@@ -1,8 +1,10 @@
 // RewardsApp on RedisAccountStore against a real redis-server, with a manual clock: the sweep
-// run by two replicas at once, the bounded online ledger, and failing closed without Redis.
+// run by two replicas at once, two caching replicas (blocking and pipelined commits) spending
+// one balance, the bounded online ledger, and failing closed without Redis.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <sstream>
 #include <thread>
 
@@ -146,6 +148,55 @@ TEST_F(RedisStoreTest, TwoCachingReplicasSpendOneBalanceExactlyOnce) {
   EXPECT_EQ(busy.status, 409);
   EXPECT_NE(busy.body.find("request_in_progress"), std::string::npos);
   EXPECT_EQ(nlohmann::json::parse(a.GetAccount("m-2").body)["points"]["available"], 994);
+}
+
+// The same race through the asynchronous path: both replicas commit on one pipelined
+// connection, so commits of different requests share batches and many conflict on the cached
+// state; each conflict's load path runs on the app's worker threads. Exactly the balance is
+// spent, each request is answered once, and the ledger has one entry per success.
+TEST_F(RedisStoreTest, TwoPipelinedReplicasSpendOneBalanceExactlyOnce) {
+  EnrollAndEarn("m-1", 10000);  // 1 000 points
+  RedisOptions o = pool_->options();
+  RedisPipeline pipeline(o);
+  RedisAccountStore piped(*pool_, std::chrono::seconds(30), &pipeline);
+  std::atomic<int> ok{0}, refused{0}, other{0}, answered{0};
+  {
+    RewardsApp a(piped, rules_, clock_, logger_, 1000), b(piped, rules_, clock_, logger_, 1000);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&, t] {
+        RewardsApp& app = t % 2 ? a : b;
+        // Ten requests in flight per thread at a time: the pipeline sees bursts.
+        for (int burst = 0; burst < 8; ++burst) {
+          std::vector<std::future<int>> answers;
+          for (int i = 0; i < 10; ++i) {
+            auto p = std::make_shared<std::promise<int>>();
+            answers.push_back(p->get_future());
+            const std::string key = "k-" + std::to_string(t) + "-" + std::to_string(burst * 10 + i);
+            app.RedeemAsync({2, "", "web", ""}, Ctx("m-1", key), [&, p](Reply r, std::exception_ptr e) {
+              ++answered;
+              p->set_value(e ? -1 : r.status);
+            });
+          }
+          for (auto& f : answers) {
+            const int status = f.get();
+            (status == 201 ? ok : status == 409 ? refused : other)++;
+          }
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+  }  // the apps wait for what they started
+  EXPECT_EQ(answered.load(), 640);
+  EXPECT_EQ(ok.load(), 500);  // 1 000 points / 2
+  EXPECT_EQ(refused.load(), 140);
+  EXPECT_EQ(other.load(), 0);
+  const auto audit = nlohmann::json::parse(app_->Audit("m-1").body);
+  EXPECT_TRUE(audit["consistent"].get<bool>()) << audit.dump();
+  EXPECT_EQ(nlohmann::json::parse(app_->GetAccount("m-1").body)["points"]["available"], 0);
+  int redeemed_entries = 0;
+  for (const auto& e : LedgerEntries("m-1")) redeemed_entries += e["type"] == "points.redeemed";
+  EXPECT_EQ(redeemed_entries, 500);
 }
 
 TEST_F(RedisStoreTest, LedgerEntriesAreStoredCompactlyAndOlderFormatsStillRead) {
