@@ -323,7 +323,13 @@ void RedisPipeline::Loop() {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and everything submitted is answered
-      batch.swap(queue_);
+      // At most kMaxBatch a round: bounds the buffers and the wait of the batch's first reply.
+      if (queue_.size() <= kMaxBatch) {
+        batch.swap(queue_);
+      } else {
+        batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + kMaxBatch));
+        queue_.erase(queue_.begin(), queue_.begin() + kMaxBatch);
+      }
     }
     RunBatch(batch);
     batch.clear();

@@ -125,9 +125,9 @@ class RedisPool {
 };
 
 // One connection that many threads share without waiting on it. Commands submitted from any
-// thread are written to Redis in batches (all that were queued while the previous batch was in
-// flight, so Redis reads and answers many with one system call each) and each reply goes to
-// its callback, in submission order, on the pipeline's own thread. A callback must not block;
+// thread are written to Redis in batches (what was queued while the previous batch was in
+// flight, up to 256 at a time, so Redis reads and answers many with one system call each), and
+// each reply goes to its callback, in submission order, on the pipeline's own thread. A callback must not block;
 // whatever it throws is dropped. A lost connection fails the commands it carried with
 // UnavailableError (they may or may not have run: nothing is retried) and the next batch
 // reconnects; a connection that cannot be made fails the batch the same way.
@@ -150,6 +150,7 @@ class RedisPipeline {
             Callback done);
 
  private:
+  static constexpr size_t kMaxBatch = 256;
   struct Item {
     std::vector<std::string> args;
     const LuaScript* script = nullptr;  // Eval: NOSCRIPT handling and error mapping
