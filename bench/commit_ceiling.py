@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""commit_ceiling.py REWARDS_URL REDIS_PORT [REQUESTS] | --self-test — Redis's own ceiling for a redemption:
-redis-benchmark running commit.lua, the script the service runs for every redemption of a cached
-member, with the arguments of a real redemption. Prints one JSON line:
-{"rps": ..., "arguments_bytes": ...}.
+"""commit_ceiling.py REWARDS_URL REDIS_PORT [REQUESTS] [--pipeline N] | --self-test — Redis's own
+ceiling for a redemption: redis-benchmark running commit.lua, the script the service runs for
+every redemption of a cached member, with the arguments of a real redemption, 50 connections,
+N commands per round trip on each (1 by default; the service's RedisPipeline batches its commits
+the same way). Prints one JSON line: {"rps": ..., "arguments_bytes": ...}.
 
 How: it watches Redis (MONITOR) while it makes one redemption through the service, and takes
 the commit's EVALSHA as the service sent it. Replayed as is, every call after the first would
@@ -11,7 +12,8 @@ lose the compare-and-set, so the replay differs from it in what makes a call a f
   and a fresh key per call, out of 10^9), and the expected write version is 0;
 - the outbox stream is a key of its own that no relay reads, so nothing reaches Kafka;
 - the sweep's due index is left alone (it is not touched by a redemption either).
-Before the run the script checks that one such call answers `committed`. The keys it writes stay
+Before the run the script checks that one such call (a member and key of its own) answers
+`committed`. The keys it writes stay
 in the benchmark's Redis, which `make bench` throws away."""
 import http.client
 import json
@@ -100,8 +102,14 @@ def self_test():
 if sys.argv[1:] == ["--self-test"]:
     self_test()
     sys.exit(0)
-rewards, port = sys.argv[1], int(sys.argv[2])
-requests = int(sys.argv[3]) if len(sys.argv) > 3 else 100000
+argv = sys.argv[1:]
+pipeline = "1"
+if "--pipeline" in argv:
+    i = argv.index("--pipeline")
+    pipeline = argv[i + 1]
+    del argv[i:i + 2]
+rewards, port = argv[0], int(argv[1])
+requests = int(argv[2]) if len(argv) > 2 else 100000
 
 monitor = socket.create_connection(("127.0.0.1", port), timeout=10)
 monitor.sendall(resp([b"MONITOR"]))
@@ -124,7 +132,7 @@ monitor.close()
 command = replay_command(commit, member)
 
 check = socket.create_connection(("127.0.0.1", port), timeout=10)
-check.sendall(resp([a.replace(b"__rand_int__", b"check") for a in command]))
+check.sendall(resp([a.replace(b"__rand_int__", b"check-" + os.urandom(6).hex().encode()) for a in command]))
 reply = b""
 # An array reply names its outcome after its third CRLF; an error reply is one line.
 while reply.count(b"\r\n") < 3 and not (reply.startswith(b"-") and reply.endswith(b"\r\n")):
@@ -136,7 +144,7 @@ check.close()
 if b"committed" not in reply:
     sys.exit(f"commit_ceiling: the replayed commit did not commit: {reply[:200]!r}")
 
-out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(requests), "-r", "1000000000", "-q"] +
+out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", "50", "-P", pipeline, "-n", str(requests), "-r", "1000000000", "-q"] +
                      command, capture_output=True, check=True)
 rates = re.findall(rb"([0-9.]+) requests per second", out.stdout.replace(b"\r", b"\n"))
 if not rates:
