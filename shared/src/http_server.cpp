@@ -100,7 +100,9 @@ struct HttpResponder::Exchange {
   HttpRequest request;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   std::string route = "unmatched";  // the matched route's pattern (metrics)
-  std::function<void(const HttpRequest&, HttpResponse&)> finish;
+  // Writes the answer, then calls `written` once it is on the wire (or cannot be written), so
+  // that the drain does not stop the server under an answer still queued for a connection.
+  std::function<void(const HttpRequest&, HttpResponse&, std::function<void()> written)> finish;
   std::atomic<bool> answered{false};
 };
 
@@ -170,19 +172,22 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
     // Pistache queues what a writer sends to the connection's reactor, so the answer may be
     // written from whichever thread completes the request.
     exchange->finish = [writer = std::make_shared<Http::ResponseWriter>(std::move(writer)), close, head,
-                        logger = &server_->logger_](const HttpRequest& request, HttpResponse& response) {
+                        logger = &server_->logger_](const HttpRequest& request, HttpResponse& response,
+                                                    std::function<void()> written) {
       try {
-        Write(*writer, request, response, close, head);
+        Write(*writer, request, response, close, head, written);
       } catch (const std::exception& e) {  // the client has gone: nobody to answer
         logger->Log(LogLevel::kDebug, "answer not written", {{"error", e.what()}}, request.request_id);
+        written();
       }
     };
     server_->Run(std::move(exchange));
   }
 
  private:
+  // Calls `written` when Pistache has sent the answer or given up on it; not at all if it throws.
   static void Write(Pistache::Http::ResponseWriter& writer, const HttpRequest& request, HttpResponse& response,
-                    bool close, bool head) {
+                    bool close, bool head, const std::function<void()>& written) {
     using namespace Pistache;
     writer.headers().remove<Http::Header::Connection>();
     writer.headers().add<Http::Header::Connection>(close ? Http::ConnectionControl::Close
@@ -204,8 +209,12 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
       writer.setMime(mime);
       auto stream = writer.stream(static_cast<Http::Code>(response.status));
       stream.flush();
+      written();
     } else {
-      writer.send(static_cast<Http::Code>(response.status), response.body, mime);
+      // Pistache queues the bytes for the connection's reactor; the promise settles once they
+      // are sent (or the connection failed).
+      writer.send(static_cast<Http::Code>(response.status), response.body, mime)
+          .then([written](ssize_t) { written(); }, [written](std::exception_ptr) { written(); });
     }
   }
 
@@ -311,8 +320,11 @@ void HttpServer::Run(std::shared_ptr<HttpResponder::Exchange> exchange) {
 void HttpServer::Complete(HttpResponder::Exchange& exchange, HttpResponse response) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - exchange.start).count();
   Record(exchange.route, exchange.request.method, response.status, seconds);
-  if (exchange.finish) exchange.finish(exchange.request, response);
-  in_flight_--;
+  if (exchange.finish) {
+    exchange.finish(exchange.request, response, [this] { in_flight_--; });
+  } else {
+    in_flight_--;
+  }
 }
 
 HttpResponse HttpServer::ResponseFor(std::exception_ptr error, const HttpRequest& request) {

@@ -1,5 +1,6 @@
 #include "rewards_app.h"
 
+#include <atomic>
 #include <random>
 #include <thread>
 
@@ -166,9 +167,15 @@ void RewardsApp::MutateAsync(RequestContext ctx, const Lookup& lookup, int succe
     std::lock_guard<std::mutex> lock(pending_mu_);
     ++pending_;
   }
-  // `done`, then one pending operation fewer.
-  auto finish = [this, done = std::move(done)](Reply reply, std::exception_ptr error) {
-    done(std::move(reply), error);
+  // `done` once (whatever path gets there first, even if `done` itself throws), then one
+  // pending operation fewer.
+  auto finish = [this, done = std::move(done), once = std::make_shared<std::atomic<bool>>(false)](
+                    Reply reply, std::exception_ptr error) {
+    if (once->exchange(true)) return;
+    try {
+      done(std::move(reply), error);
+    } catch (...) {  // the caller's callback failed; the count must still go down
+    }
     std::lock_guard<std::mutex> lock(pending_mu_);
     if (--pending_ == 0) pending_cv_.notify_all();
   };
@@ -187,21 +194,25 @@ void RewardsApp::MutateAsync(RequestContext ctx, const Lookup& lookup, int succe
   }
   auto state = std::make_shared<CachedAttempt>(std::move(*attempt));
   const CommitRequest& commit = state->commit;
-  store_.CommitAsync(commit, [this, state, ctx = std::move(ctx), op = std::move(op), slow, finish](
-                                 CommitResult result, std::exception_ptr error) mutable {
-    if (error) return finish({}, error);
-    if (std::optional<Reply> reply = AfterCachedCommit(ctx.member_id, *state, result)) return finish(*reply, nullptr);
-    // A conflict: the load path decides, off this thread (it waits on Redis).
-    slow_paths_.Post([ctx = std::move(ctx), op = std::move(op), slow, finish] {
-      Reply reply;
-      try {
-        reply = slow(ctx, op);
-      } catch (...) {
-        return finish({}, std::current_exception());
-      }
-      finish(std::move(reply), nullptr);
+  try {
+    store_.CommitAsync(commit, [this, state, ctx = std::move(ctx), op = std::move(op), slow, finish](
+                                   CommitResult result, std::exception_ptr error) mutable {
+      if (error) return finish({}, error);
+      if (std::optional<Reply> reply = AfterCachedCommit(ctx.member_id, *state, result)) return finish(*reply, nullptr);
+      // A conflict: the load path decides, off this thread (it waits on Redis).
+      slow_paths_.Post([ctx = std::move(ctx), op = std::move(op), slow, finish] {
+        Reply reply;
+        try {
+          reply = slow(ctx, op);
+        } catch (...) {
+          return finish({}, std::current_exception());
+        }
+        finish(std::move(reply), nullptr);
+      });
     });
-  });
+  } catch (...) {  // the commit could not be handed over, or its completion failed
+    finish({}, std::current_exception());
+  }
 }
 
 Reply RewardsApp::Mutate(const RequestContext& ctx, const Lookup& lookup, MemberRequirement requirement,
