@@ -336,7 +336,9 @@ HttpResponse HttpServer::ResponseFor(std::exception_ptr error, const HttpRequest
     logger_.Log(LogLevel::kWarn, "dependency unavailable", {{"error", e.what()}, {"route", request.route}},
                 request.request_id);
     HttpResponse response = HttpResponse::FromProblem(Problem::Make(
-        503, codes::kServiceUnavailable, "a backing service is unavailable; nothing was changed, retry later"));
+        503, codes::kServiceUnavailable,
+        "a backing service is unavailable; retry later. A change may or may not have been applied (a route that "
+        "takes an Idempotency-Key applies a retry with the same key at most once)"));
     response.headers.emplace_back("Retry-After", "1");
     return response;
   } catch (const std::exception& e) {
