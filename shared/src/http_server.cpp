@@ -92,14 +92,14 @@ struct HttpResponder::Exchange {
   // leave the client waiting and the drain counting it.
   ~Exchange() {
     if (answered.exchange(true)) return;
-    server->logger_.Log(LogLevel::kError, "request dropped without an answer", {{"route", route}}, request.request_id);
+    server->logger_.Log(LogLevel::kError, "request dropped without an answer", {{"route", request.route}},
+                        request.request_id);
     server->Complete(*this, HttpResponse::FromProblem(Problem::Make(500, codes::kInternal, "internal error")));
   }
 
   HttpServer* server;
   HttpRequest request;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-  std::string route = "unmatched";  // the matched route's pattern (metrics)
   // Writes the answer, then calls `written` once it is on the wire (or cannot be written), so
   // that the drain does not stop the server under an answer still queued for a connection.
   std::function<void(const HttpRequest&, HttpResponse&, std::function<void()> written)> finish;
@@ -218,7 +218,6 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
     }
   }
 
- private:
   HttpServer* server_;
 };
 
@@ -319,7 +318,8 @@ void HttpServer::Run(std::shared_ptr<HttpResponder::Exchange> exchange) {
 
 void HttpServer::Complete(HttpResponder::Exchange& exchange, HttpResponse response) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - exchange.start).count();
-  Record(exchange.route, exchange.request.method, response.status, seconds);
+  const std::string& route = exchange.request.route;  // set by Dispatch once a route matches
+  Record(route.empty() ? "unmatched" : route, exchange.request.method, response.status, seconds);
   if (exchange.finish) {
     exchange.finish(exchange.request, response, [this] { in_flight_--; });
   } else {
@@ -364,7 +364,6 @@ void HttpServer::Dispatch(HttpRequest& request, const HttpResponder& responder) 
       allowed.push_back(r->method);
       continue;
     }
-    responder.exchange_->route = r->pattern;
     request.route = r->pattern;
     request.path_params = std::move(params);
     if (!r->options.is_public) {

@@ -4,6 +4,8 @@
 #include <openssl/sha.h>
 #include <sys/time.h>
 
+#include <optional>
+
 #include "tessera/crypto.h"
 
 namespace tessera {
@@ -70,6 +72,35 @@ std::exception_ptr ScriptFailure(const LuaScript& script, const std::string& err
   const std::string what = "redis script " + script.name() + ": " + error;
   if (IsTransientRedisError(error)) return std::make_exception_ptr(UnavailableError(what));
   return std::make_exception_ptr(DependencyError(what));
+}
+
+// Queues one command on the context's output buffer; false when it cannot (SendFailure says
+// why). Arguments are binary-safe.
+bool AppendCommand(redisContext* ctx, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  argv.reserve(args.size());
+  lens.reserve(args.size());
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  return redisAppendCommandArgv(ctx, static_cast<int>(argv.size()), argv.data(), lens.data()) == REDIS_OK;
+}
+
+std::string SendFailure(const redisContext* ctx) { return std::string("redis: cannot send command: ") + ctx->errstr; }
+
+// The next reply (writing what is queued first); nullopt when the connection failed
+// (LostConnection says why).
+std::optional<RedisValue> ReadReply(redisContext* ctx) {
+  void* raw = nullptr;
+  if (redisGetReply(ctx, &raw) != REDIS_OK || raw == nullptr) return std::nullopt;
+  ReplyPtr reply(raw);
+  return Convert(static_cast<redisReply*>(raw));
+}
+
+std::string LostConnection(const redisContext* ctx) {
+  return std::string("redis: connection lost: ") + (ctx->errstr[0] ? ctx->errstr : "no reply");
 }
 }  // namespace
 
@@ -221,30 +252,20 @@ std::vector<RedisValue> RedisPool::Run(const std::vector<std::vector<std::string
   const bool custom_timeout = timeout != options_.command_timeout;
   if (custom_timeout) redisSetTimeout(ctx, ToTimeval(timeout));
   for (const auto& args : commands) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    argv.reserve(args.size());
-    lens.reserve(args.size());
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    if (redisAppendCommandArgv(ctx, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
+    if (!AppendCommand(ctx, args)) {
       lease.MarkBroken();
-      throw UnavailableError(std::string("redis: cannot send command: ") + ctx->errstr);
+      throw UnavailableError(SendFailure(ctx));
     }
   }
   std::vector<RedisValue> out;
   out.reserve(commands.size());
   for (size_t i = 0; i < commands.size(); ++i) {
-    void* raw = nullptr;
-    if (redisGetReply(ctx, &raw) != REDIS_OK || raw == nullptr) {
+    std::optional<RedisValue> reply = ReadReply(ctx);
+    if (!reply) {
       lease.MarkBroken();
-      throw UnavailableError(std::string("redis: connection lost: ") +
-                             (ctx->errstr[0] ? ctx->errstr : "no reply"));
+      throw UnavailableError(LostConnection(ctx));
     }
-    ReplyPtr reply(raw);
-    out.push_back(Convert(static_cast<redisReply*>(raw)));
+    out.push_back(std::move(*reply));
   }
   if (custom_timeout) redisSetTimeout(ctx, ToTimeval(options_.command_timeout));
   return out;
@@ -356,26 +377,13 @@ void RedisPipeline::RunBatch(std::vector<Item>& batch) {
       return fail_from(0, e.what());
     }
   }
-  for (size_t i = 0; i < batch.size(); ++i) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    argv.reserve(batch[i].args.size());
-    lens.reserve(batch[i].args.size());
-    for (const auto& a : batch[i].args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
-      return fail_from(0, std::string("redis: cannot send command: ") + ctx_->errstr);
-    }
+  for (const Item& item : batch) {
+    if (!AppendCommand(ctx_.get(), item.args)) return fail_from(0, SendFailure(ctx_.get()));
   }
   for (size_t i = 0; i < batch.size(); ++i) {
-    void* raw = nullptr;
-    if (redisGetReply(ctx_.get(), &raw) != REDIS_OK || raw == nullptr) {
-      return fail_from(i, std::string("redis: connection lost: ") + (ctx_->errstr[0] ? ctx_->errstr : "no reply"));
-    }
-    ReplyPtr reply(raw);
-    RedisValue v = Convert(static_cast<redisReply*>(raw));
+    std::optional<RedisValue> reply = ReadReply(ctx_.get());
+    if (!reply) return fail_from(i, LostConnection(ctx_.get()));
+    RedisValue& v = *reply;
     Item& item = batch[i];
     if (item.script && v.IsError()) {
       if (v.str.rfind("NOSCRIPT", 0) == 0) {

@@ -79,6 +79,19 @@ struct LedgerTotals {
   std::vector<std::pair<int64_t, std::string>> entries;  // (member_seq, stored entry), oldest first
 };
 
+// Calls `done(compute(), nullptr)`, or `done({}, error)` with what `compute` threw: the shape
+// of every completion callback here (a result or an error, never both).
+template <typename Done, typename Compute>
+void ReportTo(const Done& done, Compute&& compute) {
+  decltype(compute()) result;
+  try {
+    result = compute();
+  } catch (...) {
+    return done({}, std::current_exception());
+  }
+  done(std::move(result), nullptr);
+}
+
 class AccountStore {
  public:
   virtual ~AccountStore() = default;
@@ -90,13 +103,7 @@ class AccountStore {
   // not outlive the call. This default commits here and then calls `done`.
   using CommitCallback = std::function<void(CommitResult result, std::exception_ptr error)>;
   virtual void CommitAsync(const CommitRequest& request, CommitCallback done) {
-    CommitResult result;
-    try {
-      result = Commit(request);
-    } catch (...) {
-      return done({}, std::current_exception());
-    }
-    done(std::move(result), nullptr);
+    ReportTo(done, [&] { return Commit(request); });
   }
   virtual void AbandonIdempotency(const IdempotencyRef& ref) = 0;
   virtual LedgerPage Ledger(const std::string& member_id, std::optional<int64_t> before_seq, int limit) = 0;

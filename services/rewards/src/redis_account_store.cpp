@@ -144,13 +144,7 @@ void RedisAccountStore::CommitAsync(const CommitRequest& r, CommitCallback done)
   pipeline_->Eval(CommitScript(), call.keys, call.args,
                   [done = std::move(done)](RedisValue reply, std::exception_ptr error) {
                     if (error) return done({}, error);
-                    CommitResult result;
-                    try {
-                      result = ParseCommit(reply);
-                    } catch (...) {
-                      return done({}, std::current_exception());
-                    }
-                    done(std::move(result), nullptr);
+                    ReportTo(done, [&] { return ParseCommit(reply); });
                   });
 }
 

@@ -179,36 +179,29 @@ void RewardsApp::MutateAsync(RequestContext ctx, const Lookup& lookup, int succe
     std::lock_guard<std::mutex> lock(pending_mu_);
     if (--pending_ == 0) pending_cv_.notify_all();
   };
-  // The synchronous path, from its start.
-  auto slow = [this, lookup, success_status](const RequestContext& c, const Operation& o) {
-    return Mutate(c, lookup, MemberRequirement::kMustExist, success_status, o);
+  // The load path (what Mutate does when the cached attempt does not settle the request): it
+  // waits on Redis, so never on the pipeline's thread.
+  auto from_load = [this, lookup, success_status, finish](const RequestContext& c, const Operation& o) {
+    ReportTo(finish, [&] { return MutateFromLoad(c, lookup, MemberRequirement::kMustExist, success_status, o); });
   };
   std::optional<CachedAttempt> attempt;
   try {
     if (Cacheable(lookup, MemberRequirement::kMustExist)) {
       attempt = PrepareCached(ctx, IdempotencyRefFor(ctx), lookup, op, success_status);
     }
-    if (!attempt) return finish(slow(ctx, op), nullptr);
   } catch (...) {
     return finish({}, std::current_exception());
   }
+  if (!attempt) return from_load(ctx, op);
   auto state = std::make_shared<CachedAttempt>(std::move(*attempt));
   const CommitRequest& commit = state->commit;
   try {
-    store_.CommitAsync(commit, [this, state, ctx = std::move(ctx), op = std::move(op), slow, finish](
+    store_.CommitAsync(commit, [this, state, ctx = std::move(ctx), op = std::move(op), from_load, finish](
                                    CommitResult result, std::exception_ptr error) mutable {
       if (error) return finish({}, error);
       if (std::optional<Reply> reply = AfterCachedCommit(ctx.member_id, *state, result)) return finish(*reply, nullptr);
-      // A conflict: the load path decides, off this thread (it waits on Redis).
-      slow_paths_.Post([ctx = std::move(ctx), op = std::move(op), slow, finish] {
-        Reply reply;
-        try {
-          reply = slow(ctx, op);
-        } catch (...) {
-          return finish({}, std::current_exception());
-        }
-        finish(std::move(reply), nullptr);
-      });
+      // A conflict: the load path decides, on the app's worker threads.
+      slow_paths_.Post([ctx = std::move(ctx), op = std::move(op), from_load] { from_load(ctx, op); });
     });
   } catch (...) {  // the commit could not be handed over, or its completion failed
     finish({}, std::current_exception());
@@ -217,12 +210,17 @@ void RewardsApp::MutateAsync(RequestContext ctx, const Lookup& lookup, int succe
 
 Reply RewardsApp::Mutate(const RequestContext& ctx, const Lookup& lookup, MemberRequirement requirement,
                          int success_status, const Operation& op) {
-  const std::optional<IdempotencyRef> idem = IdempotencyRefFor(ctx);
   if (Cacheable(lookup, requirement)) {
-    if (std::optional<CachedAttempt> attempt = PrepareCached(ctx, idem, lookup, op, success_status)) {
+    if (std::optional<CachedAttempt> attempt = PrepareCached(ctx, IdempotencyRefFor(ctx), lookup, op, success_status)) {
       if (std::optional<Reply> r = AfterCachedCommit(ctx.member_id, *attempt, store_.Commit(attempt->commit))) return *r;
     }
   }
+  return MutateFromLoad(ctx, lookup, requirement, success_status, op);
+}
+
+Reply RewardsApp::MutateFromLoad(const RequestContext& ctx, const Lookup& lookup, MemberRequirement requirement,
+                                 int success_status, const Operation& op) {
+  const std::optional<IdempotencyRef> idem = IdempotencyRefFor(ctx);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     LoadRequest lr{ctx.member_id, attempt == 0 && idem ? &*idem : nullptr, lookup.order_id, lookup.redemption_id,
                    lookup.hold_id};

@@ -148,6 +148,10 @@ class RewardsApp {
   static Operation CaptureOp(const std::string& hold_id);
   static Operation ReleaseOp(const std::string& hold_id);
 
+  // Mutate after its cached attempt: load (beginning the idempotent request), apply, commit,
+  // retried from the load on a conflict.
+  Reply MutateFromLoad(const RequestContext& ctx, const Lookup& lookup, MemberRequirement requirement,
+                       int success_status, const Operation& op);
   // The one-round-trip attempt on a cached state: PrepareCached computes the change on the
   // cached state (nullopt: not cached, or refused there, so the load path must decide), and
   // AfterCachedCommit answers from the commit's result (nullopt: a conflict, the load path

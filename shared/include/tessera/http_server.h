@@ -12,7 +12,7 @@
 // A route is synchronous (Route: the handler returns the answer on the server's thread) or
 // asynchronous (RouteAsync: the handler takes an HttpResponder and may answer later, from any
 // thread, e.g. from a Redis reply; the server's thread is free meanwhile). Both go through the
-// same pipeline; an asynchronous request counts as in flight until it is answered.
+// same pipeline; a request counts as in flight (for the drain) until its answer has been sent.
 //
 // Shutdown() drains: readiness fails at once, then the server waits for requests in flight to
 // finish (up to the drain timeout) before stopping the listener, so no accepted request is cut.
