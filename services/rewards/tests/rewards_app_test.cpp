@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <set>
 
 #include <sstream>
@@ -113,6 +114,44 @@ TEST_F(RewardsAppTest, AStaleCachedStateOnOneReplicaNeverWins) {
   EXPECT_EQ(r.status, 409);
   EXPECT_NE(r.body.find("insufficient_points"), std::string::npos);
   EXPECT_EQ(app_.Redeem({50, "", "web", ""}, Ctx("m-1", "k-4", "50")).status, 201);
+  EXPECT_EQ(Account("m-1")["points"]["available"], 0);
+  EXPECT_TRUE(nlohmann::json::parse(app_.Audit("m-1").body)["consistent"].get<bool>());
+}
+
+// The asynchronous operations on a store whose CommitAsync is the synchronous default: the
+// cached attempt, a conflict on a stale cache (decided again on the app's worker thread), a
+// refusal on the cached state (decided on the load path) and a replay all answer as the
+// synchronous calls do, each exactly once.
+TEST_F(RewardsAppTest, AsyncOperationsAnswerAsTheSynchronousOnesDo) {
+  RewardsApp other(store_, rules_, clock_, logger_, 1000);
+  Earn("m-1", "o-1", 10000);  // 1 000 points
+  auto redeem = [&](int64_t points, const std::string& key) {
+    std::promise<Reply> answer;
+    int calls = 0;
+    app_.RedeemAsync({points, "", "web", ""}, Ctx("m-1", key, std::to_string(points)),
+                     [&](Reply r, std::exception_ptr e) {
+                       ++calls;
+                       if (e) std::rethrow_exception(e);
+                       answer.set_value(std::move(r));
+                     });
+    Reply r = answer.get_future().get();
+    EXPECT_EQ(calls, 1);
+    return r;
+  };
+  const Reply first = redeem(100, "k-1");  // app_ now caches 900
+  ASSERT_EQ(first.status, 201);
+  const int loads = store_.loads;
+  ASSERT_EQ(redeem(100, "k-2").status, 201);  // cached: no load
+  EXPECT_EQ(store_.loads, loads);
+  ASSERT_EQ(other.Redeem({750, "", "store", ""}, Ctx("m-1", "k-3", "750")).status, 201);  // 50 left elsewhere
+  const Reply stale = redeem(100, "k-4");  // app_'s cache says 800: the commit conflicts
+  EXPECT_EQ(stale.status, 409);
+  EXPECT_NE(stale.body.find("insufficient_points"), std::string::npos);
+  EXPECT_EQ(redeem(60, "k-5").status, 409);  // refused on the cached state, then on the stored one
+  EXPECT_EQ(redeem(50, "k-6").status, 201);
+  const Reply replay = redeem(100, "k-1");
+  EXPECT_TRUE(replay.replayed);
+  EXPECT_EQ(replay.body, first.body);
   EXPECT_EQ(Account("m-1")["points"]["available"], 0);
   EXPECT_TRUE(nlohmann::json::parse(app_.Audit("m-1").body)["consistent"].get<bool>());
 }
