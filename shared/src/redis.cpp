@@ -306,8 +306,14 @@ bool RedisPool::Ping() {
   }
 }
 
-RedisPipeline::RedisPipeline(RedisOptions options)
-    : options_(std::move(options)), thread_([this] { Loop(); }) {}
+RedisPipeline::RedisPipeline(RedisOptions options, Histogram* batch_sizes)
+    : options_(std::move(options)), batch_sizes_(batch_sizes), thread_([this] { Loop(); }) {}
+
+std::vector<double> RedisPipeline::BatchSizeBuckets() {
+  std::vector<double> bounds;
+  for (size_t n = 1; n <= kMaxBatch; n *= 2) bounds.push_back(static_cast<double>(n));
+  return bounds;
+}
 
 RedisPipeline::~RedisPipeline() {
   {
@@ -377,6 +383,7 @@ void RedisPipeline::RunBatch(std::vector<Item>& batch) {
       return fail_from(0, e.what());
     }
   }
+  if (batch_sizes_) batch_sizes_->Observe(static_cast<double>(batch.size()));
   for (const Item& item : batch) {
     if (!AppendCommand(ctx_.get(), item.args)) return fail_from(0, SendFailure(ctx_.get()));
   }

@@ -6,7 +6,6 @@
 #include <signal.h>
 
 #include <atomic>
-#include <regex>
 #include <thread>
 
 #include "e2e.h"
@@ -14,12 +13,7 @@
 namespace tessera::e2e {
 namespace {
 
-double Metric(RecordingClient& c, const std::string& name) {
-  const std::string body = c.Get("/metrics").body;
-  std::smatch m;
-  if (std::regex_search(body, m, std::regex("\n" + name + " ([0-9.e+]+)"))) return std::stod(m[1]);
-  return -1;
-}
+double Metric(RecordingClient& c, const std::string& name) { return testing::MetricValue(c.Get("/metrics").body, name); }
 
 TEST(Faults, BrokerUnreachableForTenSecondsLosesNothing) {
   Stack stack;

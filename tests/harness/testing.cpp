@@ -22,6 +22,17 @@ namespace tessera::testing {
 std::string BuildDir() { return TESSERA_BUILD_DIR; }
 std::string SourceDir() { return TESSERA_SOURCE_DIR; }
 
+double MetricValue(const std::string& exposition, const std::string& name) {
+  const std::string line_start = name + " ";
+  size_t at = exposition.rfind(line_start, 0) == 0 ? 0 : std::string::npos;
+  if (at == std::string::npos) {
+    at = exposition.find("\n" + line_start);
+    if (at == std::string::npos) return -1;
+    ++at;
+  }
+  return std::stod(exposition.substr(at + line_start.size()));
+}
+
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

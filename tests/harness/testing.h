@@ -27,6 +27,10 @@ int FreePort();
 bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
              std::chrono::milliseconds every = std::chrono::milliseconds(20));
 
+// The value of an unlabelled sample `name` in a Prometheus text exposition (/metrics), or -1
+// when there is none.
+double MetricValue(const std::string& exposition, const std::string& name);
+
 class TempDir {
  public:
   TempDir();

@@ -113,6 +113,38 @@ TEST(RedisPipeline, DestructionAnswersEverythingSubmitted) {
   EXPECT_EQ(pool.Command({"GET", "n"}).AsInt(), 1000);
 }
 
+// What queues while a batch is in flight goes out in batches of at most kMaxBatch, in order.
+TEST(RedisPipeline, AQueueLongerThanABatchGoesOutInBoundedBatchesInOrder) {
+  RedisServer server;
+  Histogram sizes(RedisPipeline::BatchSizeBuckets());
+  RedisPipeline pipeline(OptionsFor(server.Url()), &sizes);
+  // The first command's callback holds the pipeline's thread until everything else is queued.
+  std::promise<void> entered, queued;
+  std::shared_future<void> release = queued.get_future().share();
+  pipeline.Command({"PING"}, [&entered, release](RedisValue, std::exception_ptr) {
+    entered.set_value();
+    release.wait();
+  });
+  entered.get_future().get();  // the PING went out alone
+  constexpr int kQueued = 1000;
+  std::vector<int64_t> replies;
+  std::promise<void> all_answered;
+  for (int i = 0; i < kQueued; ++i) {
+    pipeline.Command({"INCR", "n"}, [&](RedisValue v, std::exception_ptr e) {
+      replies.push_back(e ? -1 : v.AsInt());  // only the pipeline's thread runs callbacks
+      if (replies.size() == kQueued) all_answered.set_value();
+    });
+  }
+  queued.set_value();
+  all_answered.get_future().get();
+  for (int i = 0; i < kQueued; ++i) ASSERT_EQ(replies[i], i + 1) << "reply " << i;
+  // 1 + 1000 commands: the PING alone, then ceil(1000 / 256) = 4 batches, none above the cap.
+  EXPECT_EQ(sizes.Count(), 5u);
+  EXPECT_EQ(sizes.Sum(), 1.0 + kQueued);
+  EXPECT_EQ(sizes.CumulativeCounts()[sizes.bounds().size() - 1], sizes.Count()) << "a batch above kMaxBatch";
+  EXPECT_EQ(sizes.bounds().back(), static_cast<double>(RedisPipeline::kMaxBatch));
+}
+
 TEST(RedisPipeline, UnreachableServerFailsTheCallbackNotAHang) {
   RedisPipeline pipeline(OptionsFor("redis://127.0.0.1:" + std::to_string(testing::FreePort())));
   auto [v, error] = Call(pipeline, {"PING"});

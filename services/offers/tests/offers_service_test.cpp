@@ -304,11 +304,7 @@ TEST_F(OffersServiceTest, ListsAnsweredFromMemoryShowEveryChangeOnEveryReplicaAt
     }
     return std::string("absent");
   };
-  auto metric = [&](const std::string& name) {
-    const std::string text = b.Get("/metrics", {}).body;
-    const size_t at = text.find("\n" + name + " ");
-    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + name.size() + 2));
-  };
+  auto metric = [&](const std::string& name) { return MetricValue(b.Get("/metrics", {}).body, name); };
   const double hits_before = metric("tessera_offers_listing_cache_hits_total");
   ASSERT_GE(hits_before, 0) << "the listing cache is on by default";
   for (int i = 0; i < 60; ++i) {

@@ -19,7 +19,12 @@ void Wire(ServiceRuntime& rt) {
   // One pipelined connection carries the commits of the asynchronous routes (RedeemAsync);
   // without it (TESSERA_REDIS_PIPELINE=false) they commit through the pool on the server's thread.
   RedisPipeline* pipeline = nullptr;
-  if (EnvReader(ProcessEnv()).Bool("TESSERA_REDIS_PIPELINE", true)) pipeline = &rt.Make<RedisPipeline>(rt.redis().options());
+  if (EnvReader(ProcessEnv()).Bool("TESSERA_REDIS_PIPELINE", true)) {
+    pipeline = &rt.Make<RedisPipeline>(
+        rt.redis().options(), &rt.metrics().GetHistogram("tessera_redis_pipeline_batch_commands",
+                                                         "Commands written to Redis in one pipelined batch", {},
+                                                         RedisPipeline::BatchSizeBuckets()));
+  }
   auto& store = rt.Make<RedisAccountStore>(rt.redis(), std::chrono::seconds(30), pipeline);
   const auto cache_entries = static_cast<size_t>(
       EnvReader(ProcessEnv()).Int("TESSERA_MEMBER_CACHE_ENTRIES", 100'000, 0, 100'000'000));

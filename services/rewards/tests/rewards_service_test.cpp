@@ -45,7 +45,8 @@ std::string Purchase(const std::string& order, int64_t cents, const std::string&
 
 class RewardsServiceTest : public ::testing::Test {
  protected:
-  RewardsServiceTest() {
+  // `extra_env` is added to the service's environment.
+  explicit RewardsServiceTest(const std::map<std::string, std::string>& extra_env = {}) {
     nlohmann::json program = nlohmann::json::parse(test::kTestProgramJson);
     program["pending_days"] = 0;
     program_file_ = dir_.path() + "/program.json";
@@ -53,8 +54,16 @@ class RewardsServiceTest : public ::testing::Test {
     env_ = ServiceEnv(redis_, broker_, 0);
     env_["TESSERA_PROGRAM_FILE"] = program_file_;
     env_["TESSERA_HTTP_THREADS"] = "8";
+    for (const auto& [k, v] : extra_env) env_[k] = v;
     service_ = std::make_unique<ServiceProcess>("rewards", env_);
   }
+
+  // Batches the commits' Redis pipeline has written (-1: the service runs without one).
+  double PipelineBatches() {
+    return MetricValue(Client().Get("/metrics", {}).body, "tessera_redis_pipeline_batch_commands_count");
+  }
+  void RetriesApplyNothingTwice();
+  void ConcurrentRedemptionsSpendExactlyTheBalance();
 
   HttpClient Client() { return HttpClient(service_->BaseUrl()); }
   void Enroll(HttpClient& c, const std::string& member) {
@@ -271,7 +280,7 @@ TEST_F(RewardsServiceTest, ReversalsAdjustmentsAndNotes) {
   EXPECT_EQ(audit["ledger_sum"], 1950);
 }
 
-TEST_F(RewardsServiceTest, RetriesWithTheSameKeyApplyNothingTwice) {
+void RewardsServiceTest::RetriesApplyNothingTwice() {
   auto c = Client();
   Enroll(c, "m-1");
   Earn(c, "m-1", "o-1", 10000);
@@ -306,7 +315,7 @@ TEST_F(RewardsServiceTest, RetriesWithTheSameKeyApplyNothingTwice) {
 
 // SPEC §4 concurrency: one member with balance B; 3 channels x 16 threads send 3B single-point
 // redemptions with distinct keys.
-TEST_F(RewardsServiceTest, ConcurrentRedemptionsFromThreeChannelsSpendExactlyTheBalance) {
+void RewardsServiceTest::ConcurrentRedemptionsSpendExactlyTheBalance() {
   constexpr int kBalance = 200;
   {
     auto c = Client();
@@ -344,6 +353,33 @@ TEST_F(RewardsServiceTest, ConcurrentRedemptionsFromThreeChannelsSpendExactlyThe
   EXPECT_EQ(Account(c, "m-race")["points"]["available"], 0);
   auto audit = Audit(c, "m-race");
   EXPECT_TRUE(audit["consistent"].get<bool>()) << audit.dump();
+}
+
+TEST_F(RewardsServiceTest, RetriesWithTheSameKeyApplyNothingTwice) {
+  RetriesApplyNothingTwice();
+  EXPECT_GT(PipelineBatches(), 0) << "the cached path commits on the pipeline by default";
+}
+
+TEST_F(RewardsServiceTest, ConcurrentRedemptionsFromThreeChannelsSpendExactlyTheBalance) {
+  ConcurrentRedemptionsSpendExactlyTheBalance();
+  EXPECT_GT(PipelineBatches(), 0);
+}
+
+// TESSERA_REDIS_PIPELINE=false: the same routes commit through the pool on the HTTP threads,
+// with the same answers and the same exactly-once outcome.
+class RewardsServicePoolCommitTest : public RewardsServiceTest {
+ protected:
+  RewardsServicePoolCommitTest() : RewardsServiceTest({{"TESSERA_REDIS_PIPELINE", "false"}}) {}
+};
+
+TEST_F(RewardsServicePoolCommitTest, RetriesWithTheSameKeyApplyNothingTwice) {
+  RetriesApplyNothingTwice();
+  EXPECT_EQ(PipelineBatches(), -1) << "no pipeline when TESSERA_REDIS_PIPELINE=false";
+}
+
+TEST_F(RewardsServicePoolCommitTest, ConcurrentRedemptionsFromThreeChannelsSpendExactlyTheBalance) {
+  ConcurrentRedemptionsSpendExactlyTheBalance();
+  EXPECT_EQ(PipelineBatches(), -1);
 }
 
 TEST_F(RewardsServiceTest, HoldsRacingRedemptionsNeverOverspend) {

@@ -21,6 +21,7 @@
 
 #include "tessera/config.h"
 #include "tessera/errors.h"
+#include "tessera/metrics.h"
 
 struct redisContext;
 
@@ -136,7 +137,11 @@ class RedisPipeline {
   // `error` is set (and `reply` empty) when there is no reply.
   using Callback = std::function<void(RedisValue reply, std::exception_ptr error)>;
 
-  explicit RedisPipeline(RedisOptions options);
+  // `batch_sizes`, when given (it must outlive the pipeline), observes the number of commands
+  // written in each batch; BatchSizeBuckets() are the bounds that suit it.
+  explicit RedisPipeline(RedisOptions options, Histogram* batch_sizes = nullptr);
+  static constexpr size_t kMaxBatch = 256;  // commands written in one batch, at most
+  static std::vector<double> BatchSizeBuckets();  // 1, 2, 4 .. kMaxBatch
   // Finishes what was submitted, then stops.
   ~RedisPipeline();
   RedisPipeline(const RedisPipeline&) = delete;
@@ -150,7 +155,6 @@ class RedisPipeline {
             Callback done);
 
  private:
-  static constexpr size_t kMaxBatch = 256;
   struct Item {
     std::vector<std::string> args;
     const LuaScript* script = nullptr;  // Eval: NOSCRIPT handling and error mapping
@@ -161,6 +165,7 @@ class RedisPipeline {
   void RunBatch(std::vector<Item>& batch);
 
   RedisOptions options_;
+  Histogram* batch_sizes_;
   RedisContextPtr ctx_;  // the pipeline thread's only
   std::mutex mu_;
   std::condition_variable cv_;
