@@ -196,17 +196,30 @@ step 2 "http-plumbing: GET /healthz"
 read -r H_RPS H_P50 H_P99 H_P999 _ H_CPU _ <<<"$(scenario "http://127.0.0.1:$SVC_PORT/healthz" bench/static.lua "$REWARDS_PID" "$OFFERS_PID")"
 step 3 "floor: GET /readyz on tessera-offers (the HTTP server plus one Redis round trip, no domain work)"
 read -r F_RPS F_P50 F_P99 F_P999 _ F_CPU F_CPU_REDIS <<<"$(scenario "http://127.0.0.1:$OFFERS_PORT/readyz" bench/static.lua "$OFFERS_PID" "$REWARDS_PID")"
-step 4 "ceiling: nginx static JSON, $REDEEM_BYTES bytes (a redemption answer)"
-read -r NR_RPS NR_P50 NR_P99 NR_P999 _ <<<"$(ceiling "http://127.0.0.1:$NGINX_PORT/redemption.json")"
-NR_WRK_CPU=$(cat "$WORK/wrk_cpu_us")
-step 5 "redemption: POST /v1/members/{id}/redemptions over $MEMBERS members"
+# The redemption, the target furthest from reach, is measured in PAIRS back-to-back pairs of its
+# ceiling and itself (BENCH_REDEEM_PAIRS, default 3): this machine's speed shifts between runs
+# (bench/README.md, session 9), and the pair with the median ratio is reported, with every
+# pair's ratio beside it, so one lucky or unlucky run neither makes nor hides the figure.
 reset_redis_stats() { redis-cli -p "$REDIS_PORT" CONFIG RESETSTAT >/dev/null; }
-read -r R_RPS R_P50 R_P99 R_P999 R_NON2XX R_CPU R_CPU_REDIS <<<"$(BEFORE_RUN=reset_redis_stats scenario "http://127.0.0.1:$SVC_PORT" bench/redeem.lua "$REWARDS_PID" "$OFFERS_PID")"
-R_WRK_CPU=$(cat "$WORK/wrk_cpu_us")
-# Redis's time inside the redemption's scripts per call over the run (commit.lua, and load.lua for
-# the few members not cached): what Redis spends on the domain's atomic change itself.
-R_SCRIPT_US=$(redis-cli -p "$REDIS_PORT" INFO commandstats | tr -d '\r' |
-  awk -F'[=,]' '/^cmdstat_evalsha:/ { for (i = 1; i < NF; i++) if ($i == "usec_per_call") print $(i + 1) }')
+PAIRS=${BENCH_REDEEM_PAIRS:-3}
+: >"$WORK/redeem_pairs"
+for pair in $(seq 1 "$PAIRS"); do
+  step 4 "ceiling: nginx static JSON, $REDEEM_BYTES bytes (a redemption answer), pair $pair/$PAIRS"
+  read -r nr_rps nr_p50 nr_p99 nr_p999 _ <<<"$(ceiling "http://127.0.0.1:$NGINX_PORT/redemption.json")"
+  nr_wrk=$(cat "$WORK/wrk_cpu_us")
+  step 5 "redemption: POST /v1/members/{id}/redemptions over $MEMBERS members, pair $pair/$PAIRS"
+  read -r r_rps r_p50 r_p99 r_p999 r_non2xx r_cpu r_cpu_redis <<<"$(BEFORE_RUN=reset_redis_stats scenario "http://127.0.0.1:$SVC_PORT" bench/redeem.lua "$REWARDS_PID" "$OFFERS_PID")"
+  r_wrk=$(cat "$WORK/wrk_cpu_us")
+  # Redis's time inside the redemption's scripts per call over the run (commit.lua, and load.lua
+  # for the few members not cached): what Redis spends on the domain's atomic change itself.
+  r_script=$(redis-cli -p "$REDIS_PORT" INFO commandstats | tr -d '\r' |
+    awk -F'[=,]' '/^cmdstat_evalsha:/ { for (i = 1; i < NF; i++) if ($i == "usec_per_call") print $(i + 1) }')
+  echo "$(ratio "$r_rps" "$nr_rps") $nr_rps $nr_p50 $nr_p99 $nr_p999 $nr_wrk $r_rps $r_p50 $r_p99 $r_p999 $r_non2xx $r_cpu $r_cpu_redis $r_wrk $r_script" >>"$WORK/redeem_pairs"
+  echo "[bench]   pair $pair: redemption $r_rps/s against nginx $nr_rps/s = $(ratio "$r_rps" "$nr_rps") ×"
+done
+read -r R_RATIO NR_RPS NR_P50 NR_P99 NR_P999 NR_WRK_CPU R_RPS R_P50 R_P99 R_P999 R_NON2XX R_CPU R_CPU_REDIS R_WRK_CPU R_SCRIPT_US \
+  <<<"$(sort -n -k1,1 "$WORK/redeem_pairs" | sed -n "$(((PAIRS + 1) / 2))p")"
+R_PAIR_RATIOS=$(awk '{print $1}' "$WORK/redeem_pairs" | paste -sd' ' | sed 's/ /, /g')
 step 6 "earn: POST /v1/members/{id}/earnings, a new order each"
 export NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 read -r E_RPS E_P50 E_P99 E_P999 E_NON2XX E_CPU E_CPU_REDIS <<<"$(scenario "http://127.0.0.1:$SVC_PORT" bench/earn.lua "$REWARDS_PID" "$OFFERS_PID")"
@@ -350,7 +363,7 @@ row() {  # row NAME RPS P50 P99 P999 CEILING_NAME CEILING_RPS SVC_US REDIS_US NO
   row "http-plumbing: GET /healthz" "$H_RPS" "$H_P50" "$H_P99" "$H_P999" "nginx $HEALTH_BYTES B" "$NH_RPS" "$H_CPU" "" 0
   row "floor: GET /readyz (HTTP + one Redis PING, no domain work)" "$F_RPS" "$F_P50" "$F_P99" "$F_P999" "nginx $HEALTH_BYTES B" "$NH_RPS" "$F_CPU" "$F_CPU_REDIS" 0
   echo "| nginx static JSON ($REDEEM_BYTES B) | $NR_RPS | $NR_P50 | $NR_P99 | $NR_P999 | | | | — | 1.00 |"
-  row "**redemption** (target ≥ 0.30, p99 ≤ 10 ms)" "$R_RPS" "$R_P50" "$R_P99" "$R_P999" "nginx $REDEEM_BYTES B" "$NR_RPS" "$R_CPU" "$R_CPU_REDIS" "$R_NON2XX"
+  row "**redemption** (target ≥ 0.30, p99 ≤ 10 ms; median of $PAIRS pairs: $R_PAIR_RATIOS)" "$R_RPS" "$R_P50" "$R_P99" "$R_P999" "nginx $REDEEM_BYTES B" "$NR_RPS" "$R_CPU" "$R_CPU_REDIS" "$R_NON2XX"
   row "earn" "$E_RPS" "$E_P50" "$E_P99" "$E_P999" "nginx $REDEEM_BYTES B" "$NR_RPS" "$E_CPU" "$E_CPU_REDIS" "$E_NON2XX"
   row "hold→capture (requests, 2 per checkout)" "$HC_RPS" "$HC_P50" "$HC_P99" "$HC_P999" "nginx $REDEEM_BYTES B" "$NR_RPS" "$HC_CPU" "$HC_CPU_REDIS" "$HC_NON2XX"
   row "offer activation" "$A_RPS" "$A_P50" "$A_P99" "$A_P999" "nginx $REDEEM_BYTES B" "$NR_RPS" "$A_CPU" "$A_CPU_REDIS" "$A_NON2XX"

@@ -8,16 +8,22 @@ local function tessera_outbox_append(stream, topic, key, value)
 end
 
 -- Idempotency record: a hash {h = request hash, s = HTTP status ('0' while in flight),
--- b = response body}. Returns nil when the request may be applied, or {status, body} of the
--- first response when it was already applied (the caller replays it and changes nothing).
--- A different request hash under the same key returns {'422', ''}.
-local function tessera_idem_check(key, req_hash)
-  if key == '' then return nil end
+-- b = response body}. Returns `done, in_flight`: done is nil when the request may be applied, or
+-- {status, body} of the first response when it was already applied (the caller replays it and
+-- changes nothing); a different request hash under the same key gives {'422', ''}. in_flight is
+-- true when the key is marked in flight by a request with this hash (done is then nil).
+local function tessera_idem_lookup(key, req_hash)
+  if key == '' then return nil, false end
   local rec = redis.call('HMGET', key, 'h', 's', 'b')
-  if not rec[1] then return nil end
-  if rec[1] ~= req_hash then return {'422', ''} end
-  if rec[2] and rec[2] ~= '0' then return {rec[2], rec[3] or ''} end
-  return nil
+  if not rec[1] then return nil, false end
+  if rec[1] ~= req_hash then return {'422', ''}, false end
+  if rec[2] and rec[2] ~= '0' then return {rec[2], rec[3] or ''}, false end
+  return nil, true
+end
+
+-- tessera_idem_lookup's first result alone: a mark in flight does not stop the caller.
+local function tessera_idem_check(key, req_hash)
+  return (tessera_idem_lookup(key, req_hash))
 end
 
 -- Stores the final response of a request, in the same script as its change.

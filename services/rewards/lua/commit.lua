@@ -15,9 +15,9 @@
 --   entries as (member_seq, json) pairs, events, and (field, json) pairs for the three hashes.
 local idem = ARGV[6]
 if idem ~= '' then
-  local done = tessera_idem_check(KEYS[8], idem)
+  local done, in_flight = tessera_idem_lookup(KEYS[8], idem)
   if done then return {'replay', done[1], done[2], 0} end
-  if ARGV[15] == '1' and redis.call('HEXISTS', KEYS[8], 'h') == 1 then return {'in_progress', '', '', 0} end
+  if in_flight and ARGV[15] == '1' then return {'in_progress', '', '', 0} end
 end
 local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if cur ~= tonumber(ARGV[1]) then return {'conflict', '', '', 0} end
