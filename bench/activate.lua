@@ -4,14 +4,14 @@
 -- request clips for a member id of its own (members need not be enrolled with tessera-rewards
 -- to clip an offer open to all).
 dofile("bench/nonce.lua")
+dofile("bench/format.lua")
 local counter, tag = 0, run_nonce()
 local campaigns = {"bench-006", "bench-012", "bench-018", "bench-024", "bench-030"}
-wrk.method = "POST"
+local body = '{"channel":"web"}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer dev-storefront"
-wrk.body = '{"channel":"web"}'
 request = function()
   counter = counter + 1
-  return wrk.format(nil, "/v1/members/a-" .. tag .. "-" .. counter .. "/offers/" .. campaigns[math.random(1, 5)] .. "/activate")
+  return fast_format("POST", "/v1/members/a-" .. tag .. "-" .. counter .. "/offers/" .. campaigns[math.random(1, 5)] .. "/activate", nil, body)
 end
 dofile("bench/report.lua")

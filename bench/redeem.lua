@@ -3,17 +3,16 @@
 local members = tonumber(os.getenv("MEMBERS") or "10000")
 local counter = 0
 dofile("bench/nonce.lua")
-local thread_id = run_nonce()
-wrk.method = "POST"
-wrk.body = '{"points":1,"channel":"store"}'
+dofile("bench/format.lua")
+local key_prefix = "Idempotency-Key: bench-" .. run_nonce() .. "-"
+local body = '{"points":1,"channel":"store"}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer dev-pos"
 
 request = function()
   counter = counter + 1
   local member = math.random(0, members - 1)
-  wrk.headers["Idempotency-Key"] = "bench-" .. thread_id .. "-" .. counter
-  return wrk.format(nil, "/v1/members/m-" .. member .. "/redemptions")
+  return fast_format("POST", "/v1/members/m-" .. member .. "/redemptions", key_prefix .. counter .. "\r\n", body)
 end
 
 dofile("bench/report.lua")
