@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "tessera/crypto.h"
+#include "tessera/metrics.h"
 
 namespace tessera {
 

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "tessera/metrics.h"
 #include "tessera/redis.h"
 #include "testing.h"
 

@@ -21,11 +21,12 @@
 
 #include "tessera/config.h"
 #include "tessera/errors.h"
-#include "tessera/metrics.h"
 
 struct redisContext;
 
 namespace tessera {
+
+class Histogram;  // tessera/metrics.h
 
 // A reply, copied out of hiredis' reply tree (which is freed at once).
 struct RedisValue {
