@@ -203,6 +203,13 @@ read -r F_RPS F_P50 F_P99 F_P999 _ F_CPU F_CPU_REDIS <<<"$(scenario "http://127.
 reset_redis_stats() { redis-cli -p "$REDIS_PORT" CONFIG RESETSTAT >/dev/null; }
 PAIRS=${BENCH_REDEEM_PAIRS:-3}
 : >"$WORK/redeem_pairs"
+# pipeline_batches -> "batches commands": tessera-rewards' tessera_redis_pipeline_batch_commands
+# histogram (docs/operations.md), to tell how deep the commits' batches were under this load.
+pipeline_batches() {
+  curl -s "http://127.0.0.1:$SVC_PORT/metrics" | awk '$1 == "tessera_redis_pipeline_batch_commands_count" {c = $2}
+    $1 == "tessera_redis_pipeline_batch_commands_sum" {s = $2} END {printf "%.0f %.0f\n", c, s}'
+}
+read -r PB_BATCHES0 PB_COMMANDS0 <<<"$(pipeline_batches)"
 for pair in $(seq 1 "$PAIRS"); do
   step 4 "ceiling: nginx static JSON, $REDEEM_BYTES bytes (a redemption answer), pair $pair/$PAIRS"
   read -r nr_rps nr_p50 nr_p99 nr_p999 _ <<<"$(ceiling "http://127.0.0.1:$NGINX_PORT/redemption.json")"
@@ -220,6 +227,8 @@ done
 read -r R_RATIO NR_RPS NR_P50 NR_P99 NR_P999 NR_WRK_CPU R_RPS R_P50 R_P99 R_P999 R_NON2XX R_CPU R_CPU_REDIS R_WRK_CPU R_SCRIPT_US \
   <<<"$(sort -n -k1,1 "$WORK/redeem_pairs" | sed -n "$(((PAIRS + 1) / 2))p")"
 R_PAIR_RATIOS=$(awk '{print $1}' "$WORK/redeem_pairs" | paste -sd' ' | sed 's/ /, /g')
+read -r PB_BATCHES1 PB_COMMANDS1 <<<"$(pipeline_batches)"
+PB_MEAN=$(awk -v b="$((PB_BATCHES1 - PB_BATCHES0))" -v c="$((PB_COMMANDS1 - PB_COMMANDS0))" 'BEGIN { printf "%.1f", (b > 0 ? c / b : 0) }')
 step 6 "earn: POST /v1/members/{id}/earnings, a new order each"
 export NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 read -r E_RPS E_P50 E_P99 E_P999 E_NON2XX E_CPU E_CPU_REDIS <<<"$(scenario "http://127.0.0.1:$SVC_PORT" bench/earn.lua "$REWARDS_PID" "$OFFERS_PID")"
@@ -374,6 +383,8 @@ row() {  # row NAME RPS P50 P99 P999 CEILING_NAME CEILING_RPS SVC_US REDIS_US NO
   echo "| redis-benchmark EVALSHA commit.lua, pipelined (-c 50 -P 16) | $RBCP | | | | | | | — | |"
   echo
   echo "Redemption against Redis alone: the service's $R_RPS redemptions/s are $(ratio "$R_RPS" "$RBC") × the rate at which redis-benchmark, on the same 2 cores, makes Redis run the redemption's own commit script with the arguments of a real redemption (bench/commit_ceiling.py); the target, 0.30 × nginx, is $(ratio "$(awk -v n="$NR_RPS" 'BEGIN { print 0.3 * n }')" "$RBC") × it. Pipelined 16 deep, as the service's own commits now travel, Redis alone runs the script at $RBCP/s: the redemption reaches $(ratio "$R_RPS" "$RBCP") × that, and the target is $(ratio "$(awk -v n="$NR_RPS" 'BEGIN { print 0.3 * n }')" "$RBCP") × it."
+  echo
+  echo "Over the redemption runs (warm-ups included), tessera-rewards' commits' pipeline wrote $((PB_COMMANDS1 - PB_COMMANDS0)) commands to Redis in $((PB_BATCHES1 - PB_BATCHES0)) batches: $PB_MEAN per batch on average (\`tessera_redis_pipeline_batch_commands\`; at most 256)."
   echo
   echo "CPU budget of a redemption, µs per request from this run ($(nproc) cores give $(nproc) 000 000 µs/s; wrk, the load generator, used $NR_WRK_CPU µs per request against nginx and $R_WRK_CPU against the service). The last two rows price a redemption that does no domain work at all (no authentication, JSON, rules, records or answer), with the cores fully used and without the outbox relay, Kafka and the broker. The middle row pays one blocking round trip on the pool, as the redemption did before its commit went to the pipeline; the last row is a bound for any implementation that keeps this HTTP server and the commit script."
   echo
