@@ -224,7 +224,7 @@ for pair in $(seq 1 "$PAIRS"); do
   echo "$(ratio "$r_rps" "$nr_rps") $nr_rps $nr_p50 $nr_p99 $nr_p999 $nr_wrk $r_rps $r_p50 $r_p99 $r_p999 $r_non2xx $r_cpu $r_cpu_redis $r_wrk $r_script" >>"$WORK/redeem_pairs"
   echo "[bench]   pair $pair: redemption $r_rps/s against nginx $nr_rps/s = $(ratio "$r_rps" "$nr_rps") ×"
 done
-read -r R_RATIO NR_RPS NR_P50 NR_P99 NR_P999 NR_WRK_CPU R_RPS R_P50 R_P99 R_P999 R_NON2XX R_CPU R_CPU_REDIS R_WRK_CPU R_SCRIPT_US \
+read -r _ NR_RPS NR_P50 NR_P99 NR_P999 NR_WRK_CPU R_RPS R_P50 R_P99 R_P999 R_NON2XX R_CPU R_CPU_REDIS R_WRK_CPU R_SCRIPT_US \
   <<<"$(sort -n -k1,1 "$WORK/redeem_pairs" | sed -n "$(((PAIRS + 1) / 2))p")"
 R_PAIR_RATIOS=$(awk '{print $1}' "$WORK/redeem_pairs" | paste -sd' ' | sed 's/ /, /g')
 read -r PB_BATCHES1 PB_COMMANDS1 <<<"$(pipeline_batches)"

@@ -102,6 +102,7 @@ struct HttpResponder::Exchange {
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   // Writes the answer, then calls `written` once it is on the wire (or cannot be written), so
   // that the drain does not stop the server under an answer still queued for a connection.
+  // Set by the adapter before the exchange is run.
   std::function<void(const HttpRequest&, HttpResponse&, std::function<void()> written)> finish;
   std::atomic<bool> answered{false};
 };
@@ -320,11 +321,7 @@ void HttpServer::Complete(HttpResponder::Exchange& exchange, HttpResponse respon
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - exchange.start).count();
   const std::string& route = exchange.request.route;  // set by Dispatch once a route matches
   Record(route.empty() ? "unmatched" : route, exchange.request.method, response.status, seconds);
-  if (exchange.finish) {
-    exchange.finish(exchange.request, response, [this] { in_flight_--; });
-  } else {
-    in_flight_--;
-  }
+  exchange.finish(exchange.request, response, [this] { in_flight_--; });
 }
 
 HttpResponse HttpServer::ResponseFor(std::exception_ptr error, const HttpRequest& request) {

@@ -42,6 +42,12 @@ void Backoff(int attempt) {
 
 // "<prefix><16 characters>": 80 random bits in Crockford base32.
 std::string ShortId(const char* prefix) { return std::string(prefix) + Base32Encode(RandomBytes(10)); }
+
+// The hold record the load found (absent when the hold does not exist).
+std::optional<nlohmann::json> HoldRecord(const LoadResult& loaded) {
+  if (!loaded.hold) return std::nullopt;
+  return nlohmann::json::parse(*loaded.hold);
+}
 }  // namespace
 
 RewardsApp::RewardsApp(AccountStore& store, const ProgramRules& rules, const Clock& clock, Logger& logger,
@@ -161,8 +167,7 @@ std::optional<Reply> RewardsApp::AfterCachedCommit(const std::string& member_id,
   return std::nullopt;
 }
 
-void RewardsApp::MutateAsync(RequestContext ctx, const Lookup& lookup, int success_status, Operation op,
-                             ReplyCallback done) {
+void RewardsApp::MutateAsync(RequestContext ctx, Change change, ReplyCallback done) {
   {
     std::lock_guard<std::mutex> lock(pending_mu_);
     ++pending_;
@@ -181,27 +186,27 @@ void RewardsApp::MutateAsync(RequestContext ctx, const Lookup& lookup, int succe
   };
   // The load path (what Mutate does when the cached attempt does not settle the request): it
   // waits on Redis, so never on the pipeline's thread.
-  auto from_load = [this, lookup, success_status, finish](const RequestContext& c, const Operation& o) {
-    ReportTo(finish, [&] { return MutateFromLoad(c, lookup, MemberRequirement::kMustExist, success_status, o); });
+  auto from_load = [this, finish](const RequestContext& c, const Change& ch) {
+    ReportTo(finish, [&] { return MutateFromLoad(c, ch.lookup, MemberRequirement::kMustExist, ch.success_status, ch.op); });
   };
   std::optional<CachedAttempt> attempt;
   try {
-    if (Cacheable(lookup, MemberRequirement::kMustExist)) {
-      attempt = PrepareCached(ctx, IdempotencyRefFor(ctx), lookup, op, success_status);
+    if (Cacheable(change.lookup, MemberRequirement::kMustExist)) {
+      attempt = PrepareCached(ctx, IdempotencyRefFor(ctx), change.lookup, change.op, change.success_status);
     }
   } catch (...) {
     return finish({}, std::current_exception());
   }
-  if (!attempt) return from_load(ctx, op);
+  if (!attempt) return from_load(ctx, change);
   auto state = std::make_shared<CachedAttempt>(std::move(*attempt));
   const CommitRequest& commit = state->commit;
   try {
-    store_.CommitAsync(commit, [this, state, ctx = std::move(ctx), op = std::move(op), from_load, finish](
+    store_.CommitAsync(commit, [this, state, ctx = std::move(ctx), change = std::move(change), from_load, finish](
                                    CommitResult result, std::exception_ptr error) mutable {
       if (error) return finish({}, error);
       if (std::optional<Reply> reply = AfterCachedCommit(ctx.member_id, *state, result)) return finish(*reply, nullptr);
       // A conflict: the load path decides, on the app's worker threads.
-      slow_paths_.Post([ctx = std::move(ctx), op = std::move(op), from_load] { from_load(ctx, op); });
+      slow_paths_.Post([ctx = std::move(ctx), change = std::move(change), from_load] { from_load(ctx, change); });
     });
   } catch (...) {  // the commit could not be handed over, or its completion failed
     finish({}, std::current_exception());
@@ -294,22 +299,20 @@ Reply RewardsApp::Enroll(const EnrollInput& in, const RequestContext& ctx) {
   });
 }
 
-RewardsApp::Operation RewardsApp::EarnOp(const EarnInput& in) {
-  return [in](Account& a, const LoadResult& loaded, int&) -> nlohmann::json {
-    if (loaded.order) {
-      throw ProblemError(Problem::Make(409, "order_already_earned",
-                                       "order " + in.purchase.order_id + " has already earned points"));
-    }
-    return a.Earn(in.purchase, in.occurred_ms);
-  };
+RewardsApp::Change RewardsApp::EarnChange(const EarnInput& in) {
+  return {{in.purchase.order_id, "", "", true}, 201, [in](Account& a, const LoadResult& loaded, int&) -> nlohmann::json {
+            if (loaded.order) {
+              throw ProblemError(Problem::Make(409, "order_already_earned",
+                                               "order " + in.purchase.order_id + " has already earned points"));
+            }
+            return a.Earn(in.purchase, in.occurred_ms);
+          }};
 }
 
-Reply RewardsApp::Earn(const EarnInput& in, const RequestContext& ctx) {
-  return Mutate(ctx, {in.purchase.order_id, "", "", true}, MemberRequirement::kMustExist, 201, EarnOp(in));
-}
+Reply RewardsApp::Earn(const EarnInput& in, const RequestContext& ctx) { return Mutate(ctx, EarnChange(in)); }
 
 void RewardsApp::EarnAsync(const EarnInput& in, RequestContext ctx, ReplyCallback done) {
-  MutateAsync(std::move(ctx), {in.purchase.order_id, "", "", true}, 201, EarnOp(in), std::move(done));
+  MutateAsync(std::move(ctx), EarnChange(in), std::move(done));
 }
 
 Reply RewardsApp::Bonus(const BonusInput& in, const RequestContext& ctx) {
@@ -324,64 +327,56 @@ Reply RewardsApp::Bonus(const BonusInput& in, const RequestContext& ctx) {
 
 // A redemption's or hold's id is drawn per attempt of the operation: only the committed one is
 // ever seen.
-RewardsApp::Operation RewardsApp::RedeemOp(const RedeemInput& in) {
-  return [in](Account& a, const LoadResult&, int&) {
-    return a.Redeem(ShortId("rdm_"), in.points, in.reward_id, in.order_id, in.channel);
-  };
+RewardsApp::Change RewardsApp::RedeemChange(const RedeemInput& in) {
+  return {{}, 201, [in](Account& a, const LoadResult&, int&) {
+            return a.Redeem(ShortId("rdm_"), in.points, in.reward_id, in.order_id, in.channel);
+          }};
 }
 
-Reply RewardsApp::Redeem(const RedeemInput& in, const RequestContext& ctx) {
-  return Mutate(ctx, {}, MemberRequirement::kMustExist, 201, RedeemOp(in));
-}
+Reply RewardsApp::Redeem(const RedeemInput& in, const RequestContext& ctx) { return Mutate(ctx, RedeemChange(in)); }
 
 void RewardsApp::RedeemAsync(const RedeemInput& in, RequestContext ctx, ReplyCallback done) {
-  MutateAsync(std::move(ctx), {}, 201, RedeemOp(in), std::move(done));
+  MutateAsync(std::move(ctx), RedeemChange(in), std::move(done));
 }
 
-RewardsApp::Operation RewardsApp::HoldOp(const HoldInput& in) {
-  return [in](Account& a, const LoadResult&, int&) {
-    return a.Hold(ShortId("hld_"), in.points, in.channel, in.store_id, in.ttl_seconds);
-  };
+RewardsApp::Change RewardsApp::HoldChange(const HoldInput& in) {
+  return {{}, 201, [in](Account& a, const LoadResult&, int&) {
+            return a.Hold(ShortId("hld_"), in.points, in.channel, in.store_id, in.ttl_seconds);
+          }};
 }
 
-Reply RewardsApp::Hold(const HoldInput& in, const RequestContext& ctx) {
-  return Mutate(ctx, {}, MemberRequirement::kMustExist, 201, HoldOp(in));
-}
+Reply RewardsApp::Hold(const HoldInput& in, const RequestContext& ctx) { return Mutate(ctx, HoldChange(in)); }
 
 void RewardsApp::HoldAsync(const HoldInput& in, RequestContext ctx, ReplyCallback done) {
-  MutateAsync(std::move(ctx), {}, 201, HoldOp(in), std::move(done));
+  MutateAsync(std::move(ctx), HoldChange(in), std::move(done));
 }
 
-RewardsApp::Operation RewardsApp::CaptureOp(const std::string& hold_id) {
-  return [hold_id](Account& a, const LoadResult& loaded, int&) {
-    std::optional<nlohmann::json> rec;
-    if (loaded.hold) rec = nlohmann::json::parse(*loaded.hold);
-    return a.Capture(hold_id, ShortId("rdm_"), rec);
-  };
+RewardsApp::Change RewardsApp::CaptureChange(const std::string& hold_id) {
+  return {{"", "", hold_id}, 200, [hold_id](Account& a, const LoadResult& loaded, int&) {
+            return a.Capture(hold_id, ShortId("rdm_"), HoldRecord(loaded));
+          }};
 }
 
 Reply RewardsApp::Capture(const std::string& hold_id, const RequestContext& ctx) {
-  return Mutate(ctx, {"", "", hold_id}, MemberRequirement::kMustExist, 200, CaptureOp(hold_id));
+  return Mutate(ctx, CaptureChange(hold_id));
 }
 
 void RewardsApp::CaptureAsync(const std::string& hold_id, RequestContext ctx, ReplyCallback done) {
-  MutateAsync(std::move(ctx), {"", "", hold_id}, 200, CaptureOp(hold_id), std::move(done));
+  MutateAsync(std::move(ctx), CaptureChange(hold_id), std::move(done));
 }
 
-RewardsApp::Operation RewardsApp::ReleaseOp(const std::string& hold_id) {
-  return [hold_id](Account& a, const LoadResult& loaded, int&) {
-    std::optional<nlohmann::json> rec;
-    if (loaded.hold) rec = nlohmann::json::parse(*loaded.hold);
-    return a.Release(hold_id, rec);
-  };
+RewardsApp::Change RewardsApp::ReleaseChange(const std::string& hold_id) {
+  return {{"", "", hold_id}, 200, [hold_id](Account& a, const LoadResult& loaded, int&) {
+            return a.Release(hold_id, HoldRecord(loaded));
+          }};
 }
 
 Reply RewardsApp::Release(const std::string& hold_id, const RequestContext& ctx) {
-  return Mutate(ctx, {"", "", hold_id}, MemberRequirement::kMustExist, 200, ReleaseOp(hold_id));
+  return Mutate(ctx, ReleaseChange(hold_id));
 }
 
 void RewardsApp::ReleaseAsync(const std::string& hold_id, RequestContext ctx, ReplyCallback done) {
-  MutateAsync(std::move(ctx), {"", "", hold_id}, 200, ReleaseOp(hold_id), std::move(done));
+  MutateAsync(std::move(ctx), ReleaseChange(hold_id), std::move(done));
 }
 
 Reply RewardsApp::ReverseRefund(const RefundInput& in, const RequestContext& ctx) {

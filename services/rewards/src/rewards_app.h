@@ -138,15 +138,24 @@ class RewardsApp {
 
   Reply Mutate(const RequestContext& ctx, const Lookup& lookup, MemberRequirement requirement, int success_status,
                const Operation& op);
-  // Mutate of a cacheable operation (the member must exist) without waiting on the cached path's
-  // commit; see RedeemAsync.
-  void MutateAsync(RequestContext ctx, const Lookup& lookup, int success_status, Operation op, ReplyCallback done);
-  // The operations as values, owning what they capture (an asynchronous one outlives its caller).
-  static Operation EarnOp(const EarnInput& in);
-  static Operation RedeemOp(const RedeemInput& in);
-  static Operation HoldOp(const HoldInput& in);
-  static Operation CaptureOp(const std::string& hold_id);
-  static Operation ReleaseOp(const std::string& hold_id);
+  // A change of a member that must exist, with everything its synchronous and asynchronous
+  // entry points share: what it looks up besides the state, its success status, and the
+  // operation, which owns what it captures (an asynchronous one outlives its caller).
+  struct Change {
+    Lookup lookup;
+    int success_status;
+    Operation op;
+  };
+  static Change EarnChange(const EarnInput& in);
+  static Change RedeemChange(const RedeemInput& in);
+  static Change HoldChange(const HoldInput& in);
+  static Change CaptureChange(const std::string& hold_id);
+  static Change ReleaseChange(const std::string& hold_id);
+  Reply Mutate(const RequestContext& ctx, const Change& change) {
+    return Mutate(ctx, change.lookup, MemberRequirement::kMustExist, change.success_status, change.op);
+  }
+  // Mutate of a Change without waiting on the cached path's commit; see RedeemAsync.
+  void MutateAsync(RequestContext ctx, Change change, ReplyCallback done);
 
   // Mutate after its cached attempt: load (beginning the idempotent request), apply, commit,
   // retried from the load on a conflict.
