@@ -55,6 +55,37 @@ TEST(RedisPipeline, CommandsAndScriptsAnswerTheirOwnCallbacks) {
   EXPECT_THROW(std::rethrow_exception(error), DependencyError);
 }
 
+// Commands are written in Redis's wire format by the pipeline itself: keys and arguments must
+// arrive byte for byte (empty, CR LF inside, 100 000 bytes), also when a NOSCRIPT answer makes
+// the pipeline rewrite EVALSHA as EVAL.
+TEST(RedisPipeline, KeysAndArgumentsArriveByteForByteBeforeAndAfterNoscript) {
+  RedisServer server;
+  RedisPipeline pipeline(OptionsFor(server.Url()));
+  LuaScript echo("echo", "return {KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], #ARGV}");
+  const std::vector<std::string> keys = {"k\r\n1", "{tag}:2"};
+  const std::vector<std::string> args = {"", "bulk $3\r\nfoo\r\n", std::string(100000, 'x')};
+  auto eval = [&] {
+    std::promise<std::pair<RedisValue, std::exception_ptr>> p;
+    pipeline.Eval(echo, keys, args, [&p](RedisValue v, std::exception_ptr e) { p.set_value({std::move(v), e}); });
+    return p.get_future().get();
+  };
+  for (int round = 0; round < 2; ++round) {
+    if (round == 1) Call(pipeline, {"SCRIPT", "FLUSH"});
+    auto [v, error] = eval();
+    ASSERT_FALSE(error) << "round " << round;
+    ASSERT_EQ(v.elements.size(), 6u);
+    EXPECT_EQ(v.elements[0].AsString(), keys[0]);
+    EXPECT_EQ(v.elements[1].AsString(), keys[1]);
+    EXPECT_EQ(v.elements[2].AsString(), args[0]);
+    EXPECT_EQ(v.elements[3].AsString(), args[1]);
+    EXPECT_EQ(v.elements[4].AsString(), args[2]);
+    EXPECT_EQ(v.elements[5].AsInt(), 3);
+  }
+  // A plain command with the same kinds of arguments.
+  EXPECT_EQ(Call(pipeline, {"SET", "", args[2]}).first.AsString(), "OK");
+  EXPECT_EQ(Call(pipeline, {"STRLEN", ""}).first.AsInt(), 100000);
+}
+
 TEST(RedisPipeline, ManyThreadsGetTheirOwnRepliesInOrder) {
   RedisServer server;
   RedisPipeline pipeline(OptionsFor(server.Url()));

@@ -157,8 +157,12 @@ class RedisPipeline {
 
  private:
   struct Item {
-    std::vector<std::string> args;
+    // The command in Redis's wire format, formatted by the submitting thread so that the
+    // pipeline's thread only copies bytes into its output buffer.
+    std::string command;
     const LuaScript* script = nullptr;  // Eval: NOSCRIPT handling and error mapping
+    size_t argc = 0;                    // Eval: arguments in `command`
+    size_t after_sha = 0;               // Eval: where the arguments after the script's SHA1 begin
     Callback done;
   };
   void Submit(Item item);
