@@ -22,15 +22,27 @@ std::string FormatRfc3339(TimePoint t) {
   const auto day = floor<days>(t);
   const year_month_day ymd{day};
   const hh_mm_ss hms{t - day};
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ldZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
-                static_cast<long>(hms.seconds().count()));
-  std::string out(buf);
-  char frac[8];
-  std::snprintf(frac, sizeof frac, ".%03ld", static_cast<long>(hms.subseconds().count()));
-  out.insert(out.size() - 1, frac);
+  const int year = static_cast<int>(ymd.year());
+  if (year < 0 || year > 9999) {  // outside what four digits hold: the general (slower) form
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ld.%03ldZ", year, static_cast<unsigned>(ymd.month()),
+                  static_cast<unsigned>(ymd.day()), static_cast<long>(hms.hours().count()),
+                  static_cast<long>(hms.minutes().count()), static_cast<long>(hms.seconds().count()),
+                  static_cast<long>(hms.subseconds().count()));
+    return buf;
+  }
+  // Every event carries one of these: written digit by digit (snprintf was most of its cost).
+  std::string out = "0000-00-00T00:00:00.000Z";
+  auto put = [&out](size_t pos, long value, int digits) {
+    for (int i = digits - 1; i >= 0; --i, value /= 10) out[pos + static_cast<size_t>(i)] = static_cast<char>('0' + value % 10);
+  };
+  put(0, year, 4);
+  put(5, static_cast<long>(static_cast<unsigned>(ymd.month())), 2);
+  put(8, static_cast<long>(static_cast<unsigned>(ymd.day())), 2);
+  put(11, static_cast<long>(hms.hours().count()), 2);
+  put(14, static_cast<long>(hms.minutes().count()), 2);
+  put(17, static_cast<long>(hms.seconds().count()), 2);
+  put(20, static_cast<long>(hms.subseconds().count()), 3);
   return out;
 }
 

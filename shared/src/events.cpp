@@ -53,7 +53,9 @@ std::string EventEnvelope::Dump() const {
   if (member_seq) out += ",\"member_seq\":" + std::to_string(*member_seq);
   out += ",\"occurred_at\":";
   AppendJsonString(out, occurred_at);
-  out += ",\"payload\":" + payload.dump() + ",\"schema_version\":" + std::to_string(schema_version) + ",\"source\":";
+  out += ",\"payload\":";
+  AppendJson(out, payload);
+  out += ",\"schema_version\":" + std::to_string(schema_version) + ",\"source\":";
   AppendJsonString(out, source);
   out += ",\"type\":";
   AppendJsonString(out, type);

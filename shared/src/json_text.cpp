@@ -1,5 +1,8 @@
 #include "tessera/json_text.h"
 
+#include <charconv>
+#include <nlohmann/json.hpp>
+
 namespace tessera {
 
 namespace {
@@ -41,6 +44,58 @@ void AppendJsonStrings(std::string& out, const std::vector<std::string>& items) 
     AppendJsonString(out, items[i]);
   }
   out.push_back(']');
+}
+
+namespace {
+template <typename Int>
+void AppendInt(std::string& out, Int v) {
+  char buf[24];
+  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  out.append(buf, static_cast<size_t>(end - buf));
+}
+}  // namespace
+
+void AppendJson(std::string& out, const nlohmann::json& value) {
+  using Type = nlohmann::json::value_t;
+  switch (value.type()) {
+    case Type::null: out.append("null"); return;
+    case Type::boolean: out.append(value.get_ref<const bool&>() ? "true" : "false"); return;
+    case Type::number_integer: AppendInt(out, value.get_ref<const nlohmann::json::number_integer_t&>()); return;
+    case Type::number_unsigned: AppendInt(out, value.get_ref<const nlohmann::json::number_unsigned_t&>()); return;
+    case Type::string: AppendJsonString(out, value.get_ref<const std::string&>()); return;
+    case Type::object: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& [k, v] : value.get_ref<const nlohmann::json::object_t&>()) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendJsonString(out, k);
+        out.push_back(':');
+        AppendJson(out, v);
+      }
+      out.push_back('}');
+      return;
+    }
+    case Type::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& v : value.get_ref<const nlohmann::json::array_t&>()) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendJson(out, v);
+      }
+      out.push_back(']');
+      return;
+    }
+    default:  // floating point, binary, discarded: as nlohmann writes them
+      out.append(value.dump());
+  }
+}
+
+std::string JsonText(const nlohmann::json& value) {
+  std::string out;
+  AppendJson(out, value);
+  return out;
 }
 
 }  // namespace tessera

@@ -8,6 +8,10 @@ namespace {
 TEST(Rfc3339, FormatsUtcWithMilliseconds) {
   EXPECT_EQ(FormatRfc3339(FromUnixMillis(0)), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(FormatRfc3339(FromUnixMillis(1795329804123)), "2026-11-22T06:43:24.123Z");
+  EXPECT_EQ(FormatRfc3339(FromUnixMillis(1795395599009)), "2026-11-23T00:59:59.009Z");
+  EXPECT_EQ(FormatRfc3339(FromUnixMillis(253402300799999)), "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339(FromUnixMillis(253402300800000)), "10000-01-01T00:00:00.000Z");  // past four digits
+  EXPECT_EQ(FormatRfc3339(FromUnixMillis(-1)), "1969-12-31T23:59:59.999Z");
 }
 
 TEST(Rfc3339, ParsesZuluOffsetsAndFractions) {

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace tessera {
 namespace {
 
@@ -71,6 +73,37 @@ TEST(JsonText, WritesWhatNlohmannWrites) {
   std::string arr;
   AppendJsonStrings(arr, samples);
   EXPECT_EQ(arr, nlohmann::json(samples).dump());
+}
+
+// Events, ledger records and idempotent answers are written with AppendJson and read back, or
+// compared, as nlohmann writes them: the two must agree byte for byte.
+TEST(JsonText, WritesWholeDocumentsAsDumpDoes) {
+  const std::vector<nlohmann::json> samples = {
+      nullptr,
+      true,
+      false,
+      0,
+      -1,
+      std::numeric_limits<int64_t>::min(),
+      std::numeric_limits<int64_t>::max(),
+      std::numeric_limits<uint64_t>::max(),
+      1.5,
+      -0.25,
+      1e300,
+      "text with \"quotes\", \\ and \u0001",
+      nlohmann::json::array(),
+      nlohmann::json::object(),
+      nlohmann::json::parse(R"({"balances":{"available":999999,"held":0,"lifetime":1000000,"pending":0,)"
+                            R"("qualifying":1000000,"tier":"gold"},"member_id":"m-1","member_seq":4,"points":1,)"
+                            R"("redemption_id":"rdm_zd4p2vk69etrpkc0","status":"completed",)"
+                            R"("nested":[[],[{}],[1,-2,3.5,null,true,"x"]],"unicode":"日本語 ü","z":{"a":{"b":[]}}})"),
+  };
+  for (const auto& j : samples) {
+    EXPECT_EQ(JsonText(j), j.dump()) << j.dump();
+    std::string appended = "prefix:";
+    AppendJson(appended, j);
+    EXPECT_EQ(appended, "prefix:" + j.dump());
+  }
 }
 }  // namespace
 }  // namespace tessera

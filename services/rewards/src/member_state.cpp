@@ -85,7 +85,10 @@ std::string MemberState::ToJson() const {
     out += ']';
   }
   str(out, "],\"m\":", member_id);
-  if (!profile.is_null() && !profile.empty()) out += ",\"prof\":" + profile.dump();
+  if (!profile.is_null() && !profile.empty()) {
+    out += ",\"prof\":";
+    AppendJson(out, profile);
+  }
   out += ",\"q\":{";
   bool first = true;
   for (const auto& [day, points] : qualifying_days) {

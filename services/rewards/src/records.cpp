@@ -4,6 +4,8 @@
 #include <span>
 #include <string_view>
 
+#include "tessera/json_text.h"
+
 namespace tessera::rewards {
 
 namespace {
@@ -59,7 +61,7 @@ bool IsAllocations(RecordKind kind, size_t field) { return kind == RecordKind::k
 
 std::string EncodeRecord(RecordKind kind, const nlohmann::json& record) {
   const auto fields = FieldsOf(kind);
-  if (!record.is_object()) return record.dump();
+  if (!record.is_object()) return JsonText(record);
   nlohmann::json values = nlohmann::json::array();
   size_t used = 0, last = 0;
   for (size_t i = 0; i < fields.size(); ++i) {
@@ -69,22 +71,22 @@ std::string EncodeRecord(RecordKind kind, const nlohmann::json& record) {
       continue;
     }
     ++used;
-    if (!fields[i].default_json.empty() && it->dump() == fields[i].default_json) {
+    if (!fields[i].default_json.empty() && JsonText(*it) == fields[i].default_json) {
       values.push_back(nullptr);
       continue;
     }
     if (IsAllocations(kind, i)) {
       nlohmann::json flat = Flattened(*it);
-      if (flat.is_null()) return record.dump();  // not lot triples: keep the object
+      if (flat.is_null()) return JsonText(record);  // not lot triples: keep the object
       values.push_back(std::move(flat));
     } else {
       values.push_back(*it);
     }
     last = i + 1;
   }
-  if (used != record.size()) return record.dump();  // a field outside the list: keep the object
+  if (used != record.size()) return JsonText(record);  // a field outside the list: keep the object
   values.erase(values.begin() + static_cast<std::ptrdiff_t>(last), values.end());  // trailing absents
-  return values.dump();
+  return JsonText(values);
 }
 
 nlohmann::json DecodeRecord(RecordKind kind, const std::string& stored) {
