@@ -123,21 +123,24 @@ size_t OutboxRelay::ReadAndPublish() {
       const std::string& id = entry.elements.at(0).AsString();
       const auto& fields = entry.elements.at(1).elements;
       ++n;
-      std::string topic, key, value;
+      static const std::string kNone;
+      const std::string* topic = &kNone;  // point into the reply: an event is copied once, by the producer
+      const std::string* key = &kNone;
+      const std::string* value = &kNone;
       for (size_t i = 0; i + 1 < fields.size(); i += 2) {
         const std::string& f = fields[i].AsString();
-        if (f == "topic") topic = fields[i + 1].AsString();
-        else if (f == "key") key = fields[i + 1].AsString();
-        else if (f == "value") value = fields[i + 1].AsString();
+        if (f == "topic") topic = &fields[i + 1].AsString();
+        else if (f == "key") key = &fields[i + 1].AsString();
+        else if (f == "value") value = &fields[i + 1].AsString();
       }
       cursor_[stream] = id;
-      if (topic.empty()) {
+      if (topic->empty()) {
         logger_.Error("outbox entry without a topic dropped", {{"stream", stream}, {"id", id}});
         pool_.Command({"XDEL", stream, id});
         continue;
       }
       in_flight_++;
-      publisher_.Publish(topic, key, value, [this, stream, id](const std::string& error) {
+      publisher_.Publish(*topic, *key, *value, [this, stream, id](const std::string& error) {
         std::lock_guard lock(completions_mu_);
         completions_.push_back({stream, id, error});
       });

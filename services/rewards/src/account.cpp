@@ -315,13 +315,13 @@ nlohmann::json Account::Redeem(const std::string& redemption_id, int64_t points,
   nlohmann::json payload = {{"redemption_id", redemption_id}, {"points", points}};
   if (!reward_id.empty()) payload["reward_id"] = reward_id;
   if (!order_id.empty()) payload["order_id"] = order_id;
-  Emit("points.redeemed", -points, channel, redemption_id, payload);
-  records_.redemptions[redemption_id] = RedemptionRecord(std::move(allocations), "");
   nlohmann::json body = payload;
+  Emit("points.redeemed", -points, channel, redemption_id, std::move(payload));
+  records_.redemptions[redemption_id] = RedemptionRecord(std::move(allocations), "");
   body["member_id"] = s_.member_id;
   body["status"] = "completed";
   body["member_seq"] = s_.seq;
-  body["balances"] = Balances();
+  body["balances"] = changes_.back().balances;  // nothing changed since the event's
   return body;
 }
 

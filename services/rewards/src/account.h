@@ -77,6 +77,8 @@ class Account {
   nlohmann::json Balances() const;
 
   const std::vector<Change>& changes() const { return changes_; }
+  // The changes, handed over (changes() is empty afterwards).
+  std::vector<Change> TakeChanges() { return std::move(changes_); }
   const Records& records() const { return records_; }
   // Earliest instant at which Settle() has something to do (nullopt: nothing scheduled).
   std::optional<int64_t> NextDue() const;

@@ -10,6 +10,7 @@
 #include "tessera/errors.h"
 #include "tessera/events.h"
 #include "tessera/http_types.h"
+#include "tessera/json_text.h"
 #include "tessera/keys.h"
 
 namespace tessera::rewards {
@@ -82,7 +83,7 @@ CommitRequest RewardsApp::Apply(const RequestContext& ctx, const LoadResult& loa
   const std::string occurred = FormatMs(now_ms);
   // Entries (compact, ledger_entry.h) and envelopes (EventEnvelope::Dump) are written as text:
   // building and dumping two JSON trees per change was a tenth of a redemption's CPU.
-  for (const auto& ch : account.changes()) {
+  for (auto& ch : account.TakeChanges()) {
     const std::string& channel = ch.channel.empty() ? ctx.channel : ch.channel;
     c.ledger_entries.emplace_back(ch.seq, EncodeLedgerEntry({ch.type, ch.points, ch.total_after, ch.available_after,
                                                              channel, ch.reference, now_ms}));
@@ -97,19 +98,19 @@ CommitRequest RewardsApp::Apply(const RequestContext& ctx, const LoadResult& loa
     e.source = "tessera-rewards";
     e.correlation_id = ctx.correlation_id;
     e.causation_id = ctx.causation_id;
-    e.payload = ch.payload;
+    e.payload = std::move(ch.payload);
     e.payload["entry_id"] = LedgerEntryId(ctx.member_id, ch.seq);
-    e.payload["balances"] = ch.balances;
+    e.payload["balances"] = std::move(ch.balances);
     c.events.push_back(e.Dump());
   }
   for (const auto& [k, v] : account.records().orders) c.orders.emplace_back(k, EncodeRecord(RecordKind::kOrder, v));
   for (const auto& [k, v] : account.records().redemptions) {
     c.redemptions.emplace_back(k, EncodeRecord(RecordKind::kRedemption, v));
   }
-  for (const auto& [k, v] : account.records().holds) c.holds.emplace_back(k, v.dump());
+  for (const auto& [k, v] : account.records().holds) c.holds.emplace_back(k, JsonText(v));
   c.due_changed = !loaded.state || due_before != c.due_ms;  // the index moves only when due does
   c.response_status = status;
-  c.response_body = body.dump();
+  c.response_body = JsonText(body);
   return c;
 }
 
