@@ -60,7 +60,7 @@ void OutboxRelay::Loop() {
   while (running_.load()) {
     try {
       if (std::chrono::steady_clock::now() >= next_renew_) RenewLeases();
-      ApplyCompletions();
+      ApplyCompletions(false);
       if (owned_.empty() || in_flight_.load() >= options_.max_in_flight) {
         std::this_thread::sleep_for(options_.block);
         continue;
@@ -149,12 +149,15 @@ size_t OutboxRelay::ReadAndPublish() {
   return n;
 }
 
-void OutboxRelay::ApplyCompletions() {
+void OutboxRelay::ApplyCompletions(bool force) {
   std::vector<Completion> done;
+  const auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(completions_mu_);
+    if (!force && now < next_delete_ && completions_.size() < options_.delete_batch) return;
     done.swap(completions_);
   }
+  next_delete_ = now + options_.delete_interval;
   if (done.empty()) return;
   std::map<std::string, std::vector<std::string>> acked;
   for (const auto& c : done) {
