@@ -356,17 +356,24 @@ void RedisPipeline::Command(std::vector<std::string> args, Callback done) {
 
 void RedisPipeline::Eval(const LuaScript& script, const std::vector<std::string>& keys,
                          const std::vector<std::string>& args, Callback done) {
+  const std::vector<std::string_view> key_views(keys.begin(), keys.end());
+  const std::vector<std::string_view> arg_views(args.begin(), args.end());
+  Eval(script, key_views, arg_views, std::move(done));
+}
+
+void RedisPipeline::Eval(const LuaScript& script, std::span<const std::string_view> keys,
+                         std::span<const std::string_view> args, Callback done) {
   const size_t argc = 3 + keys.size() + args.size();
   size_t bytes = 96;
-  for (const auto& k : keys) bytes += k.size() + 16;
-  for (const auto& a : args) bytes += a.size() + 16;
+  for (const auto k : keys) bytes += k.size() + 16;
+  for (const auto a : args) bytes += a.size() + 16;
   Item item{ArrayHeader(argc, bytes), &script, argc, 0, std::move(done)};
   AppendBulk(item.command, "EVALSHA");
   AppendBulk(item.command, script.sha1());
   item.after_sha = item.command.size();
   AppendBulk(item.command, std::to_string(keys.size()));
-  for (const auto& k : keys) AppendBulk(item.command, k);
-  for (const auto& a : args) AppendBulk(item.command, a);
+  for (const auto k : keys) AppendBulk(item.command, k);
+  for (const auto a : args) AppendBulk(item.command, a);
   Submit(std::move(item));
 }
 

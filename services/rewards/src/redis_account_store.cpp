@@ -80,29 +80,27 @@ LoadResult RedisAccountStore::Load(const LoadRequest& r) {
   return out;
 }
 
-RedisAccountStore::ScriptCall RedisAccountStore::CommitCall(const CommitRequest& r) {
-  ScriptCall call;
-  std::vector<std::string>& args = call.args;
+RedisAccountStore::CommitCall::CommitCall(const CommitRequest& r) {
   args.reserve(16 + 2 * r.ledger_entries.size() + r.events.size() +
                2 * (r.orders.size() + r.redemptions.size() + r.holds.size()));
-  args.push_back(std::to_string(r.expected_version));
-  args.push_back(std::to_string(r.new_seq));
-  args.push_back(r.state ? *r.state : "");
-  args.push_back(!r.due_changed ? "" : r.due_ms ? std::to_string(*r.due_ms) : "-");
+  args.push_back(Own(std::to_string(r.expected_version)));
+  args.push_back(Own(std::to_string(r.new_seq)));
+  args.push_back(r.state ? std::string_view(*r.state) : "");
+  args.push_back(!r.due_changed ? "" : r.due_ms ? Own(std::to_string(*r.due_ms)) : "-");
   args.push_back(r.member_id);
-  args.push_back(r.idempotency ? r.idempotency->request_hash : "");
-  args.push_back(std::to_string(r.response_status));
+  args.push_back(r.idempotency ? std::string_view(r.idempotency->request_hash) : "");
+  args.push_back(Own(std::to_string(r.response_status)));
   args.push_back(r.response_body);
-  args.push_back(std::to_string(r.ledger_online_entries));
-  args.push_back(std::to_string(r.ledger_entries.size()));
-  args.push_back(std::to_string(r.events.size()));
-  args.push_back(std::to_string(r.orders.size()));
-  args.push_back(std::to_string(r.redemptions.size()));
-  args.push_back(std::to_string(r.holds.size()));
+  args.push_back(Own(std::to_string(r.ledger_online_entries)));
+  args.push_back(Own(std::to_string(r.ledger_entries.size())));
+  args.push_back(Own(std::to_string(r.events.size())));
+  args.push_back(Own(std::to_string(r.orders.size())));
+  args.push_back(Own(std::to_string(r.redemptions.size())));
+  args.push_back(Own(std::to_string(r.holds.size())));
   args.push_back(r.marked_in_flight ? "0" : "1");
   args.push_back(r.require_new_order);
   for (const auto& [seq, json] : r.ledger_entries) {
-    args.push_back(std::to_string(seq));
+    args.push_back(Own(std::to_string(seq)));
     args.push_back(json);
   }
   for (const auto& e : r.events) args.push_back(e);
@@ -112,17 +110,16 @@ RedisAccountStore::ScriptCall RedisAccountStore::CommitCall(const CommitRequest&
       args.push_back(json);
     }
   }
-  const std::string state_key = StateKey(r.member_id);
-  call.keys = {state_key,
-               Key(r.member_id, "ledger"),
-               Key(r.member_id, "orders"),
-               Key(r.member_id, "redemptions"),
-               Key(r.member_id, "holds"),
-               DueKey(MemberBucket(r.member_id)),
-               OutboxStream(Tag(r.member_id), "rewards"),
-               r.idempotency ? r.idempotency->key : state_key,
-               Key(r.member_id, "meta")};
-  return call;
+  const std::string_view state_key = Own(StateKey(r.member_id));
+  keys = {state_key,
+          Own(Key(r.member_id, "ledger")),
+          Own(Key(r.member_id, "orders")),
+          Own(Key(r.member_id, "redemptions")),
+          Own(Key(r.member_id, "holds")),
+          Own(DueKey(MemberBucket(r.member_id))),
+          Own(OutboxStream(Tag(r.member_id), "rewards")),
+          r.idempotency ? std::string_view(r.idempotency->key) : state_key,
+          Own(Key(r.member_id, "meta"))};
 }
 
 CommitResult RedisAccountStore::ParseCommit(const RedisValue& v) {
@@ -134,13 +131,14 @@ CommitResult RedisAccountStore::ParseCommit(const RedisValue& v) {
 }
 
 CommitResult RedisAccountStore::Commit(const CommitRequest& r) {
-  const ScriptCall call = CommitCall(r);
-  return ParseCommit(pool_.Eval(CommitScript(), call.keys, call.args));
+  const CommitCall call(r);
+  return ParseCommit(pool_.Eval(CommitScript(), {call.keys.begin(), call.keys.end()},
+                                {call.args.begin(), call.args.end()}));
 }
 
 void RedisAccountStore::CommitAsync(const CommitRequest& r, CommitCallback done) {
   if (!pipeline_) return AccountStore::CommitAsync(r, std::move(done));
-  const ScriptCall call = CommitCall(r);
+  const CommitCall call(r);
   pipeline_->Eval(CommitScript(), call.keys, call.args,
                   [done = std::move(done)](RedisValue reply, std::exception_ptr error) {
                     if (error) return done({}, error);

@@ -2,6 +2,9 @@
 // (docs/rewards.md lists them); a commit is one Lua script (lua/commit.lua). Thread-safe.
 #pragma once
 
+#include <deque>
+#include <string_view>
+
 #include "account_store.h"
 #include "tessera/redis.h"
 
@@ -34,10 +37,20 @@ class RedisAccountStore final : public AccountStore {
   static std::string DueKey(int bucket);
 
  private:
-  struct ScriptCall {
-    std::vector<std::string> keys, args;
+  // commit.lua's keys and arguments: views of the request's strings and of the few this object
+  // makes (key names, numbers), so a commit's events and records are copied once, into the
+  // command. Valid while both live; it does not move (the views point into it).
+  class CommitCall {
+   public:
+    explicit CommitCall(const CommitRequest& request);
+    CommitCall(const CommitCall&) = delete;
+    CommitCall& operator=(const CommitCall&) = delete;
+    std::vector<std::string_view> keys, args;
+
+   private:
+    std::string_view Own(std::string value) { return made_.emplace_back(std::move(value)); }
+    std::deque<std::string> made_;  // a deque: adding never moves what views already point at
   };
-  static ScriptCall CommitCall(const CommitRequest& request);
   static CommitResult ParseCommit(const RedisValue& reply);
 
   RedisPool& pool_;

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -153,6 +154,10 @@ class RedisPipeline {
   // As RedisPool::Eval: EVALSHA, resent as EVAL with the source on NOSCRIPT (nothing ran);
   // an error reply becomes the error (UnavailableError if transient, else DependencyError).
   void Eval(const LuaScript& script, const std::vector<std::string>& keys, const std::vector<std::string>& args,
+            Callback done);
+  // The same with views: they need to live only until this returns (it formats them at once),
+  // so a caller can pass its own strings without copying them first.
+  void Eval(const LuaScript& script, std::span<const std::string_view> keys, std::span<const std::string_view> args,
             Callback done);
 
  private:
