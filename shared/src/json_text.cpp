@@ -11,10 +11,20 @@ bool NeedsEscape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
 
 void AppendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out.reserve(out.size() + s.size() + 2);
+  size_t i = 0;
+  while (i < s.size() && !NeedsEscape(static_cast<unsigned char>(s[i]))) ++i;
+  if (i == s.size()) {  // the common case: nothing to escape, one append
+    const size_t at = out.size();
+    out.resize(at + s.size() + 2);
+    out[at] = '"';
+    s.copy(out.data() + at + 1, s.size());
+    out[at + s.size() + 1] = '"';
+    return;
+  }
+  out.reserve(out.size() + s.size() + 8);
   out.push_back('"');
   size_t run = 0;  // start of the characters not yet appended; they need no escape
-  for (size_t i = 0; i < s.size(); ++i) {
+  for (; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (!NeedsEscape(c)) continue;
     out.append(s.data() + run, i - run);
