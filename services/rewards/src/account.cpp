@@ -11,6 +11,16 @@ namespace {
 [[noreturn]] void Refuse(int status, const std::string& code, const std::string& detail) {
   throw ProblemError(Problem::Make(status, code, detail));
 }
+
+// [lot_id, points, expires_ms], as a redemption or hold record lists what it took.
+nlohmann::json AllocationJson(const Allocation& a) {
+  nlohmann::json::array_t v;
+  v.reserve(3);
+  v.emplace_back(a.lot_id);
+  v.emplace_back(a.points);
+  v.emplace_back(a.expires_ms);
+  return nlohmann::json(std::move(v));
+}
 }  // namespace
 
 std::string FormatMs(int64_t ms) { return FormatRfc3339(FromUnixMillis(ms)); }
@@ -18,13 +28,17 @@ std::string FormatMs(int64_t ms) { return FormatRfc3339(FromUnixMillis(ms)); }
 Account::Account(MemberState& state, const ProgramRules& rules, int64_t now_ms)
     : s_(state), rules_(rules), now_(now_ms) {}
 
+// Hot-path objects are filled key by key: nlohmann's initializer-list form first builds a
+// two-element array per key (an allocation each), then converts it.
 nlohmann::json Account::Balances() const {
-  return {{"available", s_.Available()},
-          {"pending", s_.Pending()},
-          {"held", s_.held},
-          {"lifetime", s_.lifetime},
-          {"qualifying", s_.Qualifying(now_, rules_.qualifying_window_days)},
-          {"tier", s_.tier}};
+  nlohmann::json b = nlohmann::json::object();
+  b["available"] = s_.Available();
+  b["pending"] = s_.Pending();
+  b["held"] = s_.held;
+  b["lifetime"] = s_.lifetime;
+  b["qualifying"] = s_.Qualifying(now_, rules_.qualifying_window_days);
+  b["tier"] = s_.tier;
+  return b;
 }
 
 void Account::Emit(const std::string& type, int64_t points, const std::string& channel,
@@ -311,8 +325,10 @@ nlohmann::json Account::Redeem(const std::string& redemption_id, int64_t points,
   RequireAvailable(points);
   const auto taken = TakeVested(points);
   nlohmann::json allocations = nlohmann::json::array();
-  for (const auto& a : taken) allocations.push_back({a.lot_id, a.points, a.expires_ms});
-  nlohmann::json payload = {{"redemption_id", redemption_id}, {"points", points}};
+  for (const auto& a : taken) allocations.push_back(AllocationJson(a));
+  nlohmann::json payload = nlohmann::json::object();
+  payload["redemption_id"] = redemption_id;
+  payload["points"] = points;
   if (!reward_id.empty()) payload["reward_id"] = reward_id;
   if (!order_id.empty()) payload["order_id"] = order_id;
   nlohmann::json body = payload;
@@ -326,7 +342,10 @@ nlohmann::json Account::Redeem(const std::string& redemption_id, int64_t points,
 }
 
 nlohmann::json Account::RedemptionRecord(nlohmann::json allocations, const std::string& hold_id) const {
-  nlohmann::json r = {{"allocations", std::move(allocations)}, {"status", "completed"}, {"at", now_ / 1000}};
+  nlohmann::json r = nlohmann::json::object();
+  r["allocations"] = std::move(allocations);
+  r["status"] = "completed";
+  r["at"] = now_ / 1000;
   if (!hold_id.empty()) r["hold_id"] = hold_id;
   return r;
 }
@@ -380,7 +399,7 @@ nlohmann::json Account::Capture(const std::string& hold_id, const std::string& r
   s_.holds.erase(it);
   s_.held -= h.points;
   nlohmann::json allocations = nlohmann::json::array();
-  for (const auto& a : h.allocations) allocations.push_back({a.lot_id, a.points, a.expires_ms});
+  for (const auto& a : h.allocations) allocations.push_back(AllocationJson(a));
   Emit("hold.captured", -h.points, h.channel, hold_id,
        {{"hold_id", hold_id}, {"redemption_id", redemption_id}, {"points", h.points}});
   records_.redemptions[redemption_id] = RedemptionRecord(std::move(allocations), hold_id);
