@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# bench/instructions.sh BIN... — instructions per redemption (valgrind callgrind's Ir) of each
+# tessera-rewards binary given, on one seeded Redis and development broker. Instruction counts do
+# not move with the machine's load, so they compare two builds where timed runs on this shared
+# machine cannot (see bench/README.md, session 11). Each binary runs under callgrind with
+# instrumentation off; it is switched on for SECS (10) seconds of wrk -c8 redemptions over 2 000
+# members (while wrk keeps loading it), and Ir over that window is divided by the redemptions
+# it answered. ROUNDS="1 2"
+# repeats the set. Run by hand (needs valgrind and a `make build`); not part of make test/bench.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)"; exit 1; }
+SECS=${SECS:-10}; MEMBERS=2000
+. bench/dev_stack.sh
+SVC_PORT=$(free_port); run_rewards $SVC_PORT "$1"; wait_http "http://127.0.0.1:$SVC_PORT/healthz"
+python3 bench/seed_rewards.py "http://127.0.0.1:$SVC_PORT" $MEMBERS >/dev/null
+kill -TERM $SVC_PID; wait $SVC_PID 2>/dev/null || true
+m() { curl -s http://127.0.0.1:$SVC_PORT/metrics | awk '/^tessera_http_requests_total.*redemptions.*201/ {print $2}'; }
+for round in ${ROUNDS:-1}; do
+for bin in "$@"; do
+  SVC_PORT=$(free_port); OUT=$WORK/cg.$(basename $bin).$round
+  run_rewards $SVC_PORT valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=$OUT.%p "$bin"
+  wait_http "http://127.0.0.1:$SVC_PORT/healthz"
+  MEMBERS=$MEMBERS wrk -t1 -c8 -d3s -s bench/redeem.lua "http://127.0.0.1:$SVC_PORT" >/dev/null  # warm the cache
+  # Instrumentation is switched while load runs: valgrind reads the request only when one of the
+  # program's threads runs, so a switch on an idle service lands late.
+  MEMBERS=$MEMBERS wrk -t1 -c8 -d$((SECS + 4))s -s bench/redeem.lua "http://127.0.0.1:$SVC_PORT" >/dev/null & WRK=$!
+  sleep 1; callgrind_control -i on $SVC_PID >/dev/null; sleep 1; B=$(m)
+  sleep "$SECS"
+  A=$(m); callgrind_control -i off $SVC_PID >/dev/null; sleep 1; A2=$(m); A=$(((A + A2) / 2))
+  wait $WRK
+  kill -TERM $SVC_PID; wait $SVC_PID 2>/dev/null || true
+  IR=$(awk '/^totals:/ {s+=$2} END {print s}' $OUT.*)
+  echo "$(basename $bin) round $round: $((A-B)) redemptions, $IR Ir, $(awk -v i=$IR -v n=$((A-B)) 'BEGIN{printf "%.0f", i/n}') Ir/redemption"
+done; done
