@@ -89,6 +89,19 @@ std::string ArrayHeader(size_t argc, size_t reserve) {
   return out;
 }
 
+// About the bytes `args` take as RESP bulk strings, to reserve them at once.
+template <typename Range>
+size_t BulkBytes(const Range& args) {
+  size_t bytes = 0;
+  for (const auto& a : args) bytes += std::string_view(a).size() + 16;
+  return bytes;
+}
+
+template <typename Range>
+void AppendBulks(std::string& out, const Range& args) {
+  for (const auto& a : args) AppendBulk(out, a);
+}
+
 // What a script's error reply means: UnavailableError when a retry may cure it, else
 // DependencyError.
 std::exception_ptr ScriptFailure(const LuaScript& script, const std::string& error) {
@@ -100,10 +113,8 @@ std::exception_ptr ScriptFailure(const LuaScript& script, const std::string& err
 // `args` in Redis's wire format. hiredis's own formatting (redisAppendCommandArgv) costs several
 // hundred instructions per argument; this is a copy and a length.
 std::string FormatCommand(const std::vector<std::string>& args) {
-  size_t bytes = 16;
-  for (const auto& a : args) bytes += a.size() + 16;
-  std::string out = ArrayHeader(args.size(), bytes);
-  for (const auto& a : args) AppendBulk(out, a);
+  std::string out = ArrayHeader(args.size(), 16 + BulkBytes(args));
+  AppendBulks(out, args);
   return out;
 }
 
@@ -364,16 +375,13 @@ void RedisPipeline::Eval(const LuaScript& script, const std::vector<std::string>
 void RedisPipeline::Eval(const LuaScript& script, std::span<const std::string_view> keys,
                          std::span<const std::string_view> args, Callback done) {
   const size_t argc = 3 + keys.size() + args.size();
-  size_t bytes = 96;
-  for (const auto k : keys) bytes += k.size() + 16;
-  for (const auto a : args) bytes += a.size() + 16;
-  Item item{ArrayHeader(argc, bytes), &script, argc, 0, std::move(done)};
+  Item item{ArrayHeader(argc, 96 + BulkBytes(keys) + BulkBytes(args)), &script, argc, 0, std::move(done)};
   AppendBulk(item.command, "EVALSHA");
   AppendBulk(item.command, script.sha1());
   item.after_sha = item.command.size();
   AppendBulk(item.command, std::to_string(keys.size()));
-  for (const auto k : keys) AppendBulk(item.command, k);
-  for (const auto a : args) AppendBulk(item.command, a);
+  AppendBulks(item.command, keys);
+  AppendBulks(item.command, args);
   Submit(std::move(item));
 }
 
