@@ -22,3 +22,5 @@ run_rewards() {
   TESSERA_PROGRAM_FILE="$WORK/program.json" "$@" >>"$WORK/svc.log" 2>&1 &
   SVC_PID=$!
 }
+# redemptions PORT: redemptions the tessera-rewards on PORT has answered with 201.
+redemptions() { curl -s "http://127.0.0.1:$1/metrics" | awk '/^tessera_http_requests_total.*redemptions.*201/ {print $2}'; }

@@ -15,7 +15,6 @@ SECS=${SECS:-10}; MEMBERS=2000
 SVC_PORT=$(free_port); run_rewards $SVC_PORT "$1"; wait_http "http://127.0.0.1:$SVC_PORT/healthz"
 python3 bench/seed_rewards.py "http://127.0.0.1:$SVC_PORT" $MEMBERS >/dev/null
 kill -TERM $SVC_PID; wait $SVC_PID 2>/dev/null || true
-m() { curl -s http://127.0.0.1:$SVC_PORT/metrics | awk '/^tessera_http_requests_total.*redemptions.*201/ {print $2}'; }
 for round in ${ROUNDS:-1}; do
 for bin in "$@"; do
   SVC_PORT=$(free_port); OUT=$WORK/cg.$(basename $bin).$round
@@ -25,9 +24,10 @@ for bin in "$@"; do
   # Instrumentation is switched while load runs: valgrind reads the request only when one of the
   # program's threads runs, so a switch on an idle service lands late.
   MEMBERS=$MEMBERS wrk -t1 -c8 -d$((SECS + 4))s -s bench/redeem.lua "http://127.0.0.1:$SVC_PORT" >/dev/null & WRK=$!
-  sleep 1; callgrind_control -i on $SVC_PID >/dev/null; sleep 1; B=$(m)
+  sleep 1; callgrind_control -i on $SVC_PID >/dev/null; sleep 1; B=$(redemptions $SVC_PORT)
   sleep "$SECS"
-  A=$(m); callgrind_control -i off $SVC_PID >/dev/null; sleep 1; A2=$(m); A=$(((A + A2) / 2))
+  # The switch off lands within the next second: count to its middle.
+  A=$(redemptions $SVC_PORT); callgrind_control -i off $SVC_PID >/dev/null; sleep 1; A2=$(redemptions $SVC_PORT); A=$(((A + A2) / 2))
   wait $WRK
   kill -TERM $SVC_PID; wait $SVC_PID 2>/dev/null || true
   IR=$(awk '/^totals:/ {s+=$2} END {print s}' $OUT.*)

@@ -16,14 +16,13 @@ PORTA=$(free_port); run_rewards $PORTA "$A"; PA=$SVC_PID; PIDS+=($PA)
 PORTB=$(free_port); run_rewards $PORTB "$B"; PB=$SVC_PID; PIDS+=($PB)
 wait_http "http://127.0.0.1:$PORTA/healthz"; wait_http "http://127.0.0.1:$PORTB/healthz"
 python3 bench/seed_rewards.py "http://127.0.0.1:$PORTA" $MEMBERS >/dev/null
-cnt() { curl -s http://127.0.0.1:$1/metrics | awk '/^tessera_http_requests_total.*redemptions.*201/ {print $2}'; }
 for r in $(seq 1 $ROUNDS); do
   MEMBERS=5000 wrk -t1 -c32 -d2s -s bench/redeem.lua "http://127.0.0.1:$PORTA" >/dev/null & WA=$!
   MEMBERS=5000 MEMBER_OFFSET=5000 wrk -t1 -c32 -d2s -s bench/redeem.lua "http://127.0.0.1:$PORTB" >/dev/null; wait $WA
-  TA=$(cpu_ticks $PA); TB=$(cpu_ticks $PB); NA=$(cnt $PORTA); NB=$(cnt $PORTB)
+  TA=$(cpu_ticks $PA); TB=$(cpu_ticks $PB); NA=$(redemptions $PORTA); NB=$(redemptions $PORTB)
   MEMBERS=5000 wrk -t1 -c32 -d${SECONDS_PER}s -s bench/redeem.lua "http://127.0.0.1:$PORTA" >$WORK/wa & WA=$!
   MEMBERS=5000 MEMBER_OFFSET=5000 wrk -t1 -c32 -d${SECONDS_PER}s -s bench/redeem.lua "http://127.0.0.1:$PORTB" >$WORK/wb; wait $WA
-  TA2=$(cpu_ticks $PA); TB2=$(cpu_ticks $PB); NA2=$(cnt $PORTA); NB2=$(cnt $PORTB)
+  TA2=$(cpu_ticks $PA); TB2=$(cpu_ticks $PB); NA2=$(redemptions $PORTA); NB2=$(redemptions $PORTB)
   HZ=$(getconf CLK_TCK)
   awk -v ta=$((TA2-TA)) -v tb=$((TB2-TB)) -v na=$((NA2-NA)) -v nb=$((NB2-NB)) -v hz=$HZ -v r=$r 'BEGIN {
     a = ta*1e6/hz/na; b = tb*1e6/hz/nb; printf "round %d: A %d req %.1f us/req | B %d req %.1f us/req | B/A %.3f\n", r, na, a, nb, b, b/a }'
