@@ -16,8 +16,10 @@ SVC_PORT=$(free_port); run_rewards $SVC_PORT "$1"; wait_http "http://127.0.0.1:$
 python3 bench/seed_rewards.py "http://127.0.0.1:$SVC_PORT" $MEMBERS >/dev/null
 kill -TERM $SVC_PID; wait $SVC_PID 2>/dev/null || true
 for round in ${ROUNDS:-1}; do
+n=0
 for bin in "$@"; do
-  SVC_PORT=$(free_port); OUT=$WORK/cg.$(basename $bin).$round
+  n=$((n + 1))  # builds are usually all called tessera-rewards: each gets files of its own
+  SVC_PORT=$(free_port); OUT=$WORK/cg.$n.$round
   run_rewards $SVC_PORT valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=$OUT.%p "$bin"
   wait_http "http://127.0.0.1:$SVC_PORT/healthz"
   MEMBERS=$MEMBERS wrk -t1 -c8 -d3s -s bench/redeem.lua "http://127.0.0.1:$SVC_PORT" >/dev/null  # warm the cache
@@ -30,6 +32,6 @@ for bin in "$@"; do
   A=$(redemptions $SVC_PORT); callgrind_control -i off $SVC_PID >/dev/null; sleep 1; A2=$(redemptions $SVC_PORT); A=$(((A + A2) / 2))
   wait $WRK
   kill -TERM $SVC_PID; wait $SVC_PID 2>/dev/null || true
-  IR=$(awk '/^totals:/ {s+=$2} END {print s}' $OUT.*)
-  echo "$(basename $bin) round $round: $((A-B)) redemptions, $IR Ir, $(awk -v i=$IR -v n=$((A-B)) 'BEGIN{printf "%.0f", i/n}') Ir/redemption"
+  IR=$(awk '/^totals:/ {s+=$2} END {printf "%.0f", s}' $OUT.*)
+  echo "$bin round $round: $((A-B)) redemptions, $IR Ir, $(awk -v i=$IR -v n=$((A-B)) 'BEGIN{printf "%.0f", i/n}') Ir/redemption"
 done; done

@@ -13,35 +13,52 @@
 namespace tessera {
 
 namespace {
-RedisValue Convert(const redisReply* r) {
-  RedisValue v;
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-      v.type = RedisValue::Type::kString;
-      v.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_STATUS:
-      v.type = RedisValue::Type::kStatus;
-      v.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_ERROR:
-      v.type = RedisValue::Type::kError;
-      v.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      v.type = RedisValue::Type::kInteger;
-      v.integer = r->integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      v.type = RedisValue::Type::kArray;
-      v.elements.reserve(r->elements);
-      for (size_t i = 0; i < r->elements; ++i) v.elements.push_back(Convert(r->element[i]));
-      break;
-    default:
-      v.type = RedisValue::Type::kNil;
-  }
+// hiredis builds each reply straight into a RedisValue tree through its reader's object
+// functions (read.h), instead of into its own redisReply tree that was then copied: one
+// allocation per string longer than std::string's inline buffer and one per array, where the copy
+// cost a redisReply, its string and an element array per value, allocated, copied and freed
+// again. A reply's root is allocated here and owned by whoever takes it from the reader
+// (ReadReply); every other value lives inside its parent's `elements`, sized once when the
+// array's header is read, so the pointers hiredis keeps to parents stay valid. hiredis frees only
+// roots (a reply abandoned mid-read, or the reader itself), through FreeValue.
+RedisValue* ValueSlot(const redisReadTask* task) {
+  if (task->parent == nullptr) return new RedisValue;
+  return &static_cast<RedisValue*>(task->parent->obj)->elements[static_cast<size_t>(task->idx)];
+}
+
+void* CreateString(const redisReadTask* task, char* str, size_t len) {
+  RedisValue* v = ValueSlot(task);
+  v->type = task->type == REDIS_REPLY_ERROR    ? RedisValue::Type::kError
+            : task->type == REDIS_REPLY_STATUS ? RedisValue::Type::kStatus
+                                               : RedisValue::Type::kString;
+  v->str.assign(str, len);
   return v;
 }
+
+void* CreateArray(const redisReadTask* task, int elements) {
+  RedisValue* v = ValueSlot(task);
+  v->type = RedisValue::Type::kArray;
+  v->elements.resize(static_cast<size_t>(elements));
+  return v;
+}
+
+void* CreateInteger(const redisReadTask* task, long long value) {
+  RedisValue* v = ValueSlot(task);
+  v->type = RedisValue::Type::kInteger;
+  v->integer = value;
+  return v;
+}
+
+void* CreateNil(const redisReadTask* task) { return ValueSlot(task); }  // a RedisValue is nil until set
+
+void FreeValue(void* root) { delete static_cast<RedisValue*>(root); }
+
+// Not const: hiredis keeps a non-const pointer to it (it never writes through it).
+redisReplyObjectFunctions kValueFunctions = {CreateString, CreateArray, CreateInteger, CreateNil, FreeValue};
+
+// From now on `ctx` reads replies as RedisValue trees (for ReadReply). Call it between replies
+// only: the reader must not hold part of a reply built the other way.
+void ReadRepliesAsValues(redisContext* ctx) { ctx->reader->fn = &kValueFunctions; }
 
 struct ReplyDeleter {
   void operator()(void* r) const { freeReplyObject(r); }
@@ -129,11 +146,12 @@ std::string SendFailure(const redisContext* ctx) { return std::string("redis: ca
 
 // The next reply (writing what is queued first); nullopt when the connection failed
 // (LostConnection says why).
+// `ctx` must read replies as values (ReadRepliesAsValues).
 std::optional<RedisValue> ReadReply(redisContext* ctx) {
   void* raw = nullptr;
   if (redisGetReply(ctx, &raw) != REDIS_OK || raw == nullptr) return std::nullopt;
-  ReplyPtr reply(raw);
-  return Convert(static_cast<redisReply*>(raw));
+  std::unique_ptr<RedisValue> root(static_cast<RedisValue*>(raw));
+  return std::move(*root);
 }
 
 std::string LostConnection(const redisContext* ctx) {
@@ -236,6 +254,7 @@ RedisContextPtr ConnectRedis(const RedisOptions& options) {
 RedisPool::Conn RedisPool::Connect() {
   Conn conn;
   conn.ctx = ConnectRedis(options_);
+  ReadRepliesAsValues(conn.ctx.get());
   return conn;
 }
 
@@ -431,6 +450,7 @@ void RedisPipeline::RunBatch(std::vector<Item>& batch) {
   if (!ctx_) {
     try {
       ctx_ = ConnectRedis(options_);
+      ReadRepliesAsValues(ctx_.get());
     } catch (const std::exception& e) {
       return fail_from(0, e.what());
     }

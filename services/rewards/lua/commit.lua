@@ -47,9 +47,13 @@ elseif ARGV[4] ~= '' then
   redis.call('ZADD', KEYS[6], ARGV[4], ARGV[5])
 end
 -- Bound the online ledger; trimmed entries stay on tessera.ledger.v1, their sum is kept so the
--- audit still balances.
+-- audit still balances. Every entry is scored by a member_seq of its own (one per entry, rising),
+-- so while the newest entry's seq is within the limit the ledger cannot exceed it and is not
+-- counted; a lowered limit takes effect at the member's next entry.
 local limit = tonumber(ARGV[9])
-local n = redis.call('ZCARD', KEYS[2])
+local added = tonumber(ARGV[10])
+local n = 0
+if added > 0 and tonumber(ARGV[15 + 2 * added]) > limit then n = redis.call('ZCARD', KEYS[2]) end
 if n > limit then
   local old = redis.call('ZRANGE', KEYS[2], 0, n - limit - 1)
   local sum = 0

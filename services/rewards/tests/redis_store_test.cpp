@@ -252,6 +252,32 @@ TEST_F(RedisStoreTest, TheOnlineLedgerIsBoundedAndTheAuditStillBalances) {
   EXPECT_TRUE(audit["consistent"].get<bool>()) << audit.dump();
   EXPECT_EQ(audit["ledger_entries"], 43);  // enrolled, earned, tier.changed (gold), 40 redemptions
   EXPECT_EQ(audit["ledger_sum"], 10000 - 40);
+
+  // A lowered limit trims at the member's next entry; a raised one keeps what is online.
+  rules_.ledger_online_entries = 5;
+  ASSERT_EQ(app_->Redeem({1, "", "web", ""}, Ctx("m-1", "k-lower")).status, 201);
+  EXPECT_EQ(pool_->Command({"ZCARD", MemberKey("m-1", "ledger")}).AsInt(), 5);
+  rules_.ledger_online_entries = 1000;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(app_->Redeem({1, "", "web", ""}, Ctx("m-1", "k-raise-" + std::to_string(i))).status, 201);
+  }
+  EXPECT_EQ(pool_->Command({"ZCARD", MemberKey("m-1", "ledger")}).AsInt(), 8);
+  audit = nlohmann::json::parse(app_->Audit("m-1").body);
+  EXPECT_TRUE(audit["consistent"].get<bool>()) << audit.dump();
+  EXPECT_EQ(audit["ledger_entries"], 47);
+  EXPECT_EQ(audit["ledger_sum"], 10000 - 44);
+}
+
+// A member whose newest entry's member_seq is within the limit is not counted, so the limit
+// holds only because every entry has a seq of its own: many entries written by one change
+// (an earn with a tier change) must still be bounded.
+TEST_F(RedisStoreTest, TheOnlineLedgerBoundHoldsWhenOneChangeWritesSeveralEntries) {
+  rules_.ledger_online_entries = 2;
+  EnrollAndEarn("m-1", 100000);  // enrolled, earned, tier.changed: three entries, seqs 1..3
+  EXPECT_EQ(pool_->Command({"ZCARD", MemberKey("m-1", "ledger")}).AsInt(), 2);
+  auto audit = nlohmann::json::parse(app_->Audit("m-1").body);
+  EXPECT_TRUE(audit["consistent"].get<bool>()) << audit.dump();
+  EXPECT_EQ(audit["ledger_entries"], 3);
 }
 
 TEST_F(RedisStoreTest, MoneyOperationsFailClosedWithoutRedis) {
