@@ -18,6 +18,11 @@ TEST(KeyLayout, MemberKeysShareTheBucketHashTag) {
   EXPECT_NE(OutboxStream(tag, "rewards").find(tag), std::string::npos);
   EXPECT_EQ(OutboxStreams("rewards").size(), static_cast<size_t>(kBucketCount + 1));
   EXPECT_EQ(BucketTag(7), "{b07}");
+  EXPECT_EQ(BucketTag(0), "{b00}");
+  EXPECT_EQ(BucketTag(10), "{b10}");
+  EXPECT_EQ(BucketTag(kBucketCount - 1), "{b63}");
+  EXPECT_EQ(MemberKey("m-1001", "account"), "tessera:{b" + std::to_string(MemberBucket("m-1001") / 10) +
+                                                std::to_string(MemberBucket("m-1001") % 10) + "}:m:m-1001:account");
 }
 
 TEST(KeyLayout, CachedMemberKeysAreCoveredByOnePrefixPerBucketAndNameTheirMember) {
