@@ -129,17 +129,11 @@ std::exception_ptr ScriptFailure(const LuaScript& script, const std::string& err
 
 // `args` in Redis's wire format. hiredis's own formatting (redisAppendCommandArgv) costs several
 // hundred instructions per argument; this is a copy and a length.
-std::string FormatCommand(const std::vector<std::string>& args) {
-  std::string out = ArrayHeader(args.size(), 16 + BulkBytes(args));
+template <typename Range>
+std::string FormatCommand(const Range& args) {
+  std::string out = ArrayHeader(std::size(args), 16 + BulkBytes(args));
   AppendBulks(out, args);
   return out;
-}
-
-// Queues one command on the context's output buffer; false when it cannot (SendFailure says
-// why). Arguments are binary-safe.
-bool AppendCommand(redisContext* ctx, const std::vector<std::string>& args) {
-  const std::string command = FormatCommand(args);
-  return redisAppendFormattedCommand(ctx, command.data(), command.size()) == REDIS_OK;
 }
 
 std::string SendFailure(const redisContext* ctx) { return std::string("redis: cannot send command: ") + ctx->errstr; }
@@ -301,21 +295,19 @@ void RedisPool::Release(Conn conn, bool broken) {
   cv_.notify_one();
 }
 
-std::vector<RedisValue> RedisPool::Run(const std::vector<std::vector<std::string>>& commands,
+std::vector<RedisValue> RedisPool::Run(const std::string& commands, size_t replies,
                                        std::chrono::milliseconds timeout) {
   Lease lease(*this);
   redisContext* ctx = lease.get();
   const bool custom_timeout = timeout != options_.command_timeout;
   if (custom_timeout) redisSetTimeout(ctx, ToTimeval(timeout));
-  for (const auto& args : commands) {
-    if (!AppendCommand(ctx, args)) {
-      lease.MarkBroken();
-      throw UnavailableError(SendFailure(ctx));
-    }
+  if (redisAppendFormattedCommand(ctx, commands.data(), commands.size()) != REDIS_OK) {
+    lease.MarkBroken();
+    throw UnavailableError(SendFailure(ctx));
   }
   std::vector<RedisValue> out;
-  out.reserve(commands.size());
-  for (size_t i = 0; i < commands.size(); ++i) {
+  out.reserve(replies);
+  for (size_t i = 0; i < replies; ++i) {
     std::optional<RedisValue> reply = ReadReply(ctx);
     if (!reply) {
       lease.MarkBroken();
@@ -328,26 +320,32 @@ std::vector<RedisValue> RedisPool::Run(const std::vector<std::vector<std::string
 }
 
 RedisValue RedisPool::Command(const std::vector<std::string>& args) {
-  return std::move(Run({args}, options_.command_timeout).front());
+  return std::move(Run(FormatCommand(args), 1, options_.command_timeout).front());
 }
 
 std::vector<RedisValue> RedisPool::Pipeline(const std::vector<std::vector<std::string>>& commands) {
   if (commands.empty()) return {};
-  return Run(commands, options_.command_timeout);
+  std::string all;
+  for (const auto& args : commands) all += FormatCommand(args);
+  return Run(all, commands.size(), options_.command_timeout);
 }
 
 RedisValue RedisPool::BlockingCommand(const std::vector<std::string>& args,
                                       std::chrono::milliseconds timeout) {
-  return std::move(Run({args}, timeout).front());
+  return std::move(Run(FormatCommand(args), 1, timeout).front());
+}
+
+RedisValue RedisPool::BlockingCommand(std::span<const std::string_view> args, std::chrono::milliseconds timeout) {
+  return std::move(Run(FormatCommand(args), 1, timeout).front());
 }
 
 RedisValue RedisPool::Eval(const LuaScript& script, const std::vector<std::string>& keys,
                            const std::vector<std::string>& args) {
-  const std::vector<std::string> cmd = EvalShaCommand(script, keys, args);
-  RedisValue v = Command(cmd);
+  const std::string cmd = FormatCommand(EvalShaCommand(script, keys, args));
+  RedisValue v = std::move(Run(cmd, 1, options_.command_timeout).front());
   if (v.IsError() && v.str.rfind("NOSCRIPT", 0) == 0) {
     Command({"SCRIPT", "LOAD", script.source()}).ThrowIfError();
-    v = Command(cmd);
+    v = std::move(Run(cmd, 1, options_.command_timeout).front());
   }
   if (v.IsError()) std::rethrow_exception(ScriptFailure(script, v.str));
   return v;

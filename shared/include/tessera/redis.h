@@ -102,6 +102,8 @@ class RedisPool {
                   const std::vector<std::string>& args);
   // Like Command but with its own timeout, for blocking commands such as XREAD BLOCK.
   RedisValue BlockingCommand(const std::vector<std::string>& args, std::chrono::milliseconds timeout);
+  // The same over views: nothing is copied but into the command's wire format.
+  RedisValue BlockingCommand(std::span<const std::string_view> args, std::chrono::milliseconds timeout);
   // True when PING answers PONG.
   bool Ping();
 
@@ -116,8 +118,9 @@ class RedisPool {
   Conn Acquire();
   void Release(Conn conn, bool broken);
   Conn Connect();
-  std::vector<RedisValue> Run(const std::vector<std::vector<std::string>>& commands,
-                              std::chrono::milliseconds timeout);
+  // Sends `commands` (one or more, already in Redis's wire format) in one round trip and reads
+  // `replies` replies.
+  std::vector<RedisValue> Run(const std::string& commands, size_t replies, std::chrono::milliseconds timeout);
 
   RedisOptions options_;
   std::mutex mu_;
