@@ -1,6 +1,5 @@
 #include "tessera/keys.h"
 
-
 #include "tessera/crypto.h"
 
 namespace tessera {

@@ -72,19 +72,6 @@ timeval ToTimeval(std::chrono::milliseconds ms) {
   return tv;
 }
 
-// EVALSHA of `script` with its keys and arguments.
-std::vector<std::string> EvalShaCommand(const LuaScript& script, const std::vector<std::string>& keys,
-                                        const std::vector<std::string>& args) {
-  std::vector<std::string> cmd;
-  cmd.reserve(3 + keys.size() + args.size());
-  cmd.push_back("EVALSHA");
-  cmd.push_back(script.sha1());
-  cmd.push_back(std::to_string(keys.size()));
-  cmd.insert(cmd.end(), keys.begin(), keys.end());
-  cmd.insert(cmd.end(), args.begin(), args.end());
-  return cmd;
-}
-
 // Appends one bulk string of Redis's wire format (RESP) to `out`.
 void AppendBulk(std::string& out, std::string_view arg) {
   char head[24] = {'$'};
@@ -119,6 +106,21 @@ void AppendBulks(std::string& out, const Range& args) {
   for (const auto& a : args) AppendBulk(out, a);
 }
 
+// EVALSHA of `script` with `keys` and `args`, in Redis's wire format. `after_sha`, when given,
+// gets where the arguments after the SHA1 begin (the pipeline rewrites the head as EVAL on
+// NOSCRIPT).
+template <typename Keys, typename Args>
+std::string FormatEvalSha(const LuaScript& script, const Keys& keys, const Args& args, size_t* after_sha = nullptr) {
+  std::string out = ArrayHeader(3 + std::size(keys) + std::size(args), 96 + BulkBytes(keys) + BulkBytes(args));
+  AppendBulk(out, "EVALSHA");
+  AppendBulk(out, script.sha1());
+  if (after_sha) *after_sha = out.size();
+  AppendBulk(out, std::to_string(std::size(keys)));
+  AppendBulks(out, keys);
+  AppendBulks(out, args);
+  return out;
+}
+
 // What a script's error reply means: UnavailableError when a retry may cure it, else
 // DependencyError.
 std::exception_ptr ScriptFailure(const LuaScript& script, const std::string& error) {
@@ -139,8 +141,7 @@ std::string FormatCommand(const Range& args) {
 std::string SendFailure(const redisContext* ctx) { return std::string("redis: cannot send command: ") + ctx->errstr; }
 
 // The next reply (writing what is queued first); nullopt when the connection failed
-// (LostConnection says why).
-// `ctx` must read replies as values (ReadRepliesAsValues).
+// (LostConnection says why). `ctx` must read replies as values (ReadRepliesAsValues).
 std::optional<RedisValue> ReadReply(redisContext* ctx) {
   void* raw = nullptr;
   if (redisGetReply(ctx, &raw) != REDIS_OK || raw == nullptr) return std::nullopt;
@@ -341,7 +342,7 @@ RedisValue RedisPool::BlockingCommand(std::span<const std::string_view> args, st
 
 RedisValue RedisPool::Eval(const LuaScript& script, const std::vector<std::string>& keys,
                            const std::vector<std::string>& args) {
-  const std::string cmd = FormatCommand(EvalShaCommand(script, keys, args));
+  const std::string cmd = FormatEvalSha(script, keys, args);
   RedisValue v = std::move(Run(cmd, 1, options_.command_timeout).front());
   if (v.IsError() && v.str.rfind("NOSCRIPT", 0) == 0) {
     Command({"SCRIPT", "LOAD", script.source()}).ThrowIfError();
@@ -391,15 +392,9 @@ void RedisPipeline::Eval(const LuaScript& script, const std::vector<std::string>
 
 void RedisPipeline::Eval(const LuaScript& script, std::span<const std::string_view> keys,
                          std::span<const std::string_view> args, Callback done) {
-  const size_t argc = 3 + keys.size() + args.size();
-  Item item{ArrayHeader(argc, 96 + BulkBytes(keys) + BulkBytes(args)), &script, argc, 0, std::move(done)};
-  AppendBulk(item.command, "EVALSHA");
-  AppendBulk(item.command, script.sha1());
-  item.after_sha = item.command.size();
-  AppendBulk(item.command, std::to_string(keys.size()));
-  AppendBulks(item.command, keys);
-  AppendBulks(item.command, args);
-  Submit(std::move(item));
+  size_t after_sha = 0;
+  std::string command = FormatEvalSha(script, keys, args, &after_sha);
+  Submit({std::move(command), &script, 3 + keys.size() + args.size(), after_sha, std::move(done)});
 }
 
 void RedisPipeline::Submit(Item item) {

@@ -29,7 +29,7 @@ namespace tessera {
 
 class Histogram;  // tessera/metrics.h
 
-// A reply, copied out of hiredis' reply tree (which is freed at once).
+// A reply, built by hiredis's reader itself (redis.cpp sets its object functions).
 struct RedisValue {
   enum class Type { kNil, kString, kStatus, kInteger, kArray, kError };
   Type type = Type::kNil;
