@@ -7,9 +7,10 @@ Usage: perf script -i FILE -F comm,tid,ip,sym | bench/perf_roles.py
 Needs call graphs that reach the thread's entry point (`perf record --call-graph dwarf`):
 every sample is put in one role by the frames of its stack, checked in this order —
   outbox relay                     under OutboxRelay
-  answer to Pistache               under HttpServer::Adapter::Write or ResponseWriter::send
-                                   (on a server thread, or on the Redis pipeline's for an
-                                   asynchronous route)
+  writing the answer               under HttpServer::Complete, HttpServer::Adapter::Write or
+                                   ResponseWriter::send (on a server thread through Pistache's
+                                   queue, or on the Redis pipeline's thread straight to the
+                                   socket for an asynchronous route)
   Redis round trips                under RedisPool (a handler's blocking call) or
                                    RedisPipeline, unless in a rewards callback
   domain work                      under HttpServer::Dispatch, or a rewards callback on the
@@ -29,7 +30,7 @@ ROLES = [
     "domain work in the handler (authentication, JSON, rules or ranking, quote, answer)",
     "Redis round trips (hiredis: a handler's blocking call, or the pipeline's batched writes and reads)",
     "context switches (a thread switched back in after waiting on a socket or a condition variable)",
-    "copying the request into `HttpRequest`, handing the answer to Pistache",
+    "copying the request into `HttpRequest`, writing the answer (to the socket, or to Pistache's queue)",
     "outbox relay",
     "librdkafka's threads",
     "other",
@@ -40,7 +41,7 @@ def role(thread, frames):
     chain = " ".join(frames)
     if "OutboxRelay" in chain:
         return ROLES[5]
-    if "HttpServer::Adapter::Write" in chain or "ResponseWriter::send" in chain:
+    if any(f in chain for f in ("HttpServer::Complete", "HttpServer::Adapter::Write", "ResponseWriter::send")):
         return ROLES[4]
     if "RedisPool" in chain or "RedisPipeline" in chain:
         if "RedisPipeline" in chain and "tessera::rewards::" in chain:
@@ -108,26 +109,33 @@ tessera-rewards 105
 
 tessera-rewards 106
 	7f0000000010 redisGetReply
-	7f0000000011 tessera::RedisPipeline::RunBatch
 	7f0000000012 tessera::RedisPipeline::Loop
 
 tessera-rewards 106
 	7f0000000013 tessera::rewards::RewardsApp::AfterCachedCommit
-	7f0000000011 tessera::RedisPipeline::RunBatch
+	7f0000000011 tessera::RedisPipeline::Deliver
 	7f0000000012 tessera::RedisPipeline::Loop
 
 tessera-rewards 106
 	7f0000000014 Pistache::Tcp::Transport::asyncWriteImpl
 	7f0000000015 tessera::HttpServer::Adapter::Write
 	7f0000000016 tessera::HttpServer::Complete
-	7f0000000011 tessera::RedisPipeline::RunBatch
+	7f0000000011 tessera::RedisPipeline::Deliver
+	7f0000000012 tessera::RedisPipeline::Loop
+
+tessera-rewards 106
+	7f0000000017 __send
+	7f0000000018 tessera::(anonymous namespace)::ConnectionSocket::Write
+	7f0000000016 tessera::HttpServer::Complete
+	7f0000000019 tessera::rewards::RewardsApp::AfterCachedCommit
+	7f0000000011 tessera::RedisPipeline::Deliver
 	7f0000000012 tessera::RedisPipeline::Loop
 """
 
 
 def self_test():
     got = count(SELF_TEST)
-    want = {ROLES[2]: 2, ROLES[1]: 2, ROLES[4]: 3, ROLES[0]: 1, ROLES[5]: 1, ROLES[6]: 1, ROLES[3]: 1}
+    want = {ROLES[2]: 2, ROLES[1]: 2, ROLES[4]: 4, ROLES[0]: 1, ROLES[5]: 1, ROLES[6]: 1, ROLES[3]: 1}
     assert dict(got) == want, dict(got)
     print("perf_roles self-test: ok")
 

@@ -2,8 +2,15 @@
 
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
+#include <pistache/peer.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <mutex>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
@@ -65,6 +72,32 @@ class DynamicHeader final : public Pistache::Http::Header::Header {
   std::string name_, value_;
 };
 
+// True on a reactor thread while Pistache runs our handler for a request it read: an answer
+// given then is written through Pistache's queue like any other; one given later, from another
+// thread, is written by ConnectionSocket.
+thread_local bool t_in_reactor = false;
+
+// The bytes of a keep-alive HTTP/1.1 answer with content (not for HEAD, 1xx, 204 or 304), with
+// the headers Pistache's own answers carry.
+std::string RenderKeepAliveAnswer(const HttpResponse& response, const std::string& request_id) {
+  char digits[24];
+  std::string out;
+  size_t extra = 0;
+  for (const auto& [name, value] : response.headers) extra += name.size() + value.size() + 4;
+  out.reserve(128 + request_id.size() + response.content_type.size() + extra + response.body.size());
+  out.append("HTTP/1.1 ");
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, response.status).ptr);
+  out.push_back(' ');
+  out.append(Pistache::Http::codeString(static_cast<Pistache::Http::Code>(response.status)));
+  out.append("\r\nConnection: Keep-Alive\r\nX-Request-Id: ").append(request_id);
+  for (const auto& [name, value] : response.headers) out.append("\r\n").append(name).append(": ").append(value);
+  out.append("\r\nContent-Type: ").append(response.content_type);
+  out.append("\r\nContent-Length: ");
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, response.body.size()).ptr);
+  out.append("\r\n\r\n").append(response.body);
+  return out;
+}
+
 std::string PercentDecode(const std::string& in) {
   std::string out;
   for (size_t i = 0; i < in.size(); ++i) {
@@ -80,6 +113,114 @@ std::string PercentDecode(const std::string& in) {
   }
   return out;
 }
+// A connection's socket as the server writes it from a thread other than the connection's
+// reactor: an asynchronous route's answer, given e.g. on the Redis pipeline's thread. Pistache's
+// send would queue that answer for the reactor, which costs an eventfd wake-up, eventfd reads
+// and two or three epoll_ctl calls per answer; here it is sent at once.
+//
+// Contract:
+// - The descriptor is a dup() of Pistache's, taken on the reactor thread at the connection's
+//   first request (Of) and closed with the last owner: the Peer keeps one in its data, and each
+//   request in flight on the connection another. Pistache closes its own descriptor when the
+//   connection ends and the number may then be reused for a new connection; this one still names
+//   the old socket, so an answer can never reach another client. (Each connection of a server
+//   with asynchronous routes therefore holds two descriptors.)
+// - Bytes never interleave: an answer goes straight to the socket only while none of this
+//   connection's answers waits in Pistache's queue. Otherwise it joins that queue, and so does
+//   whatever part of a direct answer the socket did not take at once. Answers Pistache writes
+//   on its own (its 400 for a malformed request, its 408 and 413) are not tracked: a client that
+//   pipelines a request behind such an error can see the two answers' bytes mixed.
+class ConnectionSocket : public std::enable_shared_from_this<ConnectionSocket> {
+ public:
+  enum class Outcome { kWhole, kPartial, kBehindQueue, kClosed };
+
+  // The connection's socket, made at its first call. Reactor thread only (the Peer's data is
+  // not locked). nullptr for TLS connections, or when dup() fails (the server then keeps to
+  // Pistache's queue).
+  static std::shared_ptr<ConnectionSocket> Of(Pistache::Tcp::Peer& peer) {
+    static const std::string kKey = "tessera.connection_socket";
+    if (auto existing = peer.tryGetData(kKey)) return std::static_pointer_cast<ConnectionSocket>(existing);
+    if (peer.ssl() != nullptr) return nullptr;
+    const int fd = ::fcntl(peer.fd(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return nullptr;
+    auto socket = std::make_shared<ConnectionSocket>(fd);
+    peer.putData(kKey, socket);
+    return socket;
+  }
+
+  explicit ConnectionSocket(int fd) : fd_(fd) {}
+  ConnectionSocket(const ConnectionSocket&) = delete;
+  ConnectionSocket& operator=(const ConnectionSocket&) = delete;
+  ~ConnectionSocket() { ::close(fd_); }
+
+  // Writes `wire`, from any thread; what goes to Pistache's queue goes through `peer` (nullptr:
+  // the connection is gone, nothing is queued). `written` runs once the bytes are on the wire
+  // or cannot be.
+  Outcome Write(std::string wire, const std::shared_ptr<Pistache::Tcp::Peer>& peer, std::function<void()> written) {
+    std::unique_lock lock(mu_);
+    size_t sent = 0;
+    const bool behind_queue = queued_ > 0;
+    if (!behind_queue) {
+      while (sent < wire.size()) {
+        const ssize_t n = ::send(fd_, wire.data() + sent, wire.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+          sent += static_cast<size_t>(n);
+        } else if (n < 0 && errno == EINTR) {
+          continue;
+        } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+          lock.unlock();
+          written();  // reset or shut: Pistache sees the hang-up on its next read
+          return Outcome::kClosed;
+        } else {
+          break;  // the socket's buffer is full
+        }
+      }
+      if (sent == wire.size()) {
+        lock.unlock();
+        written();
+        return Outcome::kWhole;
+      }
+    }
+    if (!peer) {
+      lock.unlock();
+      written();
+      return Outcome::kClosed;
+    }
+    // Queued under the lock, so that no later answer is written directly before these bytes.
+    ++queued_;
+    const size_t rest = wire.size() - sent;
+    auto promise = peer->send(Pistache::RawBuffer(sent == 0 ? std::move(wire) : wire.substr(sent), rest));
+    lock.unlock();  // a promise settled already runs its callback here, and that takes the lock
+    promise.then(
+        [self = shared_from_this(), written](ssize_t) {
+          self->Settled();
+          written();
+        },
+        [self = shared_from_this(), written](std::exception_ptr) {
+          self->Settled();
+          written();
+        });
+    return behind_queue ? Outcome::kBehindQueue : Outcome::kPartial;
+  }
+
+  // Around an answer Pistache writes itself: Queued() before it is handed to Pistache, Settled()
+  // once its promise settles. An answer whose end is not reported (HEAD's flushed stream) is
+  // Queued() and never Settled(): the connection's later answers all take Pistache's queue.
+  void Queued() {
+    std::lock_guard lock(mu_);
+    ++queued_;
+  }
+  void Settled() {
+    std::lock_guard lock(mu_);
+    --queued_;
+  }
+
+ private:
+  std::mutex mu_;
+  const int fd_;
+  int queued_ = 0;  // this connection's answers in Pistache's queue, not yet written
+};
+
 }  // namespace
 
 // One request from its arrival to its answer. `finish` writes the answer (to the socket, or to
@@ -146,6 +287,10 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
 
   void onRequest(const Pistache::Http::Request& req, Pistache::Http::ResponseWriter writer) override {
     using namespace Pistache;
+    struct InReactor {
+      InReactor() { t_in_reactor = true; }
+      ~InReactor() { t_in_reactor = false; }
+    } in_reactor;
     auto exchange = std::make_shared<HttpResponder::Exchange>(server_);
     HttpRequest& request = exchange->request;
     request.method = Http::methodString(req.method());
@@ -170,15 +315,33 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
                        (req.version() == Http::Version::Http10 &&
                         !(connection && Lower(*connection) == "keep-alive"));
     const bool head = req.method() == Http::Method::Head;
+    // Answers given off the reactor thread can skip Pistache's queue (ConnectionSocket): only
+    // servers with asynchronous routes give any, so only they keep a socket per connection.
+    std::shared_ptr<ConnectionSocket> socket;
+    if (server_->any_async_route_) {
+      if (auto peer = writer.peer()) socket = ConnectionSocket::Of(*peer);
+    }
+    const bool direct_ok = socket && !close && !head && req.version() == Http::Version::Http11;
     // Pistache queues what a writer sends to the connection's reactor, so the answer may be
     // written from whichever thread completes the request.
-    exchange->finish = [writer = std::make_shared<Http::ResponseWriter>(std::move(writer)), close, head,
-                        logger = &server_->logger_](const HttpRequest& request, HttpResponse& response,
-                                                    std::function<void()> written) {
+    exchange->finish = [writer = std::make_shared<Http::ResponseWriter>(std::move(writer)), close, head, direct_ok,
+                        socket = std::move(socket), server = server_](const HttpRequest& request, HttpResponse& response,
+                                                                       std::function<void()> written) {
       try {
-        Write(*writer, request, response, close, head, written);
+        if (direct_ok && !t_in_reactor && response.status >= 200 && response.status != 204 && response.status != 304) {
+          std::shared_ptr<Tcp::Peer> peer;
+          try {
+            peer = writer->peer();
+          } catch (const std::exception&) {  // the client has gone; the socket says so
+          }
+          if (peer) peer->setIdle(true);  // as Pistache's send does: the connection awaits its next request
+          const auto outcome = socket->Write(RenderKeepAliveAnswer(response, request.request_id), peer, written);
+          server->direct_answers_[static_cast<size_t>(outcome)]->Inc();
+          return;
+        }
+        Write(*writer, request, response, close, head, socket, written);
       } catch (const std::exception& e) {  // the client has gone: nobody to answer
-        logger->Log(LogLevel::kDebug, "answer not written", {{"error", e.what()}}, request.request_id);
+        server->logger_.Log(LogLevel::kDebug, "answer not written", {{"error", e.what()}}, request.request_id);
         written();
       }
     };
@@ -186,9 +349,11 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
   }
 
  private:
-  // Calls `written` when Pistache has sent the answer or given up on it; not at all if it throws.
+  // Writes through Pistache's queue. Calls `written` when Pistache has sent the answer or given
+  // up on it; not at all if it throws. `socket` (may be null) learns what waits in the queue.
   static void Write(Pistache::Http::ResponseWriter& writer, const HttpRequest& request, HttpResponse& response,
-                    bool close, bool head, const std::function<void()>& written) {
+                    bool close, bool head, const std::shared_ptr<ConnectionSocket>& socket,
+                    const std::function<void()>& written) {
     using namespace Pistache;
     writer.headers().remove<Http::Header::Connection>();
     writer.headers().add<Http::Header::Connection>(close ? Http::ConnectionControl::Close
@@ -198,6 +363,7 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
       writer.headers().add(std::make_shared<DynamicHeader>(name, value));
     }
     const Http::Mime::MediaType& mime = ParsedMediaType(response.content_type);
+    if (socket) socket->Queued();
     if (head) {
       // A HEAD answer is the GET's status and headers without content. Pistache's send() writes
       // whatever body it is given with its length, and a body after a HEAD answer would be read
@@ -206,7 +372,8 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
       // response stream, flushed without its terminating chunk. Its Transfer-Encoding: chunked
       // is allowed in a HEAD answer (RFC 9112 §6.1) but there says the GET would be chunked,
       // which ours is not: a wrong hint about framing the client never reads, where a wrong
-      // length or a stray body would misframe the connection.
+      // length or a stray body would misframe the connection. Nothing reports when the stream's
+      // bytes are out, so `socket` is never told: the connection's answers keep to the queue.
       writer.setMime(mime);
       auto stream = writer.stream(static_cast<Http::Code>(response.status));
       stream.flush();
@@ -214,8 +381,12 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
     } else {
       // Pistache queues the bytes for the connection's reactor; the promise settles once they
       // are sent (or the connection failed).
+      auto settled = [socket, written] {
+        if (socket) socket->Settled();
+        written();
+      };
       writer.send(static_cast<Http::Code>(response.status), response.body, mime)
-          .then([written](ssize_t) { written(); }, [written](std::exception_ptr) { written(); });
+          .then([settled](ssize_t) { settled(); }, [settled](std::exception_ptr) { settled(); });
     }
   }
 
@@ -225,6 +396,15 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
 HttpServer::HttpServer(HttpServerOptions options, const Authenticator& auth,
                        MetricsRegistry& metrics, Logger& logger)
     : options_(std::move(options)), auth_(auth), metrics_(metrics), logger_(logger) {
+  // In ConnectionSocket::Outcome's order.
+  const char* outcomes[] = {"whole", "partial", "behind_queue", "closed"};
+  for (size_t i = 0; i < direct_answers_.size(); ++i) {
+    direct_answers_[i] = &metrics_.GetCounter(
+        "tessera_http_direct_answers_total",
+        "Answers given off the reactor thread and written to the socket by that thread, by outcome: whole, partial "
+        "(the rest went to Pistache's queue), behind_queue (queued behind an earlier answer), closed",
+        {{"outcome", outcomes[i]}});
+  }
   Route("GET", "/healthz", {.is_public = true}, [](const HttpRequest&) {
     return HttpResponse::Json(200, {{"status", "ok"}});
   });
@@ -247,14 +427,20 @@ HttpServer::~HttpServer() { Shutdown(); }
 void HttpServer::Route(const std::string& method, const std::string& pattern, RouteOptions options,
                        HttpHandler handler) {
   // What the handler throws reaches Run(), which answers it.
-  RouteAsync(method, pattern, std::move(options),
-             [handler = std::move(handler)](const HttpRequest& request, HttpResponder responder) {
-               responder.Send(handler(request));
-             });
+  AddRoute(method, pattern, std::move(options),
+           [handler = std::move(handler)](const HttpRequest& request, HttpResponder responder) {
+             responder.Send(handler(request));
+           });
 }
 
 void HttpServer::RouteAsync(const std::string& method, const std::string& pattern, RouteOptions options,
                             AsyncHttpHandler handler) {
+  any_async_route_ = true;
+  AddRoute(method, pattern, std::move(options), std::move(handler));
+}
+
+void HttpServer::AddRoute(const std::string& method, const std::string& pattern, RouteOptions options,
+                          AsyncHttpHandler handler) {
   auto r = std::make_unique<CompiledRoute>();
   r->method = method;
   r->pattern = pattern;

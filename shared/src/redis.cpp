@@ -5,6 +5,7 @@
 #include <sys/time.h>
 
 #include <charconv>
+#include <deque>
 #include <optional>
 
 #include "tessera/crypto.h"
@@ -408,73 +409,96 @@ void RedisPipeline::Submit(Item item) {
 }
 
 void RedisPipeline::Loop() {
-  std::vector<Item> batch;
+  std::deque<Item> in_flight;  // written to Redis, answered in this order
+  std::vector<Item> fresh;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything submitted is answered
-      // At most kMaxBatch a round: bounds the buffers and the wait of the batch's first reply.
-      if (queue_.size() <= kMaxBatch) {
-        batch.swap(queue_);
-      } else {
-        batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + kMaxBatch));
-        queue_.erase(queue_.begin(), queue_.begin() + kMaxBatch);
+      if (in_flight.empty()) {
+        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, and everything submitted is answered
+      }
+      // The next batch goes out while the last one's replies are still being read, once it is
+      // at least as large as what remains in flight: Redis has work while this thread hands
+      // replies to their callbacks, and batches stay large. At most kMaxBatch at a time: bounds
+      // the buffers and the wait of the batch's first reply.
+      if (!queue_.empty() && queue_.size() >= in_flight.size()) {
+        if (queue_.size() <= kMaxBatch) {
+          fresh.swap(queue_);
+        } else {
+          fresh.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + kMaxBatch));
+          queue_.erase(queue_.begin(), queue_.begin() + kMaxBatch);
+        }
       }
     }
-    RunBatch(batch);
-    batch.clear();
-  }
-}
-
-void RedisPipeline::RunBatch(std::vector<Item>& batch) {
-  auto deliver = [](Item& item, RedisValue value, std::exception_ptr error) {
-    try {
-      item.done(std::move(value), error);
-    } catch (...) {  // the contract: callbacks do not throw; one that does must not stop the pipeline
+    if (!fresh.empty()) {
+      Send(fresh, in_flight);
+      fresh.clear();
+      continue;  // take what was queued meanwhile before blocking on a reply
     }
-  };
-  std::vector<Item> resend;  // answered NOSCRIPT: sent again as EVAL after this batch
-  auto fail_from = [&](size_t first, const std::string& why) {
-    ctx_.reset();
-    for (size_t i = first; i < batch.size(); ++i) deliver(batch[i], {}, std::make_exception_ptr(UnavailableError(why)));
-    for (Item& item : resend) deliver(item, {}, std::make_exception_ptr(UnavailableError(why)));
-  };
-  if (!ctx_) {
-    try {
-      ctx_ = ConnectRedis(options_);
-      ReadRepliesAsValues(ctx_.get());
-    } catch (const std::exception& e) {
-      return fail_from(0, e.what());
-    }
-  }
-  if (batch_sizes_) batch_sizes_->Observe(static_cast<double>(batch.size()));
-  for (const Item& item : batch) {
-    if (redisAppendFormattedCommand(ctx_.get(), item.command.data(), item.command.size()) != REDIS_OK) {
-      return fail_from(0, SendFailure(ctx_.get()));
-    }
-  }
-  for (size_t i = 0; i < batch.size(); ++i) {
     std::optional<RedisValue> reply = ReadReply(ctx_.get());
-    if (!reply) return fail_from(i, LostConnection(ctx_.get()));
+    if (!reply) {
+      FailAll(in_flight, fresh, LostConnection(ctx_.get()));
+      continue;
+    }
+    Item item = std::move(in_flight.front());
+    in_flight.pop_front();
     RedisValue& v = *reply;
-    Item& item = batch[i];
     if (item.script && v.IsError()) {
-      if (v.str.rfind("NOSCRIPT", 0) == 0) {
+      if (v.str.rfind("NOSCRIPT", 0) == 0) {  // nothing ran: again as EVAL, which never answers NOSCRIPT
         std::string eval = ArrayHeader(item.argc, item.command.size() + item.script->source().size() + 32);
         AppendBulk(eval, "EVAL");
         AppendBulk(eval, item.script->source());
         eval.append(item.command, item.after_sha);
         item.command = std::move(eval);
-        resend.push_back(std::move(item));
+        fresh.push_back(std::move(item));
+        Send(fresh, in_flight);
+        fresh.clear();
         continue;
       }
-      deliver(item, {}, ScriptFailure(*item.script, v.str));
+      Deliver(item, {}, ScriptFailure(*item.script, v.str));
       continue;
     }
-    deliver(item, std::move(v), nullptr);
+    Deliver(item, std::move(v), nullptr);
   }
-  if (!resend.empty()) RunBatch(resend);  // EVAL never answers NOSCRIPT: this recurses once
+}
+
+void RedisPipeline::Deliver(Item& item, RedisValue value, std::exception_ptr error) {
+  try {
+    item.done(std::move(value), error);
+  } catch (...) {  // the contract: callbacks do not throw; one that does must not stop the pipeline
+  }
+}
+
+void RedisPipeline::Send(std::vector<Item>& items, std::deque<Item>& in_flight) {
+  if (!ctx_) {
+    try {
+      ctx_ = ConnectRedis(options_);
+      ReadRepliesAsValues(ctx_.get());
+    } catch (const std::exception& e) {
+      return FailAll(in_flight, items, e.what());
+    }
+  }
+  if (batch_sizes_) batch_sizes_->Observe(static_cast<double>(items.size()));
+  for (const Item& item : items) {
+    if (redisAppendFormattedCommand(ctx_.get(), item.command.data(), item.command.size()) != REDIS_OK) {
+      return FailAll(in_flight, items, SendFailure(ctx_.get()));
+    }
+  }
+  // Written now: redisGetReply flushes only when no reply is buffered already.
+  int done = 0;
+  while (!done) {
+    if (redisBufferWrite(ctx_.get(), &done) != REDIS_OK) return FailAll(in_flight, items, SendFailure(ctx_.get()));
+  }
+  for (Item& item : items) in_flight.push_back(std::move(item));
+}
+
+void RedisPipeline::FailAll(std::deque<Item>& in_flight, std::vector<Item>& items, const std::string& why) {
+  ctx_.reset();
+  for (Item& item : in_flight) Deliver(item, {}, std::make_exception_ptr(UnavailableError(why)));
+  for (Item& item : items) Deliver(item, {}, std::make_exception_ptr(UnavailableError(why)));
+  in_flight.clear();
+  items.clear();
 }
 
 }  // namespace tessera

@@ -59,6 +59,7 @@ class HttpServerTest : public ::testing::Test {
                               return responder.Fail(std::make_exception_ptr(UnavailableError("redis: gone")));
                             }
                             if (r->Param("id") == "lost") return;  // the last responder goes away unanswered
+                            if (r->Param("id") == "big") return responder.Send(HttpResponse::Text(200, BigBody(), "text/plain"));
                             responder.Send(HttpResponse::Json(201, {{"id", r->Param("id")}, {"body", r->body}}));
                             responder.Send(HttpResponse::Json(500, {{"second", "answer is ignored"}}));
                           });
@@ -80,6 +81,24 @@ class HttpServerTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
       task();
     });
+  }
+
+  // 6 MiB of numbered lines: any lost, repeated or reordered byte shows.
+  static const std::string& BigBody() {
+    static const std::string body = [] {
+      std::string b;
+      for (int i = 0; b.size() < 6u * 1024 * 1024; ++i) b += "line " + std::to_string(i) + "\n";
+      return b;
+    }();
+    return body;
+  }
+
+  // tessera_http_direct_answers_total{outcome="..."} as /metrics shows it.
+  double DirectAnswers(const std::string& outcome) {
+    const std::string m = HttpClient(base_).Get("/metrics").body;
+    const std::string series = "tessera_http_direct_answers_total{outcome=\"" + outcome + "\"} ";
+    const size_t at = m.find(series);
+    return at == std::string::npos ? -1 : std::stod(m.substr(at + series.size()));
   }
 
   void ExpectProblem(const testing::HttpResult& r, long status, const std::string& code) {
@@ -173,7 +192,10 @@ TEST_F(HttpServerTest, RequestIdIsEchoedOrGeneratedAndConnectionKeptAlive) {
 // One keep-alive connection over a plain socket, to see the exact bytes of each answer.
 class RawConnection {
  public:
-  explicit RawConnection(uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+  // `receive_buffer` > 0 shrinks the socket's receive buffer (before connecting), so that a large
+  // answer cannot be taken by the sockets at once while nobody reads.
+  explicit RawConnection(uint16_t port, int receive_buffer = 0) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    if (receive_buffer > 0) setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -181,23 +203,61 @@ class RawConnection {
     EXPECT_EQ(connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   }
   ~RawConnection() { close(fd_); }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  void Send(const std::string& raw) {
+    EXPECT_EQ(send(fd_, raw.data(), raw.size(), MSG_NOSIGNAL), static_cast<ssize_t>(raw.size()));
+  }
   // Sends `raw` and returns every byte answered until 200 ms pass without any.
   std::string Exchange(const std::string& raw) {
-    EXPECT_EQ(send(fd_, raw.data(), raw.size(), 0), static_cast<ssize_t>(raw.size()));
-    std::string out;
-    pollfd p{fd_, POLLIN, 0};
-    char buf[4096];
-    while (poll(&p, 1, 200) == 1) {
-      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      out.append(buf, static_cast<size_t>(n));
+    Send(raw);
+    std::string out = std::move(buffered_);
+    buffered_.clear();
+    while (Fill(std::chrono::milliseconds(200))) {
     }
+    out += std::move(buffered_);
+    buffered_.clear();
     return out;
   }
+  // The next answer: its head (status line and headers, with the blank line) and the
+  // Content-Length bytes after it; empty when nothing whole arrives within 5 s.
+  std::pair<std::string, std::string> Answer() {
+    size_t end;
+    while ((end = buffered_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Fill(std::chrono::seconds(5))) return {};
+    }
+    std::string head = buffered_.substr(0, end + 4);
+    size_t length = 0;
+    if (auto at = head.find("\r\nContent-Length: "); at != std::string::npos) length = std::stoul(head.substr(at + 18));
+    while (buffered_.size() < end + 4 + length) {
+      if (!Fill(std::chrono::seconds(5))) return {};
+    }
+    std::string body = buffered_.substr(end + 4, length);
+    buffered_.erase(0, end + 4 + length);
+    return {head, body};
+  }
+  // True when no byte arrives within `wait`.
+  bool Quiet(std::chrono::milliseconds wait) { return buffered_.empty() && !Fill(wait); }
 
  private:
+  bool Fill(std::chrono::milliseconds wait) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(wait.count())) != 1) return false;
+    char buf[65536];
+    const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    buffered_.append(buf, static_cast<size_t>(n));
+    return true;
+  }
   int fd_;
+  std::string buffered_;
 };
+
+std::string AsyncPost(const std::string& id, const std::string& body = "{}") {
+  return "POST /v1/async/" + id + " HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer dev-pos\r\n" +
+         "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
 
 TEST_F(HttpServerTest, HeadAnswersHeadersOnlyAndTheConnectionStaysUsable) {
   RawConnection c(server_->port());
@@ -279,6 +339,87 @@ TEST_F(HttpServerTest, ShutdownDrainsAsyncRequestsInFlight) {
   client.join();
   EXPECT_EQ(pending.status, 201) << "an accepted asynchronous request must be answered during shutdown";
   EXPECT_EQ(pending.Json()["id"], "a-2");
+}
+
+// An answer given off the reactor thread goes to the socket from that thread, with the headers
+// and framing of any other answer.
+TEST_F(HttpServerTest, AsyncAnswersAreWrittenWholeFromTheAnsweringThread) {
+  RawConnection c(server_->port());
+  c.Send(AsyncPost("d-1", R"({"x":1})"));
+  auto [head, body] = c.Answer();
+  EXPECT_EQ(head.rfind("HTTP/1.1 201 Created\r\n", 0), 0u) << head;
+  EXPECT_NE(head.find("\r\nConnection: Keep-Alive\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nContent-Type: application/json\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nX-Request-Id: "), std::string::npos) << head;
+  EXPECT_EQ(body, R"({"body":"{\"x\":1}","id":"d-1"})");
+  c.Send(AsyncPost("down"));
+  auto [down_head, down_body] = c.Answer();
+  EXPECT_EQ(down_head.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u) << down_head;
+  EXPECT_NE(down_head.find("\r\nRetry-After: 1\r\n"), std::string::npos) << down_head;
+  EXPECT_NE(down_head.find("\r\nContent-Type: application/problem+json\r\n"), std::string::npos) << down_head;
+  EXPECT_NE(down_body.find(R"("code":"service_unavailable")"), std::string::npos) << down_body;
+  // Synchronous answers on the same connection still come through Pistache, in turn.
+  auto health = c.Exchange("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_EQ(health.substr(health.size() - 15), R"({"status":"ok"})") << health;
+  EXPECT_TRUE(c.Quiet(std::chrono::milliseconds(100)));
+  EXPECT_EQ(DirectAnswers("whole"), 2);
+}
+
+// 6 MiB to a client that reads nothing yet: the socket takes part of the answer and Pistache's
+// queue the rest; the connection's next answer waits behind it, and every byte arrives in order.
+TEST_F(HttpServerTest, AsyncAnswersToASlowReaderArriveWholeAndInOrder) {
+  RawConnection c(server_->port(), 4096);
+  c.Send(AsyncPost("big"));
+  ASSERT_TRUE(testing::WaitFor([&] { return DirectAnswers("partial") == 1; }, std::chrono::seconds(5)));
+  c.Send(AsyncPost("after-big"));
+  ASSERT_TRUE(testing::WaitFor([&] { return DirectAnswers("behind_queue") == 1; }, std::chrono::seconds(5)));
+  auto [head, body] = c.Answer();
+  EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
+  EXPECT_NE(head.find("\r\nContent-Type: text/plain\r\n"), std::string::npos) << head;
+  EXPECT_TRUE(body == BigBody()) << "the large answer arrived damaged: " << body.size() << " bytes";
+  auto [head2, body2] = c.Answer();
+  EXPECT_EQ(head2.rfind("HTTP/1.1 201 Created\r\n", 0), 0u) << head2;
+  EXPECT_EQ(body2, R"({"body":"{}","id":"after-big"})");
+  // Once the queue has drained, answers go straight to the socket again.
+  c.Send(AsyncPost("again"));
+  auto [head3, body3] = c.Answer();
+  EXPECT_EQ(body3, R"({"body":"{}","id":"again"})") << head3;
+  EXPECT_EQ(DirectAnswers("whole"), 1);
+}
+
+// The client leaves before its asynchronous answer is ready, and new connections arrive; the
+// server's descriptor number of the old one is free for them to take. The answer must not reach
+// any of them.
+TEST_F(HttpServerTest, AnAnswerForAConnectionThatIsGoneReachesNobodyElse) {
+  {
+    RawConnection gone(server_->port());
+    gone.Send(AsyncPost("gone"));
+    ASSERT_TRUE(testing::WaitFor([&] { return later_entered_.load(); }, std::chrono::seconds(5)));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // Pistache sees the hang-up and closes
+  std::vector<std::unique_ptr<RawConnection>> next;
+  for (int i = 0; i < 4; ++i) {
+    next.push_back(std::make_unique<RawConnection>(server_->port()));
+    auto health = next.back()->Exchange("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    EXPECT_EQ(health.substr(health.size() - 15), R"({"status":"ok"})") << health;
+  }
+  ASSERT_TRUE(testing::WaitFor([&] { return DirectAnswers("whole") + DirectAnswers("closed") == 1; },
+                               std::chrono::seconds(5)));
+  for (auto& c : next) EXPECT_TRUE(c->Quiet(std::chrono::milliseconds(100))) << "another client got the answer";
+}
+
+// Nothing reports when a HEAD answer's bytes are out, so after one every answer of the
+// connection keeps to Pistache's queue, behind it.
+TEST_F(HttpServerTest, AfterAHeadAnswerTheConnectionsAnswersQueueBehindIt) {
+  RawConnection c(server_->port());
+  const std::string head = c.Exchange("HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_EQ(head.rfind("HTTP/1.1 200", 0), 0u) << head;
+  c.Send(AsyncPost("h-1"));
+  auto [answer_head, body] = c.Answer();
+  EXPECT_EQ(answer_head.rfind("HTTP/1.1 201 Created\r\n", 0), 0u) << answer_head;
+  EXPECT_EQ(body, R"({"body":"{}","id":"h-1"})");
+  EXPECT_EQ(DirectAnswers("behind_queue"), 1);
+  EXPECT_EQ(DirectAnswers("whole"), 0);
 }
 
 }  // namespace

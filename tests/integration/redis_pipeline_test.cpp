@@ -131,6 +131,47 @@ TEST(RedisPipeline, KilledRedisFailsCallbacksThenTheNextBatchReconnects) {
   EXPECT_EQ(v.AsString(), "1");
 }
 
+// Redis is killed while threads keep submitting and batches are in flight (the next batch is
+// written while the last one's replies are still being read): every callback runs exactly once,
+// with its reply or UnavailableError, and the pipeline reconnects once Redis is back.
+TEST(RedisPipeline, KillingRedisUnderLoadAnswersEveryCommandOnce) {
+  RedisServer server;
+  RedisPipeline pipeline(OptionsFor(server.Url()));
+  constexpr int kThreads = 8, kPerThread = 3000, kTotal = kThreads * kPerThread;
+  std::atomic<int> ok{0}, unavailable{0}, other{0};
+  auto count = [&](RedisValue, std::exception_ptr e) {
+    if (!e) return void(++ok);
+    try {
+      std::rethrow_exception(e);
+    } catch (const UnavailableError&) {
+      ++unavailable;
+    } catch (...) {
+      ++other;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        pipeline.Command({"INCR", "n"}, count);
+        if (i % 64 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));  // keep it coming
+      }
+    });
+  }
+  ASSERT_TRUE(testing::WaitFor([&] { return ok.load() >= kTotal / 8; }, std::chrono::seconds(10)));
+  server.Kill();
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(testing::WaitFor([&] { return ok + unavailable + other >= kTotal; }, std::chrono::seconds(20)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a callback run twice would show now
+  EXPECT_EQ(ok + unavailable + other, kTotal);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_GT(unavailable.load(), 0);
+  server.Start();
+  auto [v, error] = Call(pipeline, {"PING"});
+  EXPECT_FALSE(error);
+  EXPECT_EQ(v.AsString(), "PONG");
+}
+
 TEST(RedisPipeline, DestructionAnswersEverythingSubmitted) {
   RedisServer server;
   std::atomic<int> answered{0};

@@ -13,11 +13,18 @@
 // asynchronous (RouteAsync: the handler takes an HttpResponder and may answer later, from any
 // thread, e.g. from a Redis reply; the server's thread is free meanwhile). Both go through the
 // same pipeline; a request counts as in flight (for the drain) until its answer has been sent.
+// An answer given on the server's thread is written through Pistache's queue. One given later
+// from another thread is written to the socket by that thread, through a dup() of the
+// connection's descriptor (so a number Pistache has closed and reused for another client never
+// receives it); bytes join Pistache's queue instead while an earlier answer of the connection
+// waits there, and so does what the socket does not take at once. Servers with asynchronous
+// routes therefore hold two descriptors per connection.
 //
 // Shutdown() drains: readiness fails at once, then the server waits for requests in flight to
 // finish (up to the drain timeout) before stopping the listener, so no accepted request is cut.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -112,6 +119,8 @@ class HttpServer {
   friend struct HttpResponder::Exchange;
   // Runs the pipeline on `exchange`: its `finish` gets the answer, on this thread or on the one
   // that completes an asynchronous route.
+  void AddRoute(const std::string& method, const std::string& pattern, RouteOptions options,
+                AsyncHttpHandler handler);
   void Run(std::shared_ptr<HttpResponder::Exchange> exchange);
   void Dispatch(HttpRequest& request, const HttpResponder& responder);
   void Complete(HttpResponder::Exchange& exchange, HttpResponse response);
@@ -125,6 +134,8 @@ class HttpServer {
   std::vector<std::unique_ptr<CompiledRoute>> routes_;
   std::function<std::optional<std::string>()> readiness_;
   std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
+  bool any_async_route_ = false;
+  std::array<Counter*, 4> direct_answers_{};  // by ConnectionSocket::Outcome
   std::atomic<int> in_flight_{0};
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopped_{false};

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -131,10 +132,12 @@ class RedisPool {
 };
 
 // One connection that many threads share without waiting on it. Commands submitted from any
-// thread are written to Redis in batches (what was queued while the previous batch was in
-// flight, up to 256 at a time, so Redis reads and answers many with one system call each), and
-// each reply goes to its callback, in submission order, on the pipeline's own thread. A callback must not block;
-// whatever it throws is dropped. A lost connection fails the commands it carried with
+// thread are written to Redis in batches (what queued meanwhile, up to 256 at a time, so Redis
+// reads and answers many with one system call each); a batch is written while the previous
+// one's replies are still being read once it is at least as large as what remains in flight,
+// so Redis has the next batch while this thread hands out replies. Each reply goes to its
+// callback, in submission order, on the pipeline's own thread. A callback must not block;
+// whatever it throws is dropped. A lost connection fails every command in flight with
 // UnavailableError (they may or may not have run: nothing is retried) and the next batch
 // reconnects; a connection that cannot be made fails the batch the same way.
 class RedisPipeline {
@@ -175,7 +178,12 @@ class RedisPipeline {
   };
   void Submit(Item item);
   void Loop();
-  void RunBatch(std::vector<Item>& batch);
+  // Writes `items` (connecting first if needed) and moves them to the back of `in_flight`.
+  void Send(std::vector<Item>& items, std::deque<Item>& in_flight);
+  // The connection is lost or cannot be made: fails everything in flight, then `items`, with
+  // UnavailableError(why), and drops the connection (the next Send reconnects).
+  void FailAll(std::deque<Item>& in_flight, std::vector<Item>& items, const std::string& why);
+  static void Deliver(Item& item, RedisValue value, std::exception_ptr error);
 
   RedisOptions options_;
   Histogram* batch_sizes_;
