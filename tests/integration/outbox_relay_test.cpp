@@ -1,10 +1,11 @@
 // The outbox relay in-process against real Redis and the development broker: everything is
-// published and deleted, two relays never publish the same stream, and a broker outage only
-// delays delivery.
+// published and deleted (in batches: per interval, or per delete_batch acknowledgements), two
+// relays never publish the same stream, and a broker outage only delays delivery.
 #include "tessera/outbox.h"
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -57,12 +58,21 @@ class OutboxRelayTest : public ::testing::Test {
     producer_ = std::make_unique<KafkaProducer>(po, logger_, metrics_);
   }
 
-  std::unique_ptr<OutboxRelay> MakeRelay(const std::string& owner) {
+  std::unique_ptr<OutboxRelay> MakeRelay(const std::string& owner,
+                                         const std::function<void(OutboxRelayOptions&)>& tune = nullptr) {
     OutboxRelayOptions o;
     o.streams = OutboxStreams("svc");
     o.owner = owner;
     o.lease_ttl = std::chrono::seconds(3);
+    if (tune) tune(o);
     return std::make_unique<OutboxRelay>(*pool_, *producer_, o, logger_, metrics_);
+  }
+
+  // XDEL commands Redis has run (INFO commandstats).
+  int64_t XdelCalls() {
+    const std::string info = pool_->Command({"INFO", "commandstats"}).AsString();
+    const size_t at = info.find("cmdstat_xdel:calls=");
+    return at == std::string::npos ? 0 : std::stoll(info.substr(at + 19));
   }
 
   SystemClock clock_;
@@ -92,6 +102,43 @@ TEST_F(OutboxRelayTest, PublishesEveryEntryOnceThenDeletesIt) {
     EXPECT_EQ(it->second, m.partition) << m.key;
   }
   EXPECT_NE(metrics_.Render().find("tessera_outbox_published_total 2000"), std::string::npos);
+}
+
+// Acknowledged entries wait for the delete interval and then go in one XDEL per stream, not
+// one per read: the entries stay in the outbox after they are on the topic, until the interval.
+TEST_F(OutboxRelayTest, AcknowledgedEntriesAreDeletedTogetherOncePerInterval) {
+  auto relay = MakeRelay("relay-a", [](OutboxRelayOptions& o) { o.delete_interval = std::chrono::seconds(3); });
+  const auto start = std::chrono::steady_clock::now();
+  relay->Start();
+  auto ids = AppendEvents(*pool_, "svc", 300, "i");
+  ASSERT_EQ(testing::ReadTopic(broker_.brokers(), topics::kLedger, ids.size(), std::chrono::seconds(30)).size(),
+            ids.size());
+  if (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2500)) {
+    EXPECT_EQ(relay->Depth(), 300) << "published entries were deleted before the interval";
+    EXPECT_EQ(XdelCalls(), 0);
+  }
+  ASSERT_TRUE(testing::WaitFor([&] { return relay->Depth() == 0; }, std::chrono::seconds(10)));
+  // 300 entries over 97 members fill at most 64 bucket streams: one XDEL each.
+  EXPECT_LE(XdelCalls(), 64);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2900));
+  relay->Stop();
+}
+
+// With a long interval, deletion waits for delete_batch acknowledgements instead; Stop()
+// deletes the rest.
+TEST_F(OutboxRelayTest, ABatchOfAcknowledgementsIsDeletedWithoutWaitingForTheInterval) {
+  auto relay = MakeRelay("relay-a", [](OutboxRelayOptions& o) {
+    o.delete_interval = std::chrono::hours(1);
+    o.delete_batch = 100;
+  });
+  relay->Start();
+  auto ids = AppendEvents(*pool_, "svc", 350, "b");
+  ASSERT_TRUE(testing::WaitFor([&] { return relay->Depth() < 100; }, std::chrono::seconds(20)));
+  EXPECT_GT(XdelCalls(), 0);
+  relay->Stop();
+  EXPECT_EQ(relay->Depth(), 0) << "Stop deletes what was acknowledged";
+  EXPECT_EQ(CountIds(testing::ReadTopic(broker_.brokers(), topics::kLedger, ids.size(), std::chrono::seconds(30))).size(),
+            ids.size());
 }
 
 TEST_F(OutboxRelayTest, TwoRelaysShareTheStreamsWithoutDuplicates) {
