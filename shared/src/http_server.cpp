@@ -124,7 +124,8 @@ std::string PercentDecode(const std::string& in) {
 //   request in flight on the connection another. Pistache closes its own descriptor when the
 //   connection ends and the number may then be reused for a new connection; this one still names
 //   the old socket, so an answer can never reach another client. (Each connection of a server
-//   with asynchronous routes therefore holds two descriptors.)
+//   with asynchronous routes therefore holds two descriptors; so does, until it closes, a
+//   connection whose answer says Connection: close, which is shut through this descriptor.)
 // - Bytes never interleave: an answer goes straight to the socket only while none of this
 //   connection's answers waits in Pistache's queue. Otherwise it joins that queue, and so does
 //   whatever part of a direct answer the socket did not take at once. Answers Pistache writes
@@ -213,6 +214,13 @@ class ConnectionSocket : public std::enable_shared_from_this<ConnectionSocket> {
   void Settled() {
     std::lock_guard lock(mu_);
     --queued_;
+  }
+  // Ends the server's side of the connection (FIN) once an answer that said Connection: close is
+  // out: Pistache 0.0.5 sends the header but leaves the connection open. The client then closes,
+  // and Pistache with it.
+  void ShutdownWrite() {
+    std::lock_guard lock(mu_);
+    ::shutdown(fd_, SHUT_WR);
   }
 
  private:
@@ -316,9 +324,10 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
                         !(connection && Lower(*connection) == "keep-alive"));
     const bool head = req.method() == Http::Method::Head;
     // Answers given off the reactor thread can skip Pistache's queue (ConnectionSocket): only
-    // servers with asynchronous routes give any, so only they keep a socket per connection.
+    // servers with asynchronous routes give any, so only they keep a socket per connection from
+    // its first request. A connection whose answer closes it needs one too, to close it.
     std::shared_ptr<ConnectionSocket> socket;
-    if (server_->any_async_route_) {
+    if (server_->any_async_route_ || close) {
       if (auto peer = writer.peer()) socket = ConnectionSocket::Of(*peer);
     }
     const bool direct_ok = socket && !close && !head && req.version() == Http::Version::Http11;
@@ -373,7 +382,8 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
       // is allowed in a HEAD answer (RFC 9112 §6.1) but there says the GET would be chunked,
       // which ours is not: a wrong hint about framing the client never reads, where a wrong
       // length or a stray body would misframe the connection. Nothing reports when the stream's
-      // bytes are out, so `socket` is never told: the connection's answers keep to the queue.
+      // bytes are out, so `socket` is never told: the connection's answers keep to the queue
+      // (and a HEAD request that asks to close leaves the closing to the client).
       writer.setMime(mime);
       auto stream = writer.stream(static_cast<Http::Code>(response.status));
       stream.flush();
@@ -381,8 +391,11 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
     } else {
       // Pistache queues the bytes for the connection's reactor; the promise settles once they
       // are sent (or the connection failed).
-      auto settled = [socket, written] {
-        if (socket) socket->Settled();
+      auto settled = [socket, close, written] {
+        if (socket) {
+          socket->Settled();
+          if (close) socket->ShutdownWrite();
+        }
         written();
       };
       writer.send(static_cast<Http::Code>(response.status), response.body, mime)

@@ -239,6 +239,21 @@ class RawConnection {
   }
   // True when no byte arrives within `wait`.
   bool Quiet(std::chrono::milliseconds wait) { return buffered_.empty() && !Fill(wait); }
+  // True when the server closes the connection (end of stream) within `wait`; bytes before it
+  // are kept for Answer().
+  bool ClosedWithin(std::chrono::milliseconds wait) {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) != 1) return false;
+      char buf[65536];
+      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return true;
+      buffered_.append(buf, static_cast<size_t>(n));
+    }
+  }
 
  private:
   bool Fill(std::chrono::milliseconds wait) {
@@ -406,6 +421,35 @@ TEST_F(HttpServerTest, AnAnswerForAConnectionThatIsGoneReachesNobodyElse) {
   ASSERT_TRUE(testing::WaitFor([&] { return DirectAnswers("whole") + DirectAnswers("closed") == 1; },
                                std::chrono::seconds(5)));
   for (auto& c : next) EXPECT_TRUE(c->Quiet(std::chrono::milliseconds(100))) << "another client got the answer";
+}
+
+// The server keeps a second descriptor of each connection (for answers given off its threads);
+// when it closes a connection, the client must still see the close at once, not when that
+// descriptor happens to go: after a Connection: close answer, after an HTTP/1.0 answer, and
+// after an asynchronous answer to a request that asked to close.
+TEST_F(HttpServerTest, ConnectionsTheServerClosesCloseAtOnce) {
+  {
+    RawConnection c(server_->port());
+    c.Send("GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    EXPECT_TRUE(c.ClosedWithin(std::chrono::seconds(2))) << "Connection: close left the connection open";
+    EXPECT_EQ(c.Answer().second, R"({"status":"ok"})");
+  }
+  {
+    RawConnection c(server_->port());
+    c.Send("GET /healthz HTTP/1.0\r\n\r\n");
+    EXPECT_TRUE(c.ClosedWithin(std::chrono::seconds(2))) << "an HTTP/1.0 answer left the connection open";
+  }
+  {
+    RawConnection c(server_->port());
+    c.Send(AsyncPost("k-1"));  // first a direct answer, so the connection has its second descriptor
+    EXPECT_EQ(c.Answer().second, R"({"body":"{}","id":"k-1"})");
+    c.Send("POST /v1/async/k-2 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer dev-pos\r\nConnection: close\r\n"
+           "Content-Length: 2\r\n\r\n{}");
+    EXPECT_TRUE(c.ClosedWithin(std::chrono::seconds(3))) << "an asynchronous Connection: close answer left it open";
+    auto [head, body] = c.Answer();
+    EXPECT_NE(head.find("Connection: Close"), std::string::npos) << head;
+    EXPECT_EQ(body, R"({"body":"{}","id":"k-2"})");
+  }
 }
 
 // Nothing reports when a HEAD answer's bytes are out, so after one every answer of the

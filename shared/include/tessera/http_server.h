@@ -3,7 +3,8 @@
 // One code path serves all routes: request id, body limit (413), routing (404/405 as
 // problem+json), authentication and per-route roles (401/403), the handler, error mapping
 // (ProblemError -> its problem, UnavailableError -> 503, anything else -> 500), response
-// headers (keep-alive by default: Pistache 0.0.5 closes unless the client asks otherwise), and
+// headers (keep-alive by default: Pistache 0.0.5 closes unless the client asks otherwise; after
+// an answer that says Connection: close the server shuts its side, which Pistache alone does not), and
 // per-route metrics. /healthz, /readyz and /metrics are built in. A HEAD request runs its GET
 // route and answers the same status and headers with no content; it carries
 // Transfer-Encoding: chunked instead of the GET's Content-Length (Pistache cannot send a
