@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <sstream>
 #include <thread>
 
@@ -450,6 +451,29 @@ TEST_F(HttpServerTest, ConnectionsTheServerClosesCloseAtOnce) {
     EXPECT_NE(head.find("Connection: Close"), std::string::npos) << head;
     EXPECT_EQ(body, R"({"body":"{}","id":"k-2"})");
   }
+}
+
+// The second descriptor goes with its connection: connections that come and go leave no
+// descriptor behind (the server runs in this process, so its descriptors are ours to count).
+TEST_F(HttpServerTest, ConnectionsThatComeAndGoLeaveNoDescriptorBehind) {
+  auto open_descriptors = [] {
+    return std::distance(std::filesystem::directory_iterator("/proc/self/fd"), std::filesystem::directory_iterator{});
+  };
+  {  // one of each kind first, so that lazily made descriptors (epoll, eventfds) exist already
+    RawConnection c(server_->port());
+    c.Send(AsyncPost("warm"));
+    c.Answer();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto before = open_descriptors();
+  for (int i = 0; i < 100; ++i) {
+    RawConnection c(server_->port());
+    c.Send(AsyncPost("c-" + std::to_string(i)));
+    ASSERT_EQ(c.Answer().second, R"({"body":"{}","id":"c-)" + std::to_string(i) + R"("})");
+  }
+  EXPECT_TRUE(testing::WaitFor([&] { return open_descriptors() <= before + 2; }, std::chrono::seconds(5)))
+      << open_descriptors() - before << " descriptors more than before 100 connections came and went";
+  EXPECT_EQ(DirectAnswers("whole"), 101);
 }
 
 // Nothing reports when a HEAD answer's bytes are out, so after one every answer of the
