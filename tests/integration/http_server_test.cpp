@@ -247,25 +247,25 @@ class RawConnection {
     for (;;) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return false;
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(left.count())) != 1) return false;
-      char buf[65536];
-      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) return true;
-      buffered_.append(buf, static_cast<size_t>(n));
+      const Got got = Receive(left);
+      if (got != Got::kBytes) return got == Got::kEnd;
     }
   }
 
  private:
-  bool Fill(std::chrono::milliseconds wait) {
+  enum class Got { kBytes, kNothing, kEnd };
+  // Waits up to `wait` for bytes and keeps them; kEnd when the server closed (or reset) the
+  // connection.
+  Got Receive(std::chrono::milliseconds wait) {
     pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(wait.count())) != 1) return false;
+    if (poll(&p, 1, static_cast<int>(wait.count())) != 1) return Got::kNothing;
     char buf[65536];
     const ssize_t n = recv(fd_, buf, sizeof buf, 0);
-    if (n <= 0) return false;
+    if (n <= 0) return Got::kEnd;
     buffered_.append(buf, static_cast<size_t>(n));
-    return true;
+    return Got::kBytes;
   }
+  bool Fill(std::chrono::milliseconds wait) { return Receive(wait) == Got::kBytes; }
   int fd_;
   std::string buffered_;
 };
