@@ -113,6 +113,12 @@ std::string PercentDecode(const std::string& in) {
   }
   return out;
 }
+
+// Runs `then` once Pistache's write promise settles, whether the bytes went out or not.
+void WhenSettled(Pistache::Async::Promise<ssize_t>& promise, const std::function<void()>& then) {
+  promise.then([then](ssize_t) { then(); }, [then](std::exception_ptr) { then(); });
+}
+
 // A connection's socket as the server writes it from a thread other than the connection's
 // reactor: an asynchronous route's answer, given e.g. on the Redis pipeline's thread. Pistache's
 // send would queue that answer for the reactor, which costs an eventfd wake-up, eventfd reads
@@ -192,15 +198,10 @@ class ConnectionSocket : public std::enable_shared_from_this<ConnectionSocket> {
     const size_t rest = wire.size() - sent;
     auto promise = peer->send(Pistache::RawBuffer(sent == 0 ? std::move(wire) : wire.substr(sent), rest));
     lock.unlock();  // a promise settled already runs its callback here, and that takes the lock
-    promise.then(
-        [self = shared_from_this(), written](ssize_t) {
-          self->Settled();
-          written();
-        },
-        [self = shared_from_this(), written](std::exception_ptr) {
-          self->Settled();
-          written();
-        });
+    WhenSettled(promise, [self = shared_from_this(), written] {
+      self->Settled();
+      written();
+    });
     return behind_queue ? Outcome::kBehindQueue : Outcome::kPartial;
   }
 
@@ -391,15 +392,14 @@ class HttpServer::Adapter final : public Pistache::Http::Handler {
     } else {
       // Pistache queues the bytes for the connection's reactor; the promise settles once they
       // are sent (or the connection failed).
-      auto settled = [socket, close, written] {
+      auto sent = writer.send(static_cast<Http::Code>(response.status), response.body, mime);
+      WhenSettled(sent, [socket, close, written] {
         if (socket) {
           socket->Settled();
           if (close) socket->ShutdownWrite();
         }
         written();
-      };
-      writer.send(static_cast<Http::Code>(response.status), response.body, mime)
-          .then([settled](ssize_t) { settled(); }, [settled](std::exception_ptr) { settled(); });
+      });
     }
   }
 

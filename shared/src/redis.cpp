@@ -332,11 +332,6 @@ std::vector<RedisValue> RedisPool::Pipeline(const std::vector<std::vector<std::s
   return Run(all, commands.size(), options_.command_timeout);
 }
 
-RedisValue RedisPool::BlockingCommand(const std::vector<std::string>& args,
-                                      std::chrono::milliseconds timeout) {
-  return std::move(Run(FormatCommand(args), 1, timeout).front());
-}
-
 RedisValue RedisPool::BlockingCommand(std::span<const std::string_view> args, std::chrono::milliseconds timeout) {
   return std::move(Run(FormatCommand(args), 1, timeout).front());
 }
@@ -433,7 +428,6 @@ void RedisPipeline::Loop() {
     }
     if (!fresh.empty()) {
       Send(fresh, in_flight);
-      fresh.clear();
       continue;  // take what was queued meanwhile before blocking on a reply
     }
     std::optional<RedisValue> reply = ReadReply(ctx_.get());
@@ -453,7 +447,6 @@ void RedisPipeline::Loop() {
         item.command = std::move(eval);
         fresh.push_back(std::move(item));
         Send(fresh, in_flight);
-        fresh.clear();
         continue;
       }
       Deliver(item, {}, ScriptFailure(*item.script, v.str));
@@ -491,6 +484,7 @@ void RedisPipeline::Send(std::vector<Item>& items, std::deque<Item>& in_flight) 
     if (redisBufferWrite(ctx_.get(), &done) != REDIS_OK) return FailAll(in_flight, items, SendFailure(ctx_.get()));
   }
   for (Item& item : items) in_flight.push_back(std::move(item));
+  items.clear();
 }
 
 void RedisPipeline::FailAll(std::deque<Item>& in_flight, std::vector<Item>& items, const std::string& why) {

@@ -118,10 +118,11 @@ class HttpServer {
   class Adapter;
   friend class HttpResponder;
   friend struct HttpResponder::Exchange;
-  // Runs the pipeline on `exchange`: its `finish` gets the answer, on this thread or on the one
-  // that completes an asynchronous route.
+  // Route and RouteAsync both register through this.
   void AddRoute(const std::string& method, const std::string& pattern, RouteOptions options,
                 AsyncHttpHandler handler);
+  // Runs the pipeline on `exchange`: its `finish` gets the answer, on this thread or on the one
+  // that completes an asynchronous route.
   void Run(std::shared_ptr<HttpResponder::Exchange> exchange);
   void Dispatch(HttpRequest& request, const HttpResponder& responder);
   void Complete(HttpResponder::Exchange& exchange, HttpResponse response);

@@ -101,9 +101,8 @@ class RedisPool {
   // A script error (reply starting "ERR") throws DependencyError.
   RedisValue Eval(const LuaScript& script, const std::vector<std::string>& keys,
                   const std::vector<std::string>& args);
-  // Like Command but with its own timeout, for blocking commands such as XREAD BLOCK.
-  RedisValue BlockingCommand(const std::vector<std::string>& args, std::chrono::milliseconds timeout);
-  // The same over views: nothing is copied but into the command's wire format.
+  // Like Command but with its own timeout, for blocking commands such as XREAD BLOCK. The
+  // arguments are views: nothing is copied but into the command's wire format.
   RedisValue BlockingCommand(std::span<const std::string_view> args, std::chrono::milliseconds timeout);
   // True when PING answers PONG.
   bool Ping();
@@ -178,7 +177,8 @@ class RedisPipeline {
   };
   void Submit(Item item);
   void Loop();
-  // Writes `items` (connecting first if needed) and moves them to the back of `in_flight`.
+  // Writes `items` (connecting first if needed) and moves them to the back of `in_flight`; on
+  // failure fails them (FailAll). Either way `items` is left empty.
   void Send(std::vector<Item>& items, std::deque<Item>& in_flight);
   // The connection is lost or cannot be made: fails everything in flight, then `items`, with
   // UnavailableError(why), and drops the connection (the next Send reconnects).
