@@ -40,6 +40,9 @@ class HttpServerTest : public ::testing::Test {
       auto body = ParseJsonObject(r.body);
       return HttpResponse::Json(201, {{"bytes", r.body.size()}, {"principal", r.principal.name}});
     });
+    server_->Route("GET", "/v1/headers", {.is_public = true}, [](const HttpRequest& r) {
+      return HttpResponse::Json(200, r.headers);
+    });
     server_->Route("GET", "/v1/slow", {.is_public = true}, [this](const HttpRequest&) {
       slow_entered_ = true;
       std::this_thread::sleep_for(std::chrono::milliseconds(400));
@@ -55,7 +58,9 @@ class HttpServerTest : public ::testing::Test {
     server_->RouteAsync("POST", "/v1/async/{id}", {RoleSet{Role::kPos}, false, "id"},
                         [this](const HttpRequest& r, HttpResponder responder) {
                           if (r.Param("id") == "throw") throw ProblemError(Problem::Validation("/path/id", "bad id"));
-                          Later([r = &r, responder] {
+                          // "quick-..." ids are answered at once (still from the other thread)
+                          const auto delay = std::chrono::milliseconds(r.Param("id").rfind("quick-", 0) == 0 ? 0 : 300);
+                          Later(delay, [r = &r, responder] {
                             if (r->Param("id") == "down") {
                               return responder.Fail(std::make_exception_ptr(UnavailableError("redis: gone")));
                             }
@@ -74,12 +79,12 @@ class HttpServerTest : public ::testing::Test {
     if (later_.joinable()) later_.join();
   }
 
-  // Runs `task` 300 ms from now on another thread (one at a time).
-  void Later(std::function<void()> task) {
+  // Runs `task` `delay` from now on another thread (one at a time).
+  void Later(std::chrono::milliseconds delay, std::function<void()> task) {
     if (later_.joinable()) later_.join();
     later_entered_ = true;
-    later_ = std::thread([task = std::move(task)] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    later_ = std::thread([delay, task = std::move(task)] {
+      std::this_thread::sleep_for(delay);
       task();
     });
   }
@@ -269,6 +274,28 @@ class RawConnection {
   int fd_;
   std::string buffered_;
 };
+
+// A handler sees each header once, under its lower-cased name, with the value the client sent:
+// the ones Pistache also parses into typed headers (Host, Content-Type, Authorization, Accept,
+// User-Agent) as much as the ones it does not know.
+TEST_F(HttpServerTest, HandlersSeeEveryHeaderAsTheClientSentIt) {
+  RawConnection c(server_->port());
+  c.Send("GET /v1/headers HTTP/1.1\r\nHost: example.test:8081\r\n"
+         "Content-Type: application/json;  charset=UTF-8\r\nAuthorization: Bearer abc.def\r\n"
+         "Accept: application/json, */*;q=0.5\r\nUser-Agent: pos/7.1 (store 12)\r\n"
+         "Idempotency-Key: k-1\r\nX-Custom: a, b\r\n\r\n");
+  auto [head, body] = c.Answer();
+  ASSERT_NE(head.find("HTTP/1.1 200"), std::string::npos) << head;
+  const auto headers = nlohmann::json::parse(body);
+  EXPECT_EQ(headers, (nlohmann::json{{"host", "example.test:8081"},
+                                     {"content-type", "application/json;  charset=UTF-8"},
+                                     {"authorization", "Bearer abc.def"},
+                                     {"accept", "application/json, */*;q=0.5"},
+                                     {"user-agent", "pos/7.1 (store 12)"},
+                                     {"idempotency-key", "k-1"},
+                                     {"x-custom", "a, b"}}))
+      << body;
+}
 
 std::string AsyncPost(const std::string& id, const std::string& body = "{}") {
   return "POST /v1/async/" + id + " HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer dev-pos\r\n" +
@@ -468,8 +495,8 @@ TEST_F(HttpServerTest, ConnectionsThatComeAndGoLeaveNoDescriptorBehind) {
   const auto before = open_descriptors();
   for (int i = 0; i < 100; ++i) {
     RawConnection c(server_->port());
-    c.Send(AsyncPost("c-" + std::to_string(i)));
-    ASSERT_EQ(c.Answer().second, R"({"body":"{}","id":"c-)" + std::to_string(i) + R"("})");
+    c.Send(AsyncPost("quick-" + std::to_string(i)));
+    ASSERT_EQ(c.Answer().second, R"({"body":"{}","id":"quick-)" + std::to_string(i) + R"("})");
   }
   EXPECT_TRUE(testing::WaitFor([&] { return open_descriptors() <= before + 2; }, std::chrono::seconds(5)))
       << open_descriptors() - before << " descriptors more than before 100 connections came and went";
