@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <charconv>
 #include <mutex>
-#include <sstream>
+#include <ostream>
 #include <thread>
 #include <unordered_map>
 
@@ -165,6 +165,12 @@ class ConnectionSocket : public std::enable_shared_from_this<ConnectionSocket> {
   // or cannot be.
   Outcome Write(std::string wire, const std::shared_ptr<Pistache::Tcp::Peer>& peer, std::function<void()> written) {
     std::unique_lock lock(mu_);
+    // The answer is done with (out, or nowhere to go): `written` runs outside the lock.
+    auto done_with = [&](Outcome outcome) {
+      lock.unlock();
+      written();
+      return outcome;
+    };
     size_t sent = 0;
     const bool behind_queue = queued_ > 0;
     if (!behind_queue) {
@@ -175,24 +181,14 @@ class ConnectionSocket : public std::enable_shared_from_this<ConnectionSocket> {
         } else if (n < 0 && errno == EINTR) {
           continue;
         } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-          lock.unlock();
-          written();  // reset or shut: Pistache sees the hang-up on its next read
-          return Outcome::kClosed;
+          return done_with(Outcome::kClosed);  // reset or shut: Pistache sees the hang-up on its next read
         } else {
           break;  // the socket's buffer is full
         }
       }
-      if (sent == wire.size()) {
-        lock.unlock();
-        written();
-        return Outcome::kWhole;
-      }
+      if (sent == wire.size()) return done_with(Outcome::kWhole);
     }
-    if (!peer) {
-      lock.unlock();
-      written();
-      return Outcome::kClosed;
-    }
+    if (!peer) return done_with(Outcome::kClosed);
     // Queued under the lock, so that no later answer is written directly before these bytes.
     ++queued_;
     const size_t rest = wire.size() - sent;
