@@ -55,14 +55,13 @@ wait_http() { for _ in $(seq 1 300); do curl -sf "$1" >/dev/null && return 0; sl
 wrk_run() {
   local out
   out=$(
+    [ -z "${UNTIL_FILE:-}" ] || rm -f "$UNTIL_FILE"
+    MEMBERS=$MEMBERS wrk -t1 -c"$CONNS" -d"${3:-$SECONDS_PER}s" -s "$2" "$1" & w=$!
     if [ -n "${UNTIL_FILE:-}" ]; then
-      rm -f "$UNTIL_FILE"
-      UNTIL_FILE=$UNTIL_FILE MEMBERS=$MEMBERS wrk -t1 -c"$CONNS" -d"${3:-$SECONDS_PER}s" -s "$2" "$1" & w=$!
       until [ -e "$UNTIL_FILE" ] || ! kill -0 "$w" 2>/dev/null; do sleep 0.01; done
-      kill -INT "$w" 2>/dev/null || true; wait "$w" || true
-    else
-      MEMBERS=$MEMBERS wrk -t1 -c"$CONNS" -d"${3:-$SECONDS_PER}s" -s "$2" "$1"
+      kill -INT "$w" 2>/dev/null || true
     fi
+    wait "$w" || true
     times)
   local rps n
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -88,8 +87,10 @@ wait_idle() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a/b }'; }
 # cpu_ticks PID...: user+system CPU of the processes so far, in clock ticks.
 cpu_ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
-# per_request_us TICKS_BEFORE TICKS_AFTER RPS: CPU microseconds per request over the run.
-per_request_us() { awk -v a="$1" -v b="$2" -v r="$3" -v s="$SECONDS_PER" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (b - a) * 1e6 / hz / (r * s) }'; }
+# per_request_us TICKS_BEFORE TICKS_AFTER: CPU microseconds per request over the last wrk_run
+# (the requests it made, $WORK/wrk_requests).
+per_request_us() { awk -v a="$1" -v b="$2" -v n="$(cat "$WORK/wrk_requests")" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (b - a) * 1e6 / hz / n }'; }
+grown() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", b - a }'; }  # grown FROM TO: a counter's increase
 
 echo "[bench] starting redis-server and tessera-devbroker"
 REDIS_PORT=$(free_port)
@@ -183,11 +184,10 @@ scenario() {
   local t0 r0 res
   t0=$(cpu_ticks "$svc"); r0=$(cpu_ticks "$REDIS_PID")
   res=$(wrk_run "$url" "$script")
-  local t1 r1 rps
+  local t1 r1
   t1=$(cpu_ticks "$svc"); r1=$(cpu_ticks "$REDIS_PID")
   kill -CONT "$other"
-  rps=${res%% *}
-  echo "$res $(per_request_us "$t0" "$t1" "$rps") $(per_request_us "$r0" "$r1" "$rps")"
+  echo "$res $(per_request_us "$t0" "$t1") $(per_request_us "$r0" "$r1")"
 }
 # ceiling URL -> "rps p50 p99 p999 non2xx". The same 2 s warm-up and wait for quiet as a
 # scenario: a cold first ceiling run measured 52 000-54 000 req/s against 90 000-95 000 for
@@ -282,16 +282,14 @@ FA_T0=$(cpu_ticks "$OFFERS_PID"); FA_R0=$(cpu_ticks "$REDIS_PID"); FA_MISSES0=$(
 read -r FA_RPS FA_P50 FA_P99 FA_P999 FA_NON2XX <<<"$(UNTIL_FILE="$WORK/first_answers_done" wrk_run "http://127.0.0.1:$OFFERS_PORT" bench/offers_first.lua 600)"
 FA_T1=$(cpu_ticks "$OFFERS_PID"); FA_R1=$(cpu_ticks "$REDIS_PID"); FA_N=$(cat "$WORK/wrk_requests")
 kill -CONT "$REWARDS_PID"
-FA_MISSES=$(awk -v a="$FA_MISSES0" -v b="$(listing_cache misses)" 'BEGIN { printf "%.0f", b - a }')
-per_answer_us() { awk -v a="$1" -v b="$2" -v n="$FA_N" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (b - a) * 1e6 / hz / n }'; }
-FA_CPU=$(per_answer_us "$FA_T0" "$FA_T1"); FA_CPU_REDIS=$(per_answer_us "$FA_R0" "$FA_R1")
+FA_MISSES=$(grown "$FA_MISSES0" "$(listing_cache misses)")
+FA_CPU=$(per_request_us "$FA_T0" "$FA_T1"); FA_CPU_REDIS=$(per_request_us "$FA_R0" "$FA_R1")
 echo "[bench]   first answers: $FA_N at $FA_RPS/s ($FA_MISSES ranked afresh), $FA_CPU µs of service CPU each"
 wait_idle "$OFFERS_PID" "$REDIS_PID"
 LC_HITS0=$(listing_cache hits); LC_MISSES0=$(listing_cache misses)
 mark_listing() { echo "$(listing_cache hits) $(listing_cache misses)" >"$WORK/listing_cache_at_run"; }
 read -r O_RPS O_P50 O_P99 O_P999 O_NON2XX O_CPU O_CPU_REDIS <<<"$(BEFORE_RUN=mark_listing scenario "http://127.0.0.1:$OFFERS_PORT" bench/offers.lua "$OFFERS_PID" "$REWARDS_PID")"
 read -r LC_HITS1 LC_MISSES1 <"$WORK/listing_cache_at_run"
-grown() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", b - a }'; }  # grown FROM TO: a counter's increase
 LC_HITS_WARM=$(grown "$LC_HITS0" "$LC_HITS1"); LC_MISSES_WARM=$(grown "$LC_MISSES0" "$LC_MISSES1")
 LC_HITS=$(grown "$LC_HITS1" "$(listing_cache hits)"); LC_MISSES=$(grown "$LC_MISSES1" "$(listing_cache misses)")
 step 10 "activation: POST /v1/members/{id}/offers/{offer}/activate"
