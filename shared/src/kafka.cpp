@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
+#include <deque>
 #include <future>
 
 #include "tessera/clock.h"
@@ -31,11 +32,15 @@ void Set(rd_kafka_conf_t* conf, const std::string& name, const std::string& valu
 }
 
 // librdkafka's own log lines, as JSON lines through the service logger (syslog levels).
-void OnLog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
-  auto* logger = static_cast<Logger*>(rd_kafka_opaque(rk));
+void LogTo(Logger* logger, const rd_kafka_t* rk, int level, const char* facility, const char* message) {
   if (!logger) return;
   const LogLevel l = level <= 3 ? LogLevel::kError : level <= 5 ? LogLevel::kWarn : level == 6 ? LogLevel::kInfo : LogLevel::kDebug;
   logger->Log(l, "librdkafka", {{"facility", facility}, {"detail", message}, {"client", rd_kafka_name(rk)}});
+}
+
+// The producer's and the topic tail's opaque is their Logger.
+void OnLog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  LogTo(static_cast<Logger*>(rd_kafka_opaque(rk)), rk, level, facility, message);
 }
 
 // Leaves the consumer group (committing what was stored) within `timeout`. librdkafka's
@@ -175,10 +180,32 @@ bool KafkaProducer::Reachable(std::chrono::milliseconds timeout) {
   return err == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
+// A consumer's opaque for librdkafka's callbacks, which run on its poll thread.
+struct ConsumerContext {
+  Logger* logger;
+  std::function<void()> before_revoke;  // returns once what was handed out is handled
+};
+
+struct KafkaConsumer::Worker {
+  std::mutex mu;
+  std::condition_variable cv;  // a message queued, room in the queue, or stop
+  std::deque<ConsumedMessage> queue;
+  bool stop = false;
+  std::thread thread;
+};
+
 namespace {
+constexpr size_t kMaxQueuedPerWorker = 256;
+
+void OnConsumerLog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  auto* ctx = static_cast<ConsumerContext*>(rd_kafka_opaque(rk));
+  LogTo(ctx ? ctx->logger : nullptr, rk, level, facility, message);
+}
+
 void Rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                void* opaque) {
-  auto* logger = static_cast<Logger*>(opaque);
+  auto* ctx = static_cast<ConsumerContext*>(opaque);
+  Logger* logger = ctx->logger;
   const bool cooperative = std::string(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     logger->Info("kafka partitions assigned", {{"count", parts->cnt}});
@@ -188,7 +215,9 @@ void Rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition
       rd_kafka_assign(rk, parts);
     }
   } else {
-    // Commit what was handled before the partitions move to another member.
+    // Commit what was handled before the partitions move to another member: first let the
+    // workers finish what they were given, so the next owner does not handle it again.
+    ctx->before_revoke();
     rd_kafka_commit(rk, nullptr, 0);
     logger->Info("kafka partitions revoked", {{"count", parts->cnt}});
     if (cooperative) {
@@ -206,7 +235,10 @@ KafkaConsumer::KafkaConsumer(KafkaConsumerOptions options, MessageHandler handle
       handler_(std::move(handler)),
       dlq_(dlq),
       logger_(logger),
-      metrics_(metrics) {
+      metrics_(metrics),
+      consumed_(metrics.GetCounter("tessera_kafka_consumed_total", "Messages handled", {{"group", options_.group_id}})),
+      context_(std::make_unique<ConsumerContext>(ConsumerContext{&logger_, [this] { DrainHandedOut(); }})) {
+  if (options_.workers < 1) throw ConfigError("kafka consumer: workers must be at least 1");
   ConfPtr conf(rd_kafka_conf_new());
   Set(conf.get(), "bootstrap.servers", options_.brokers);
   Set(conf.get(), "group.id", options_.group_id);
@@ -221,8 +253,8 @@ KafkaConsumer::KafkaConsumer(KafkaConsumerOptions options, MessageHandler handle
   Set(conf.get(), "allow.auto.create.topics", "true");
   for (const auto& [k, v] : options_.extra) Set(conf.get(), k, v);
   rd_kafka_conf_set_rebalance_cb(conf.get(), Rebalance);
-  rd_kafka_conf_set_log_cb(conf.get(), OnLog);
-  rd_kafka_conf_set_opaque(conf.get(), &logger_);
+  rd_kafka_conf_set_log_cb(conf.get(), OnConsumerLog);
+  rd_kafka_conf_set_opaque(conf.get(), context_.get());
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err);
   if (!rk) throw ConfigError(std::string("kafka consumer: ") + err);
@@ -244,14 +276,87 @@ void KafkaConsumer::Start() {
     throw ConfigError(std::string("kafka subscribe: ") + rd_kafka_err2str(e));
   }
   running_ = true;
+  if (options_.workers > 1) {
+    for (int i = 0; i < options_.workers; ++i) {
+      workers_.push_back(std::make_unique<Worker>());
+      Worker& w = *workers_.back();
+      w.thread = std::thread([this, &w] { WorkerLoop(w); });
+    }
+  }
   thread_ = std::thread([this] { Loop(); });
 }
 
 void KafkaConsumer::Stop() {
   if (stopped_.exchange(true)) return;
   running_ = false;
+  for (auto& w : workers_) {  // wakes a poll thread waiting for room, and idle workers
+    std::lock_guard lock(w->mu);
+    w->stop = true;
+    w->cv.notify_all();
+  }
+  {
+    std::lock_guard lock(handed_out_mu_);  // wakes a revoke waiting for the workers
+    handed_out_cv_.notify_all();
+  }
   if (thread_.joinable()) thread_.join();
+  // Each worker finishes the message in hand; what is still queued is left uncommitted, for
+  // redelivery. The offsets stored until now are committed by the close.
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
   CloseConsumer(rk_.get(), std::chrono::seconds(5), logger_);
+}
+
+bool KafkaConsumer::HandOut(ConsumedMessage msg) {
+  const size_t index = (std::hash<std::string>{}(msg.topic) + static_cast<size_t>(msg.partition)) % workers_.size();
+  Worker& w = *workers_[index];
+  {
+    std::unique_lock lock(w.mu);
+    w.cv.wait(lock, [&] { return w.stop || w.queue.size() < kMaxQueuedPerWorker; });
+    if (w.stop) return false;
+    {
+      std::lock_guard count(handed_out_mu_);
+      ++handed_out_;
+    }
+    w.queue.push_back(std::move(msg));
+  }
+  w.cv.notify_all();
+  return true;
+}
+
+void KafkaConsumer::WorkerLoop(Worker& w) {
+  while (true) {
+    ConsumedMessage msg;
+    {
+      std::unique_lock lock(w.mu);
+      w.cv.wait(lock, [&] { return w.stop || !w.queue.empty(); });
+      if (w.stop) return;
+      msg = std::move(w.queue.front());
+      w.queue.pop_front();
+    }
+    w.cv.notify_all();  // room for the poll thread
+    const bool handled = HandleWithRetry(msg);
+    if (handled) Done(msg);
+    {
+      std::lock_guard lock(handed_out_mu_);
+      --handed_out_;
+      handed_out_cv_.notify_all();
+    }
+    if (!handled) return;  // stopping mid-retry: the offset stays for redelivery
+  }
+}
+
+void KafkaConsumer::DrainHandedOut() {
+  std::unique_lock lock(handed_out_mu_);
+  handed_out_cv_.wait(lock, [&] { return handed_out_ == 0 || !running_.load(); });
+}
+
+void KafkaConsumer::Done(const ConsumedMessage& msg) {
+  std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> offs(
+      rd_kafka_topic_partition_list_new(1), rd_kafka_topic_partition_list_destroy);
+  rd_kafka_topic_partition_list_add(offs.get(), msg.topic.c_str(), msg.partition)->offset = msg.offset + 1;
+  rd_kafka_offsets_store(rk_.get(), offs.get());  // refused for a partition no longer assigned: redelivered
+  consumed_.Inc();
 }
 
 namespace {
@@ -333,8 +438,6 @@ class LagMeter {
 }  // namespace
 
 void KafkaConsumer::Loop() {
-  Counter& consumed = metrics_.GetCounter("tessera_kafka_consumed_total", "Messages handled",
-                                          {{"group", options_.group_id}});
   Gauge& lag = metrics_.GetGauge("tessera_kafka_consumer_lag", "Messages behind the high watermark",
                                  {{"group", options_.group_id}});
   Gauge& assigned = metrics_.GetGauge("tessera_kafka_assigned_partitions",
@@ -347,8 +450,13 @@ void KafkaConsumer::Loop() {
     if (now < next_lag) return;
     next_lag = now + std::chrono::milliseconds(100);
     const LagMeter::Reading r = meter.Measure(rk_.get());
-    lag_ = r.lag;
-    lag.Set(static_cast<double>(r.lag));
+    int64_t waiting = 0;  // fetched and handed to a worker, not handled yet
+    {
+      std::lock_guard lock(handed_out_mu_);
+      waiting = handed_out_;
+    }
+    lag_ = r.lag + waiting;
+    lag.Set(static_cast<double>(r.lag + waiting));
     assigned.Set(r.assigned);
   };
   while (running_.load()) {
@@ -362,13 +470,13 @@ void KafkaConsumer::Loop() {
       }
       continue;
     }
-    const ConsumedMessage m = ToConsumed(msg.get());
+    ConsumedMessage m = ToConsumed(msg.get());
+    if (!workers_.empty()) {
+      if (!HandOut(std::move(m))) break;
+      continue;
+    }
     if (!HandleWithRetry(m)) break;  // stopping mid-retry: leave the offset for redelivery
-    std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> offs(
-        rd_kafka_topic_partition_list_new(1), rd_kafka_topic_partition_list_destroy);
-    rd_kafka_topic_partition_list_add(offs.get(), m.topic.c_str(), m.partition)->offset = m.offset + 1;
-    rd_kafka_offsets_store(rk_.get(), offs.get());
-    consumed.Inc();
+    Done(m);
   }
 }
 

@@ -71,6 +71,7 @@ void ServiceRuntime::AddConsumer(std::vector<std::string> topics, MessageHandler
   co.group_id = config_.kafka_group;
   co.client_id = "tessera-" + config_.service + "-" + config_.instance_id;
   co.topics = std::move(topics);
+  co.workers = config_.kafka_consumer_workers;
   consumers_.push_back(std::make_unique<KafkaConsumer>(co, std::move(handler), *producer_, logger_, metrics_));
 }
 

@@ -31,6 +31,8 @@ TEST(ServiceConfig, DefaultsFollowTheSpec) {
   EXPECT_EQ(c.max_body_bytes, 64 * 1024);
   EXPECT_EQ(c.log_level, LogLevel::kInfo);
   EXPECT_TRUE(c.outbox_relay);
+  EXPECT_EQ(c.kafka_consumer_workers, 2);
+  EXPECT_EQ(c.redis_pool_size, 4 + 2 + 4) << "a connection per HTTP thread and consumer worker, and four more";
 }
 
 TEST(ServiceConfig, ReadsEveryVariable) {
@@ -41,10 +43,12 @@ TEST(ServiceConfig, ReadsEveryVariable) {
   vars["TESSERA_KAFKA_BROKERS"] = "k1:9092,k2:9092";
   vars["TESSERA_LOG_LEVEL"] = "debug";
   vars["TESSERA_OUTBOX_RELAY"] = "false";
+  vars["TESSERA_KAFKA_CONSUMER_WORKERS"] = "6";
   ServiceConfig c = LoadServiceConfig("offers", 8082, Env(vars));
   EXPECT_EQ(c.http_port, 9000);
   EXPECT_EQ(c.http_threads, 8);
-  EXPECT_EQ(c.redis_pool_size, 12);
+  EXPECT_EQ(c.kafka_consumer_workers, 6);
+  EXPECT_EQ(c.redis_pool_size, 8 + 6 + 4);
   EXPECT_EQ(c.redis.host, "redis.internal");
   EXPECT_EQ(c.redis.port, 6380);
   EXPECT_EQ(c.redis.password, "pw");
@@ -91,6 +95,7 @@ TEST(ServiceConfig, InvalidValuesStopWithTheVariableName) {
   ExpectConfigErrorNaming(with("TESSERA_REDIS_URL", "unix:///r.sock?db=x"), "TESSERA_REDIS_URL");
   ExpectConfigErrorNaming(with("TESSERA_LOG_LEVEL", "loud"), "TESSERA_LOG_LEVEL");
   ExpectConfigErrorNaming(with("TESSERA_OUTBOX_RELAY", "maybe"), "TESSERA_OUTBOX_RELAY");
+  ExpectConfigErrorNaming(with("TESSERA_KAFKA_CONSUMER_WORKERS", "0"), "TESSERA_KAFKA_CONSUMER_WORKERS");
   ExpectConfigErrorNaming({{"TESSERA_JWT_SECRET", "x"}}, "TESSERA_API_KEYS_FILE");
   ExpectConfigErrorNaming({{"TESSERA_API_KEYS_FILE", "/k"}}, "TESSERA_JWT_SECRET");
 }

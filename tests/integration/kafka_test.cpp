@@ -11,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -157,6 +158,86 @@ TEST_F(KafkaTest, LagCountsTheMessagesNotYetHandledInEveryPartitionAndReturnsToZ
   // The development broker's topics have 6 partitions, all assigned to the group's only member.
   EXPECT_NE(text.find("tessera_kafka_assigned_partitions{group=\"test-group\"} 6\n"), std::string::npos) << text;
   c.Stop();
+}
+
+// With several workers a replica handles different partitions at once, yet a member's events
+// (one key, one partition) are still handled one at a time, in the order they were produced,
+// and the lag still counts the messages waiting for a worker.
+TEST_F(KafkaTest, WorkersHandlePartitionsAtOnceAndEachPartitionInOrder) {
+  std::vector<std::string> values;
+  for (int i = 0; i < 60; ++i) values.push_back("m-" + std::to_string(i % 6) + ":" + std::to_string(i / 6));
+  ProduceAll(topics::kOffers, values, [](size_t i) { return "m-" + std::to_string(i % 6); });
+  std::mutex mu;
+  std::map<std::string, std::vector<int>> seen;  // key -> sequence numbers, in handling order
+  std::map<std::string, int> active_per_key;
+  int active = 0, most_active = 0, overlap_within_a_key = 0;
+  auto options = ConsumerOptions(topics::kOffers);
+  options.workers = 3;
+  KafkaConsumer c(options, [&](const ConsumedMessage& m) {
+    {
+      std::lock_guard lock(mu);
+      most_active = std::max(most_active, ++active);
+      if (++active_per_key[m.key] > 1) ++overlap_within_a_key;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::lock_guard lock(mu);
+    --active;
+    --active_per_key[m.key];
+    seen[m.key].push_back(std::stoi(m.value.substr(m.value.find(':') + 1)));
+  }, *producer_, logger_, metrics_);
+  c.Start();
+  int64_t most_lag = 0;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    most_lag = std::max(most_lag, c.lag());
+    return c.handled() == values.size();
+  }, std::chrono::seconds(30)));
+  ASSERT_TRUE(testing::WaitFor([&] { return c.lag() == 0; }, std::chrono::seconds(5)));
+  c.Stop();
+  EXPECT_GE(most_active, 2) << "partitions are handled at once";
+  EXPECT_LE(most_active, 3) << "by at most `workers` threads";
+  EXPECT_EQ(overlap_within_a_key, 0) << "a partition's messages are handled one at a time";
+  ASSERT_EQ(seen.size(), 6u);
+  for (const auto& [key, seqs] : seen) {
+    std::vector<int> expected(10);
+    for (int i = 0; i < 10; ++i) expected[i] = i;
+    EXPECT_EQ(seqs, expected) << key << ": every message once, in produced order";
+  }
+  EXPECT_GE(most_lag, 20) << "messages queued for a worker are not handled yet: they count as lag";
+}
+
+// When a second replica joins, partitions move. Messages the first one had already handed to
+// its workers must be handled (and committed) before they move, or the new owner handles them
+// again: each message is handled exactly once across the two.
+TEST_F(KafkaTest, AReplicaFinishesWhatItHandedOutBeforeItsPartitionsMove) {
+  std::vector<std::string> values;
+  for (int i = 0; i < 100; ++i) values.push_back("v" + std::to_string(i));
+  ProduceAll(topics::kOffers, values, [](size_t i) { return "m-" + std::to_string(i % 12); });
+  std::mutex mu;
+  std::map<std::string, int> times_handled;
+  auto handler = [&](const ConsumedMessage& m) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::lock_guard lock(mu);
+    ++times_handled[m.value];
+  };
+  auto options = ConsumerOptions(topics::kOffers);
+  options.workers = 2;
+  options.session_timeout_ms = 4000;  // the development broker rebalances about 3 s after a join
+  KafkaConsumer first(options, handler, *producer_, logger_, metrics_);
+  first.Start();
+  ASSERT_TRUE(testing::WaitFor([&] { return first.handled() >= 5; }, std::chrono::seconds(30)));
+  // Most of the 100 are now queued for the first replica's workers: 5 s of work, so the
+  // rebalance comes while they still wait.
+  KafkaConsumer second(options, handler, *producer_, logger_, metrics_);
+  second.Start();
+  ASSERT_TRUE(testing::WaitFor([&] {
+    std::lock_guard lock(mu);
+    return times_handled.size() == values.size();
+  }, std::chrono::seconds(60)));
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // a duplicate would show up by now
+  second.Stop();
+  first.Stop();
+  std::lock_guard lock(mu);
+  for (const auto& v : values) EXPECT_EQ(times_handled[v], 1) << v;
 }
 
 // A pod is often stopped because Kafka is gone. Stopping must then still end within its bounds

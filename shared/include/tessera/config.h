@@ -55,10 +55,11 @@ struct ServiceConfig {
   int64_t drain_timeout_ms = 10000;    // TESSERA_DRAIN_TIMEOUT_MS
   std::string redis_url_text;          // TESSERA_REDIS_URL
   RedisUrl redis;
-  int redis_pool_size = 8;             // TESSERA_REDIS_POOL_SIZE, default threads + 4
+  int redis_pool_size = 10;            // TESSERA_REDIS_POOL_SIZE, default threads + workers + 4
   int64_t redis_timeout_ms = 1000;     // TESSERA_REDIS_TIMEOUT_MS
   std::string kafka_brokers;           // TESSERA_KAFKA_BROKERS
   std::string kafka_group;             // TESSERA_KAFKA_GROUP, default "tessera-<service>"
+  int kafka_consumer_workers = 2;      // TESSERA_KAFKA_CONSUMER_WORKERS: handler threads per consumer
   bool outbox_relay = true;            // TESSERA_OUTBOX_RELAY
   std::string api_keys_file;           // TESSERA_API_KEYS_FILE (required)
   std::string jwt_secret;              // TESSERA_JWT_SECRET or TESSERA_JWT_SECRET_FILE (required)

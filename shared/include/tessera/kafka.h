@@ -4,8 +4,12 @@
 // delivery reports are always served, flushed on destruction. Publish() never blocks on the
 // network; the callback runs on the poll thread once the broker acknowledged (or gave up).
 //
-// KafkaConsumer: a consumer-group member on its own thread. For each message it calls the
-// handler; the offset is stored for commit only after the handler returned. A handler that
+// KafkaConsumer: a consumer-group member. Its poll thread hands each message to one of
+// `workers` handler threads, chosen by topic and partition, so a partition's messages are handled
+// one at a time and in order (a member's events share a partition: they stay in order) while
+// different partitions are handled at once. The offset is stored for commit only after the
+// handler returned; before its partitions move to another member (a rebalance) the consumer waits
+// until every message handed out is handled, then commits. A handler that
 // throws PoisonMessage sends the message, with the reason, to the topic's dead-letter topic
 // (tessera.<name>.dlq.v1) and moves on; one that throws UnavailableError is retried (with
 // backoff) until it succeeds or the consumer stops, so nothing is skipped while Redis is down.
@@ -13,9 +17,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -101,8 +107,13 @@ struct KafkaConsumerOptions {
   int fetch_wait_max_ms = 10;
   std::chrono::milliseconds retry_backoff{200};
   std::chrono::milliseconds max_retry_backoff{5000};
+  // Handler threads (1: the poll thread handles each message itself). More than one lets a
+  // handler that waits on Redis work on several partitions at once.
+  int workers = 1;
   std::map<std::string, std::string> extra;
 };
+
+struct ConsumerContext;  // what librdkafka's callbacks get (kafka.cpp)
 
 class KafkaConsumer {
  public:
@@ -116,14 +127,26 @@ class KafkaConsumer {
   void Stop();
   // Messages handled (including dead-lettered) since start.
   uint64_t handled() const { return handled_.load(); }
-  // Messages not yet handled in the assigned partitions, as of the last fetch responses;
-  // refreshed every 100 ms by the consumer's thread (also the tessera_kafka_consumer_lag gauge).
+  // Messages not yet handled in the assigned partitions, as of the last fetch responses, those
+  // waiting for a worker included; refreshed every 100 ms by the poll thread (also the
+  // tessera_kafka_consumer_lag gauge).
   int64_t lag() const { return lag_.load(); }
 
  private:
+  struct Worker;
+
   void Loop();
+  void WorkerLoop(Worker& w);
+  // Queues the message for its partition's worker, waiting while that worker has
+  // kMaxQueuedPerWorker queued. False when the consumer stopped first.
+  bool HandOut(ConsumedMessage msg);
+  // Waits until every message handed out is handled (or the consumer stops): called before
+  // partitions are revoked, so the commit that follows covers them.
+  void DrainHandedOut();
   // False when the consumer stopped before the message could be handled.
   bool HandleWithRetry(const ConsumedMessage& msg);
+  // Stores the message's offset for the next commit and counts it.
+  void Done(const ConsumedMessage& msg);
   bool SendToDlq(const ConsumedMessage& msg, const std::string& reason);
 
   KafkaConsumerOptions options_;
@@ -131,11 +154,17 @@ class KafkaConsumer {
   EventPublisher& dlq_;
   Logger& logger_;
   MetricsRegistry& metrics_;
+  Counter& consumed_;
+  std::unique_ptr<ConsumerContext> context_;
   RdKafkaPtr rk_;
   std::atomic<bool> running_{false};
   std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> handled_{0};
   std::atomic<int64_t> lag_{0};
+  std::vector<std::unique_ptr<Worker>> workers_;  // empty when options_.workers is 1
+  std::mutex handed_out_mu_;
+  std::condition_variable handed_out_cv_;
+  int64_t handed_out_ = 0;  // queued or being handled by a worker; guarded by handed_out_mu_
   std::thread thread_;
 };
 
