@@ -65,8 +65,15 @@ std::vector<ApiKey> ParseApiKeys(const std::string& json_text, const std::string
 }
 
 Authenticator::Authenticator(std::vector<ApiKey> keys, std::string jwt_secret, const Clock& clock)
-    : keys_(std::move(keys)), jwt_secret_(std::move(jwt_secret)), clock_(clock) {
+    : jwt_secret_(std::move(jwt_secret)), clock_(clock) {
   if (jwt_secret_.empty()) throw ConfigError("TESSERA_JWT_SECRET: must not be empty");
+  keys_.reserve(keys.size());
+  for (auto& key : keys) {
+    const std::string name = key.name;
+    if (!keys_.emplace(key.sha256_hex, std::move(key)).second) {
+      throw ConfigError("API key '" + name + "': its sha256 is another key's too");
+    }
+  }
 }
 
 Authenticator Authenticator::FromFile(const std::string& path, std::string jwt_secret,
@@ -98,13 +105,9 @@ std::variant<Principal, Problem> Authenticator::Authenticate(std::string_view au
     if (auto p = FromJwt(token, why)) return *p;
     return unauthorized("invalid token: " + why);
   }
-  const std::string hash = Sha256Hex(token);
-  const ApiKey* match = nullptr;
-  for (const auto& key : keys_) {  // visit every key: time does not depend on which matched
-    if (ConstantTimeEquals(hash, key.sha256_hex)) match = &key;
-  }
-  if (match == nullptr) return unauthorized("unknown API key");
-  return Principal{match->name, match->roles, std::nullopt};
+  const auto match = keys_.find(Sha256Hex(token));
+  if (match == keys_.end()) return unauthorized("unknown API key");
+  return Principal{match->second.name, match->second.roles, std::nullopt};
 }
 
 std::optional<Principal> Authenticator::FromJwt(std::string_view token, std::string& why) const {

@@ -33,6 +33,28 @@ TEST_F(AuthTest, ApiKeyResolvesToItsNameAndRoles) {
   EXPECT_FALSE(p.roles.Has(Role::kOps));
 }
 
+TEST(Authenticator, ThousandsOfKeysEachResolveToTheirOwnNameAndTwinDigestsAreRefused) {
+  ManualClock clock(FromUnixMillis(1795329804000));
+  std::vector<ApiKey> keys;
+  for (int i = 0; i < 5000; ++i) {
+    keys.push_back({"store-" + std::to_string(i), Sha256Hex("pos-token-" + std::to_string(i)),
+                    RoleSet{i % 2 == 0 ? Role::kPos : Role::kAgent}});
+  }
+  Authenticator auth(keys, kSecret, clock);
+  for (int i : {0, 1, 2499, 4999}) {
+    auto r = auth.Authenticate("Bearer pos-token-" + std::to_string(i));
+    ASSERT_TRUE(std::holds_alternative<Principal>(r)) << i;
+    EXPECT_EQ(std::get<Principal>(r).name, "store-" + std::to_string(i));
+    EXPECT_EQ(std::get<Principal>(r).roles.Has(Role::kPos), i % 2 == 0);
+  }
+  auto unknown = auth.Authenticate("Bearer pos-token-5000");
+  ASSERT_TRUE(std::holds_alternative<Problem>(unknown));
+  EXPECT_EQ(std::get<Problem>(unknown).status, 401);
+
+  keys.push_back({"copy-of-store-7", Sha256Hex("pos-token-7"), RoleSet{Role::kAdmin}});
+  EXPECT_THROW(Authenticator(keys, kSecret, clock), ConfigError);
+}
+
 TEST_F(AuthTest, MissingOrUnknownTokenIs401) {
   for (const char* h : {"", "Bearer", "Bearer ", "Basic abc", "Bearer nope", "bearer pos-tokenx"}) {
     auto r = Auth(h);

@@ -2,13 +2,15 @@
 //
 // A bearer token is either an API key — stored only as its SHA-256 hash, with a name and roles,
 // in a JSON file — or an HS256 JWT for the `app` role whose `sub` is the member it may act on.
-// Token hashes and signatures are compared in constant time.
+// An API key is found by its token's SHA-256 in a hash map, so the lookup's timing reveals nothing
+// of the token itself; JWT signatures are compared in constant time.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -56,7 +58,8 @@ std::vector<ApiKey> ParseApiKeys(const std::string& json_text, const std::string
 
 class Authenticator {
  public:
-  // `clock` must outlive the authenticator. `jwt_secret` must not be empty.
+  // `clock` must outlive the authenticator. `jwt_secret` must not be empty. Two keys with the same
+  // digest are a ConfigError (the token would resolve to either).
   Authenticator(std::vector<ApiKey> keys, std::string jwt_secret, const Clock& clock);
   // Reads the key file; throws ConfigError if it is missing or invalid.
   static Authenticator FromFile(const std::string& path, std::string jwt_secret, const Clock& clock);
@@ -66,7 +69,10 @@ class Authenticator {
 
  private:
   std::optional<Principal> FromJwt(std::string_view token, std::string& why) const;
-  std::vector<ApiKey> keys_;
+  // Keys by the hex SHA-256 of their token: one lookup per request whatever the number of keys
+  // (a POS key per store makes thousands). Hashing first means the lookup's timing depends only
+  // on the token's digest, never on how many characters of a real token a caller guessed.
+  std::unordered_map<std::string, ApiKey> keys_;
   std::string jwt_secret_;
   const Clock& clock_;
 };
