@@ -140,7 +140,7 @@ ServiceConfig LoadServiceConfig(const std::string& service, int default_port,
   c.drain_timeout_ms = env.Int("TESSERA_DRAIN_TIMEOUT_MS", 10000, 0, 600000);
   c.redis_url_text = env.String("TESSERA_REDIS_URL", "redis://127.0.0.1:6379/0");
   c.redis = ParseRedisUrl(c.redis_url_text);
-  c.kafka_consumer_workers = static_cast<int>(env.Int("TESSERA_KAFKA_CONSUMER_WORKERS", 2, 1, 64));
+  c.kafka_consumer_workers = static_cast<int>(env.Int("TESSERA_KAFKA_CONSUMER_WORKERS", 4, 1, 64));
   c.redis_pool_size = static_cast<int>(
       env.Int("TESSERA_REDIS_POOL_SIZE", c.http_threads + c.kafka_consumer_workers + 4, 1, 1024));
   c.redis_timeout_ms = env.Int("TESSERA_REDIS_TIMEOUT_MS", 1000, 10, 60000);

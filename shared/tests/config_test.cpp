@@ -31,8 +31,8 @@ TEST(ServiceConfig, DefaultsFollowTheSpec) {
   EXPECT_EQ(c.max_body_bytes, 64 * 1024);
   EXPECT_EQ(c.log_level, LogLevel::kInfo);
   EXPECT_TRUE(c.outbox_relay);
-  EXPECT_EQ(c.kafka_consumer_workers, 2);
-  EXPECT_EQ(c.redis_pool_size, 4 + 2 + 4) << "a connection per HTTP thread and consumer worker, and four more";
+  EXPECT_EQ(c.kafka_consumer_workers, 4);
+  EXPECT_EQ(c.redis_pool_size, 4 + 4 + 4) << "a connection per HTTP thread and consumer worker, and four more";
 }
 
 TEST(ServiceConfig, ReadsEveryVariable) {

@@ -59,7 +59,7 @@ struct ServiceConfig {
   int64_t redis_timeout_ms = 1000;     // TESSERA_REDIS_TIMEOUT_MS
   std::string kafka_brokers;           // TESSERA_KAFKA_BROKERS
   std::string kafka_group;             // TESSERA_KAFKA_GROUP, default "tessera-<service>"
-  int kafka_consumer_workers = 2;      // TESSERA_KAFKA_CONSUMER_WORKERS: handler threads per consumer
+  int kafka_consumer_workers = 4;      // TESSERA_KAFKA_CONSUMER_WORKERS: handler threads per consumer
   bool outbox_relay = true;            // TESSERA_OUTBOX_RELAY
   std::string api_keys_file;           // TESSERA_API_KEYS_FILE (required)
   std::string jwt_secret;              // TESSERA_JWT_SECRET or TESSERA_JWT_SECRET_FILE (required)
