@@ -69,9 +69,9 @@ Authenticator::Authenticator(std::vector<ApiKey> keys, std::string jwt_secret, c
   if (jwt_secret_.empty()) throw ConfigError("TESSERA_JWT_SECRET: must not be empty");
   keys_.reserve(keys.size());
   for (auto& key : keys) {
-    const std::string name = key.name;
-    if (!keys_.emplace(key.sha256_hex, std::move(key)).second) {
-      throw ConfigError("API key '" + name + "': its sha256 is another key's too");
+    // try_emplace moves `key` only when it inserts, so a refused key still has its name.
+    if (!keys_.try_emplace(key.sha256_hex, std::move(key)).second) {
+      throw ConfigError("API key '" + key.name + "': its sha256 is another key's too");
     }
   }
 }
