@@ -12,6 +12,8 @@ TS = {"type": "string", "format": "date-time"}
 ID = {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"}
 CH = {"enum": ["web", "app", "store"]}
 N = {"type": ["string", "null"]}
+LOCALE = {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_-]{1,15}$"}  # IsValidLocale (shared/include/tessera/ids.h)
+TZ = {"type": "string", "description": "an IANA time zone name, e.g. Europe/Paris; anything else is a 400"}
 
 
 def obj(props, required=(), extra=True):
@@ -36,7 +38,7 @@ REWARDS = {
                                   ["available", "pending", "held", "lifetime", "qualifying"]),
                     "expiring": {"type": "array", "items": obj({"points": I, "expires_at": TS}, ["points", "expires_at"])}},
                    ["member_id", "enrolled_at", "tier", "points", "expiring", "version"]),
-    "EnrollRequest": obj({"member_id": ID, "channel": CH, "locale": S, "time_zone": S, "profile": {"type": "object"}},
+    "EnrollRequest": obj({"member_id": ID, "channel": CH, "locale": LOCALE, "time_zone": TZ, "profile": {"type": "object"}},
                          ["member_id", "channel"], False),
     "EarnRequest": obj({"order_id": ID, "channel": CH, "store_id": ID, "occurred_at": TS, "currency": S, "total_minor": I,
                         "items": {"type": "array", "items": obj({"sku": S, "category": S, "amount_minor": I, "quantity": I},
@@ -78,7 +80,7 @@ CAMPAIGN_IN = obj({"campaign_id": ID, "name": S, "starts_at": TS, "ends_at": TS,
                    "audience": {"description": "JsonLogic rule (docs/offers.md)"},
                    "reward": obj({"type": {"enum": ["bonus_points", "points_multiplier", "percent_off", "amount_off", "free_item"]}}, ["type"]),
                    "conditions": {"type": "object"}, "limits": {"type": "object"}, "priority": I,
-                   "holdout_percent": {"type": "integer", "minimum": 0, "maximum": 100}, "content": {"type": "object"}},
+                   "holdout_percent": {"type": "integer", "minimum": 0, "maximum": 100}, "content": {"type": "object", "propertyNames": LOCALE}},
                   ["campaign_id", "name", "starts_at", "ends_at", "channels", "reward", "content"], False)
 OFFERS = {
     "CampaignInput": CAMPAIGN_IN,
@@ -105,7 +107,7 @@ OFFERS = {
                            ["member_id", "offer_id", "campaign_version", "order_id", "redemption_id", "reward", "state"]),
 }
 NOTIFICATIONS = {
-    "Preferences": obj({"locale": S, "time_zone": S, "quiet_hours": {"type": ["object", "null"]}, "channels": {"type": "object"},
+    "Preferences": obj({"locale": LOCALE, "time_zone": TZ, "quiet_hours": {"type": ["object", "null"]}, "channels": {"type": "object"},
                         "marketing_opt_in": {"type": "boolean"}, "member_id": ID, "saved": {"type": "boolean"}},
                        ["locale", "time_zone", "channels", "marketing_opt_in"]),
     "InboxItem": obj({"notification_id": S, "event_type": S, "class": S, "subject": S, "body": S, "locale": S, "created_at": TS,
@@ -183,9 +185,9 @@ for service, (port, title, schemas, routes) in SERVICES.items():
         "/metrics": {"get": {"summary": "Prometheus text", "security": [], "responses": {"200": {"description": "metrics", "content": {"text/plain": {"schema": S}}}}}},
     }
     for (method, path), o in routes.items():
-        params = [{"name": p[1:-1], "in": "path", "required": True, "schema": ID if p[1:-1] in ("id", "offer_id", "hold_id", "notification_id") else S}
+        params = [{"name": p[1:-1], "in": "path", "required": True, "schema": ID if p[1:-1] in ("id", "offer_id", "hold_id", "notification_id") else LOCALE if p == "{locale}" else S}
                   for p in path.split("/") if p.startswith("{")]
-        params += [{"name": q, "in": "query", "required": q == "channel", "schema": S} for q in o["query"]]
+        params += [{"name": q, "in": "query", "required": q == "channel", "schema": LOCALE if q == "locale" else S} for q in o["query"]]
         if o["key"]:
             params.append({"name": "Idempotency-Key", "in": "header", "required": o["key"] == "required",
                            "schema": {"type": "string", "minLength": 1, "maxLength": 128}})

@@ -1,5 +1,7 @@
 #include "tessera/clock.h"
 
+#include <cctz/time_zone.h>
+
 #include <cctype>
 #include <cstdio>
 
@@ -102,6 +104,11 @@ std::optional<TimePoint> ParseRfc3339(std::string_view s) {
   const auto tp = sys_days{ymd} + hours{h} + minutes{mi} + seconds{std::min(se, 59)} +
                   milliseconds{millis} - minutes{offset_minutes};
   return time_point_cast<milliseconds>(tp);
+}
+
+bool IsKnownTimeZone(const std::string& name) {
+  cctz::time_zone tz;
+  return !name.empty() && name.size() < 64 && cctz::load_time_zone(name, &tz);
 }
 
 }  // namespace tessera

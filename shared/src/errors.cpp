@@ -33,6 +33,10 @@ nlohmann::json Problem::ToJson() const {
   return j;
 }
 
+std::string Problem::Body() const {
+  return ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 Problem Problem::Validation(std::string field, std::string detail) {
   Problem p = Make(400, codes::kValidationFailed, std::move(detail));
   p.field = std::move(field);

@@ -260,7 +260,13 @@ void HttpResponder::Send(HttpResponse response) const {
 
 void HttpResponder::Fail(std::exception_ptr error) const {
   if (exchange_->answered.exchange(true)) return;
-  exchange_->server->Complete(*exchange_, exchange_->server->ResponseFor(error, exchange_->request));
+  HttpResponse response;
+  try {
+    response = exchange_->server->ResponseFor(error, exchange_->request);
+  } catch (...) {  // even the error could not be rendered: answer without quoting anything
+    response = HttpResponse::FromProblem(Problem::Make(500, codes::kInternal, "internal error"));
+  }
+  exchange_->server->Complete(*exchange_, std::move(response));
 }
 
 struct HttpServer::CompiledRoute {

@@ -97,6 +97,14 @@ std::optional<int64_t> ParseCursor(const HttpRequest& request, const std::string
 
 std::string MakeCursor(const std::string& kind, int64_t n) { return Base64UrlEncode(kind + ":" + std::to_string(n)); }
 
+const std::string& RequireLocale(const std::string& locale, const std::string& pointer) {
+  if (!IsValidLocale(locale)) {
+    throw ProblemError(Problem::Validation(
+        pointer, "not a locale tag: 2-16 characters of [A-Za-z0-9_-] starting with a letter (e.g. en, ja-JP)"));
+  }
+  return locale;
+}
+
 nlohmann::json ParseJsonObject(const std::string& body) {
   nlohmann::json j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
@@ -160,6 +168,12 @@ std::optional<std::string> JsonObjectReader::OptionalId(const char* name) const 
     throw ProblemError(Problem::Validation(Pointer(name), std::string(name) +
                                                               " must be 1-64 characters of [A-Za-z0-9_.:-]"));
   }
+  return s;
+}
+
+std::optional<std::string> JsonObjectReader::OptionalLocale(const char* name) const {
+  auto s = OptionalString(name, 0, 1024);
+  if (s) RequireLocale(*s, Pointer(name));
   return s;
 }
 

@@ -20,4 +20,14 @@ bool IsValidIdempotencyKey(std::string_view key) {
   return key.front() != ' ' && key.back() != ' ';
 }
 
+bool IsValidLocale(std::string_view locale) {
+  if (locale.size() < 2 || locale.size() > 16) return false;
+  const auto letter = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); };
+  if (!letter(locale.front())) return false;
+  for (char c : locale) {
+    if (!letter(c) && !(c >= '0' && c <= '9') && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
 }  // namespace tessera

@@ -57,6 +57,12 @@ TEST(Problem, RendersRfc9457Members) {
   EXPECT_EQ(j["code"], "insufficient_points");
 }
 
+TEST(Problem, QuotesBytesThatAreNotUtf8AsReplacementCharacters) {
+  // A detail quoting a percent-decoded path segment ("%E9") must still render.
+  const std::string body = Problem::NotFound("no template for \xe9").Body();
+  EXPECT_EQ(nlohmann::json::parse(body)["detail"], "no template for \xef\xbf\xbd");
+}
+
 }  // namespace
 }  // namespace tessera
 

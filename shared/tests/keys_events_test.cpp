@@ -63,6 +63,13 @@ TEST(Ids, SpecRules) {
   EXPECT_FALSE(IsValidIdempotencyKey("tab\tkey"));
 }
 
+TEST(Ids, LocaleTags) {
+  for (const char* ok : {"en", "ja-JP", "zh_Hant_TW", "es-419", "sr-Latn-RS"}) EXPECT_TRUE(IsValidLocale(ok)) << ok;
+  for (const char* bad : {"", "e", "12", "-en", "en US", "en/US", "<b>", "\xe9\xe9", "abcdefghijklmnopq"}) {
+    EXPECT_FALSE(IsValidLocale(bad)) << bad;
+  }
+}
+
 TEST(Events, DeadLetterTopicNames) {
   EXPECT_EQ(DlqTopicFor("tessera.ledger.v1"), "tessera.ledger.dlq.v1");
   EXPECT_EQ(DlqTopicFor("tessera.purchases.v1"), "tessera.purchases.dlq.v1");

@@ -338,6 +338,7 @@ HttpResponse NotificationsApp::PutPreferences(const std::string& member_id, cons
 }
 
 HttpResponse NotificationsApp::GetTemplate(const std::string& event_type, const std::string& locale) {
+  RequireLocale(locale, "/path/locale");
   if (!MessageEventTypes().count(event_type)) {
     return HttpResponse::FromProblem(Problem::Make(404, "template_not_found", "no messages are sent for " + event_type));
   }
@@ -352,9 +353,7 @@ HttpResponse NotificationsApp::PutTemplate(const std::string& event_type, const 
   if (!MessageEventTypes().count(event_type)) {
     throw ProblemError(Problem::Validation("/path/event_type", event_type + " sends no messages"));
   }
-  if (locale.size() < 2 || locale.size() > 16 || locale.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_") != std::string::npos) {
-    throw ProblemError(Problem::Validation("/path/locale", "not a locale tag"));
-  }
+  RequireLocale(locale, "/path/locale");
   JsonObjectReader r(body, {"subject", "body"});
   const std::string subject = r.RequiredString("subject", 1, 300), text = r.RequiredString("body", 1, 4000);
   for (const auto& [field, value] : {std::pair{"/subject", subject}, std::pair{"/body", text}}) {

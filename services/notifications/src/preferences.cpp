@@ -73,11 +73,6 @@ ChannelPreference ParseChannel(const nlohmann::json* j, const char* name, const 
 }
 }  // namespace
 
-bool IsKnownTimeZone(const std::string& name) {
-  cctz::time_zone tz;
-  return !name.empty() && name.size() < 64 && cctz::load_time_zone(name, &tz);
-}
-
 Preferences Preferences::Defaults(const std::string& locale, const std::string& time_zone) {
   Preferences p;
   p.locale = locale.empty() ? "en" : locale;
@@ -102,7 +97,7 @@ nlohmann::json Preferences::ToJson() const {
 Preferences ParsePreferences(const nlohmann::json& body) {
   JsonObjectReader r(body, {"locale", "time_zone", "quiet_hours", "channels", "marketing_opt_in"});
   Preferences p;
-  p.locale = r.OptionalString("locale", 2, 16).value_or("en");
+  p.locale = r.OptionalLocale("locale").value_or("en");
   p.time_zone = r.OptionalString("time_zone", 1, 64).value_or("UTC");
   if (!IsKnownTimeZone(p.time_zone)) Invalid("/time_zone", "'" + p.time_zone + "' is not an IANA time zone");
   if (const auto* q = r.Optional("quiet_hours")) {

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "tessera/clock.h"
+
 namespace tessera::notifications {
 
 struct ChannelPreference {
@@ -32,8 +34,6 @@ struct Preferences {
 // malformed e-mail or phone, an enabled channel without its address).
 Preferences ParsePreferences(const nlohmann::json& body);
 Preferences PreferencesFromStored(const nlohmann::json& stored);
-
-bool IsKnownTimeZone(const std::string& name);
 
 // When a marketing message created at `now_ms` may be delivered: nullopt now, or the UTC
 // instant quiet hours end in the member's time zone.

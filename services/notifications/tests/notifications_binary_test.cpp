@@ -138,6 +138,22 @@ TEST_F(NotificationsBinaryTest, PreferencesTemplatesAndTheInboxOverHttp) {
   EXPECT_NE(unknown.Json()["detail"].get<std::string>().find("{{pionts}}"), std::string::npos);
   EXPECT_EQ(c.Request("PUT", "/v1/templates/points.earned/en", R"({"subject":"+{{points}}","body":"x"})", AuthHeader("storefront")).status, 403);
   EXPECT_EQ(c.Get("/v1/templates/points.held/en", AuthHeader("ops")).status, 404);
+  // Bytes that are not UTF-8 in the path (found by fuzzing: these answered 500, the PUT with the
+  // exception's text as its body): a problem document, and nothing stored.
+  auto junk_type = c.Get("/v1/templates/%E9/en", AuthHeader("ops"));
+  EXPECT_EQ(junk_type.status, 404);
+  EXPECT_EQ(junk_type.Json()["code"], "template_not_found");
+  auto junk_put = c.Request("PUT", "/v1/templates/%E9/en", R"({"subject":"+{{points}}","body":"x"})", AuthHeader("ops"));
+  EXPECT_EQ(junk_put.status, 400);
+  EXPECT_EQ(junk_put.Json()["field"], "/path/event_type");
+  for (const char* locale : {"%E9%E9", "e", "en%20US", "12"}) {
+    auto get = c.Get(std::string("/v1/templates/points.earned/") + locale, AuthHeader("ops"));
+    EXPECT_EQ(get.status, 400) << locale;
+    EXPECT_EQ(get.Json()["field"], "/path/locale") << locale;
+    EXPECT_EQ(c.Request("PUT", std::string("/v1/templates/points.earned/") + locale, R"({"subject":"+{{points}}","body":"x"})",
+                        AuthHeader("ops")).status, 400) << locale;
+  }
+  EXPECT_EQ(c.Request("PUT", "/v1/members/m-2/preferences", R"({"locale":"<b>"})", AuthHeader("storefront")).Json()["field"], "/locale");
 
   Publish("member.enrolled", "m-2", {{"locale", "ko"}, {"time_zone", "Asia/Seoul"}, {"profile", {{"name", "지수"}}}});
   Publish("tier.changed", "m-2", {{"from", "member"}, {"to", "silver"}, {"balances", {{"available", 10}, {"tier", "silver"}}}});

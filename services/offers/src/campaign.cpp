@@ -167,7 +167,7 @@ Campaign ParseCampaign(const nlohmann::json& body) {
   const auto& content = r.Required("content");
   if (!content.is_object() || content.empty()) Invalid("/content", "content must map locales to {title, description}");
   for (auto it = content.begin(); it != content.end(); ++it) {
-    if (it.key().size() < 2 || it.key().size() > 16) Invalid("/content/" + it.key(), "not a locale tag");
+    RequireLocale(it.key(), "/content/" + it.key());
     JsonObjectReader cr(it.value(), {"title", "description"}, "/content/" + it.key());
     c.content[it.key()] = {cr.RequiredString("title", 1, 200), cr.OptionalString("description", 0, 2000).value_or("")};
   }

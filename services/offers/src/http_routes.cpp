@@ -71,7 +71,7 @@ void RegisterRoutes(HttpServer& server, OffersApp& app) {
   server.Route("GET", "/v1/members/{id}/offers", {readers, false, "id"}, [&app](const HttpRequest& req) {
     const std::string channel = Channel(req.Query("channel"), "/query/channel", true);
     auto locale = req.Query("locale");
-    if (locale && (locale->size() < 2 || locale->size() > 16)) throw ProblemError(Problem::Validation("/query/locale", "not a locale tag"));
+    if (locale) RequireLocale(*locale, "/query/locale");
     return app.OffersFor(IdParam(req, "id"), channel, ParseLimit(req, 10), locale);
   });
   server.Route("GET", "/v1/members/{id}/features", {feature_readers, false, "id"},

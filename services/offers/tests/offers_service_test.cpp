@@ -213,6 +213,13 @@ TEST_F(OffersServiceTest, RulesVersionsAndQuotesAreChecked) {
                           As("ops")),
                 400, "validation_failed");
   ExpectProblem(c.Request("POST", "/v1/campaigns", Campaign("c-y").dump(), As("storefront")), 403, "forbidden");
+  auto locale = c.Request("POST", "/v1/campaigns",
+                          Campaign("c-z", {{"content", {{"en", {{"title", "t"}}}, {"fr FR", {{"title", "t"}}}}}}).dump(), As("ops"));
+  ExpectProblem(locale, 400, "validation_failed");
+  EXPECT_EQ(locale.Json()["field"], "/content/fr FR");
+  auto query = c.Get("/v1/members/m-1/offers?channel=web&locale=%E9%E9", As("storefront"));
+  ExpectProblem(query, 400, "validation_failed");
+  EXPECT_EQ(query.Json()["field"], "/query/locale");
 
   CreateAndPublish(c, Campaign("c-q", {{"reward", {{"type", "bonus_points"}, {"points", 500}}}}));
   ExpectProblem(c.Request("POST", "/v1/campaigns", Campaign("c-q").dump(), As("ops")), 409, "campaign_exists");

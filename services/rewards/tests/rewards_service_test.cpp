@@ -171,6 +171,14 @@ TEST_F(RewardsServiceTest, BadInputIsAClear4xxAndChangesNothing) {
                 400, "validation_failed");
   ExpectProblem(c.Request("POST", "/v1/members/m-1/holds", R"({"points":1,"channel":"store","ttl_seconds":901})", As("pos", "h")),
                 400, "validation_failed");
+  // An enrollment's locale and time zone are checked before anything is written.
+  auto locale = c.Request("POST", "/v1/members", R"({"member_id":"m-2","channel":"web","locale":"en US"})", As("pos"));
+  ExpectProblem(locale, 400, "validation_failed");
+  EXPECT_EQ(locale.Json()["field"], "/locale");
+  auto zone = c.Request("POST", "/v1/members", R"({"member_id":"m-2","channel":"web","time_zone":"Mars/Olympus_Mons"})", As("pos"));
+  ExpectProblem(zone, 400, "validation_failed");
+  EXPECT_EQ(zone.Json()["field"], "/time_zone");
+  ExpectProblem(c.Get("/v1/members/m-2", As("pos")), 404, "member_not_found");
   // Nothing above changed the account.
   auto account = Account(c, "m-1");
   EXPECT_EQ(account["points"]["available"], 100);

@@ -48,4 +48,8 @@ std::string FormatRfc3339(TimePoint t);
 // accepted). Returns nullopt for anything else, including impossible dates.
 std::optional<TimePoint> ParseRfc3339(std::string_view text);
 
+// True for a zone of the IANA database this machine has ("Europe/Paris", "UTC"); names
+// longer than 63 bytes are refused without a lookup.
+bool IsKnownTimeZone(const std::string& name);
+
 }  // namespace tessera

@@ -38,7 +38,9 @@ struct Problem {
   nlohmann::json extra;      // further members (object or null)
 
   nlohmann::json ToJson() const;
-  std::string Body() const { return ToJson().dump(); }
+  // Never throws on text that is not UTF-8 (a percent-decoded path segment quoted in `detail`,
+  // say): such bytes are written as U+FFFD.
+  std::string Body() const;
 
   static Problem Validation(std::string field, std::string detail);
   static Problem NotFound(std::string detail);

@@ -56,6 +56,10 @@ std::optional<std::string> ReadIdempotencyKey(const HttpRequest& request, const 
 // validation_failed at /headers/If-Match with `detail` otherwise.
 std::optional<int64_t> ReadIfMatch(const HttpRequest& request, const std::string& detail);
 
+// `locale` if it is a locale tag (IsValidLocale); 400 validation_failed at `pointer` otherwise
+// (for locales in paths and query strings; bodies use JsonObjectReader::OptionalLocale).
+const std::string& RequireLocale(const std::string& locale, const std::string& pointer);
+
 // Parses a JSON object body. Throws ProblemError 400 `malformed_json` for invalid JSON or a
 // non-object, so handlers never see a half-parsed body.
 nlohmann::json ParseJsonObject(const std::string& body);
@@ -74,6 +78,8 @@ class JsonObjectReader {
   // An id per SPEC §3 ([A-Za-z0-9_.:-]{1,64}).
   std::string RequiredId(const char* name) const;
   std::optional<std::string> OptionalId(const char* name) const;
+  // A locale tag (IsValidLocale).
+  std::optional<std::string> OptionalLocale(const char* name) const;
   int64_t RequiredInt(const char* name, int64_t min, int64_t max) const;
   std::optional<int64_t> OptionalInt(const char* name, int64_t min, int64_t max) const;
   std::optional<bool> OptionalBool(const char* name) const;
