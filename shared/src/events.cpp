@@ -1,5 +1,10 @@
 #include "tessera/events.h"
 
+#include <cctype>
+#include <string_view>
+
+#include "tessera/clock.h"
+#include "tessera/ids.h"
 #include "tessera/json_text.h"
 
 namespace tessera {
@@ -63,6 +68,32 @@ std::string EventEnvelope::Dump() const {
   return out;
 }
 
+namespace {
+// 8-4-4-4-12 hexadecimal digits, either case.
+bool IsUuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!std::isxdigit(static_cast<unsigned char>(c))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// "<noun>.<verb>" of lowercase letters and underscores (schemas/events/envelope.schema.json).
+bool IsEventType(std::string_view s) {
+  const size_t dot = s.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == s.size()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i != dot && !((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_')) return false;
+  }
+  return true;
+}
+}  // namespace
+
 std::optional<EventEnvelope> EventEnvelope::FromJson(const nlohmann::json& j, std::string* error) {
   auto fail = [&](const std::string& why) -> std::optional<EventEnvelope> {
     if (error) *error = why;
@@ -80,16 +111,26 @@ std::optional<EventEnvelope> EventEnvelope::FromJson(const nlohmann::json& j, st
   e.type = j["type"];
   e.occurred_at = j["occurred_at"];
   e.payload = j["payload"];
+  // Consumers dedupe by event_id and order by occurred_at: both must be what the contract says.
+  if (!IsUuid(e.event_id)) return fail("envelope.event_id must be a UUID");
+  if (!IsEventType(e.type)) return fail("envelope.type must be <noun>.<verb> in lowercase");
+  if (!ParseRfc3339(e.occurred_at)) return fail("envelope.occurred_at must be an RFC 3339 date-time");
   if (j.contains("schema_version")) {
-    if (!j["schema_version"].is_number_integer()) return fail("envelope.schema_version must be an integer");
+    if (!j["schema_version"].is_number_integer() || j["schema_version"].get<int64_t>() < 1) {
+      return fail("envelope.schema_version must be an integer of at least 1");
+    }
     e.schema_version = j["schema_version"];
   }
   if (j.contains("member_id") && !j["member_id"].is_null()) {
-    if (!j["member_id"].is_string()) return fail("envelope.member_id must be a string");
+    if (!j["member_id"].is_string() || !IsValidId(j["member_id"].get<std::string>())) {
+      return fail("envelope.member_id must be a member id (1-64 characters of [A-Za-z0-9_.:-])");
+    }
     e.member_id = j["member_id"].get<std::string>();
   }
   if (j.contains("member_seq") && !j["member_seq"].is_null()) {
-    if (!j["member_seq"].is_number_integer()) return fail("envelope.member_seq must be an integer");
+    if (!j["member_seq"].is_number_integer() || j["member_seq"].get<int64_t>() < 1) {
+      return fail("envelope.member_seq must be an integer of at least 1");
+    }
     e.member_seq = j["member_seq"].get<int64_t>();
   }
   auto opt_string = [&](const char* f, std::string& out) -> bool {

@@ -98,6 +98,28 @@ TEST(Events, EnvelopeRoundTripsAndValidates) {
   EXPECT_EQ(back->payload["points"], 120);
   EXPECT_FALSE(EventEnvelope::FromJson(nlohmann::json::parse(R"({"type":"x"})"), &err));
   EXPECT_NE(err.find("event_id"), std::string::npos);
+  // Each member the schema constrains, broken alone, is named.
+  const std::vector<std::pair<nlohmann::json, std::string>> broken = {
+      {{{"event_id", "ev-1"}}, "event_id"},
+      {{{"event_id", "0b0f9c3e-4a57-4c0e-9d0a-1f2e3d4c5b6z"}}, "event_id"},
+      {{{"type", "Points Earned"}}, "type"},
+      {{{"occurred_at", "yesterday"}}, "occurred_at"},
+      {{{"member_id", "m 1"}}, "member_id"},
+      {{{"member_id", 42}}, "member_id"},
+      {{{"member_seq", 0}}, "member_seq"},
+      {{{"member_seq", "7"}}, "member_seq"},
+      {{{"schema_version", 0}}, "schema_version"},
+  };
+  for (const auto& [patch, field] : broken) {
+    nlohmann::json j = e.ToJson();
+    j.update(patch);
+    err.clear();
+    EXPECT_FALSE(EventEnvelope::FromJson(j, &err)) << patch.dump();
+    EXPECT_NE(err.find(field), std::string::npos) << err;
+  }
+  nlohmann::json upper = e.ToJson();
+  upper["event_id"] = "0B0F9C3E-4A57-4C0E-9D0A-1F2E3D4C5B6A";
+  EXPECT_TRUE(EventEnvelope::FromJson(upper, &err)) << err;
 }
 
 TEST(Events, DumpWritesWhatToJsonWrites) {

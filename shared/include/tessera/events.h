@@ -39,7 +39,9 @@ struct EventEnvelope {
   // The message value: ToJson().dump(), byte for byte, written as text (every change publishes
   // one, so no intermediate JSON tree).
   std::string Dump() const;
-  // Validates required members and their types; on failure returns nullopt and sets `error`.
+  // Validates the envelope against schemas/events/envelope.schema.json (event_id a UUID, type
+  // "<noun>.<verb>", occurred_at RFC 3339, member_id an id, member_seq and schema_version >= 1);
+  // on failure returns nullopt and sets `error`. Consumers dead-letter what fails.
   static std::optional<EventEnvelope> FromJson(const nlohmann::json& j, std::string* error);
 };
 
