@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "tessera/clock.h"
 #include "tessera/crypto.h"
 #include "tessera/ids.h"
 
@@ -174,6 +175,14 @@ std::optional<std::string> JsonObjectReader::OptionalId(const char* name) const 
 std::optional<std::string> JsonObjectReader::OptionalLocale(const char* name) const {
   auto s = OptionalString(name, 0, 1024);
   if (s) RequireLocale(*s, Pointer(name));
+  return s;
+}
+
+std::optional<std::string> JsonObjectReader::OptionalTimeZone(const char* name) const {
+  auto s = OptionalString(name, 1, 64);
+  if (s && !IsKnownTimeZone(*s)) {
+    throw ProblemError(Problem::Validation(Pointer(name), "'" + *s + "' is not an IANA time zone"));
+  }
   return s;
 }
 

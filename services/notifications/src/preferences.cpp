@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "tessera/clock.h"
 #include "tessera/errors.h"
 #include "tessera/http_types.h"
 
@@ -98,8 +99,7 @@ Preferences ParsePreferences(const nlohmann::json& body) {
   JsonObjectReader r(body, {"locale", "time_zone", "quiet_hours", "channels", "marketing_opt_in"});
   Preferences p;
   p.locale = r.OptionalLocale("locale").value_or("en");
-  p.time_zone = r.OptionalString("time_zone", 1, 64).value_or("UTC");
-  if (!IsKnownTimeZone(p.time_zone)) Invalid("/time_zone", "'" + p.time_zone + "' is not an IANA time zone");
+  p.time_zone = r.OptionalTimeZone("time_zone").value_or("UTC");
   if (const auto* q = r.Optional("quiet_hours")) {
     JsonObjectReader qr(*q, {"start", "end"}, "/quiet_hours");
     auto start = ParseHhMm(qr.RequiredString("start", 1, 5));

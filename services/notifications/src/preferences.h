@@ -8,8 +8,6 @@
 #include <optional>
 #include <string>
 
-#include "tessera/clock.h"
-
 namespace tessera::notifications {
 
 struct ChannelPreference {

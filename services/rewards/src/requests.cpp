@@ -2,7 +2,6 @@
 
 #include <variant>
 
-#include "tessera/clock.h"
 #include "tessera/errors.h"
 #include "tessera/http_types.h"
 
@@ -23,8 +22,7 @@ EnrollInput ParseEnroll(const nlohmann::json& body) {
   in.member_id = r.RequiredId("member_id");
   in.channel = r.RequiredEnum("channel", kChannels);
   in.locale = r.OptionalLocale("locale").value_or("en");
-  in.time_zone = r.OptionalString("time_zone", 1, 64).value_or("UTC");
-  if (!IsKnownTimeZone(in.time_zone)) Invalid("/time_zone", "'" + in.time_zone + "' is not an IANA time zone");
+  in.time_zone = r.OptionalTimeZone("time_zone").value_or("UTC");
   if (const auto* p = r.Optional("profile")) {
     if (!p->is_object()) Invalid("/profile", "profile must be an object");
     if (p->dump().size() > 4096) Invalid("/profile", "profile must be at most 4 KiB");

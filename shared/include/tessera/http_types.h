@@ -80,6 +80,8 @@ class JsonObjectReader {
   std::optional<std::string> OptionalId(const char* name) const;
   // A locale tag (IsValidLocale).
   std::optional<std::string> OptionalLocale(const char* name) const;
+  // An IANA time zone this machine knows (IsKnownTimeZone), 1-64 bytes.
+  std::optional<std::string> OptionalTimeZone(const char* name) const;
   int64_t RequiredInt(const char* name, int64_t min, int64_t max) const;
   std::optional<int64_t> OptionalInt(const char* name, int64_t min, int64_t max) const;
   std::optional<bool> OptionalBool(const char* name) const;
