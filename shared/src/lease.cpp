@@ -22,6 +22,25 @@ bool AcquireLease(RedisPool& pool, const std::string& key, const std::string& ow
   return pool.Eval(LeaseScript(), {key}, {owner, std::to_string(ttl_ms), "acquire"}).AsInt() == 1;
 }
 
+std::vector<bool> AcquireLeases(RedisPool& pool, const std::vector<std::string>& keys, const std::string& owner,
+                                int64_t ttl_ms) {
+  const LuaScript& script = LeaseScript();
+  const std::string ttl = std::to_string(ttl_ms);
+  std::vector<std::vector<std::string>> cmds;
+  cmds.reserve(keys.size());
+  for (const auto& key : keys) cmds.push_back({"EVALSHA", script.sha1(), "1", key, owner, ttl, "acquire"});
+  auto replies = pool.Pipeline(cmds);
+  // NOSCRIPT (a restarted or flushed Redis) means none of them ran: load the script, send again.
+  if (!replies.empty() && replies[0].IsError() && replies[0].str.rfind("NOSCRIPT", 0) == 0) {
+    pool.Command({"SCRIPT", "LOAD", script.source()}).ThrowIfError();
+    replies = pool.Pipeline(cmds);
+  }
+  std::vector<bool> ours;
+  ours.reserve(replies.size());
+  for (const auto& r : replies) ours.push_back(r.ThrowIfError().AsInt() == 1);
+  return ours;
+}
+
 void ReleaseLease(RedisPool& pool, const std::string& key, const std::string& owner) {
   pool.Eval(LeaseScript(), {key}, {owner, "0", "release"});
 }

@@ -82,20 +82,13 @@ void OutboxRelay::Loop() {
 }
 
 void OutboxRelay::RenewLeases() {
-  std::vector<std::vector<std::string>> cmds;
-  const std::string ttl = std::to_string(options_.lease_ttl.count());
-  for (const auto& s : options_.streams) {
-    const auto& script = LeaseScript();
-    cmds.push_back({"EVALSHA", script.sha1(), "1", s + ":lease", options_.owner, ttl, "acquire"});
-  }
-  auto replies = pool_.Pipeline(cmds);
-  if (!replies.empty() && replies[0].IsError() && replies[0].str.rfind("NOSCRIPT", 0) == 0) {
-    pool_.Command({"SCRIPT", "LOAD", LeaseScript().source()}).ThrowIfError();
-    replies = pool_.Pipeline(cmds);
-  }
-  for (size_t i = 0; i < replies.size(); ++i) {
+  std::vector<std::string> keys;
+  keys.reserve(options_.streams.size());
+  for (const auto& s : options_.streams) keys.push_back(s + ":lease");
+  const std::vector<bool> ours = AcquireLeases(pool_, keys, options_.owner, options_.lease_ttl.count());
+  for (size_t i = 0; i < ours.size(); ++i) {
     const std::string& s = options_.streams[i];
-    const bool own = replies[i].ThrowIfError().AsInt() == 1;
+    const bool own = ours[i];
     if (own && !owned_.count(s)) {
       owned_.insert(s);
       cursor_[s] = "0-0";

@@ -195,6 +195,13 @@ std::string RedisServer::Cli(const std::vector<std::string>& args) const {
   return out;
 }
 
+long long RedisServer::CommandCalls(const std::string& command) const {
+  const std::string stats = Cli({"INFO", "commandstats"});
+  const std::string tag = "cmdstat_" + command + ":calls=";
+  const auto at = stats.find(tag);
+  return at == std::string::npos ? 0 : std::stoll(stats.substr(at + tag.size()));
+}
+
 DevBroker::DevBroker() {
   const std::string file = dir_.path() + "/bootstrap";
   process_ = std::make_unique<ChildProcess>(

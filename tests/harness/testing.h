@@ -80,6 +80,9 @@ class RedisServer {
   void Restart() { Stop(); Start(); }
   // Runs a command through redis-cli semantics (for assertions): returns the reply as text.
   std::string Cli(const std::vector<std::string>& args) const;
+  // Calls of `command` (lower case, e.g. "evalsha") since start or the last CONFIG RESETSTAT,
+  // the calls scripts make included (INFO commandstats).
+  long long CommandCalls(const std::string& command) const;
 
  private:
   TempDir dir_;

@@ -167,10 +167,30 @@ std::optional<std::string> NotificationStore::MarkRead(const std::string& member
   return v.AsString();
 }
 
-bool NotificationStore::TryLease(int bucket, const std::string& owner, int64_t ttl_ms) {
-  return AcquireLease(pool_, BucketKey(bucket, "dispatch-lease"), owner, ttl_ms);
+std::vector<bool> NotificationStore::TryLeases(const std::vector<int>& buckets, const std::string& owner,
+                                                int64_t ttl_ms) {
+  std::vector<std::string> keys;
+  keys.reserve(buckets.size());
+  for (int b : buckets) keys.push_back(BucketKey(b, "dispatch-lease"));
+  return AcquireLeases(pool_, keys, owner, ttl_ms);
 }
 
-int64_t NotificationStore::DueCount(int bucket) { return pool_.Command({"ZCARD", DueKey(bucket)}).ThrowIfError().AsInt(); }
+std::vector<std::optional<int64_t>> NotificationStore::EarliestDue(const std::vector<int>& buckets) {
+  std::vector<std::vector<std::string>> cmds;
+  cmds.reserve(buckets.size());
+  for (int b : buckets) cmds.push_back({"ZRANGE", DueKey(b), "0", "0", "WITHSCORES"});
+  std::vector<std::optional<int64_t>> out;
+  out.reserve(buckets.size());
+  for (const auto& r : pool_.Pipeline(cmds)) {
+    const auto& e = r.ThrowIfError().elements;
+    if (e.size() < 2) {
+      out.push_back(std::nullopt);
+    } else {
+      // Scores are whole milliseconds, written by this service's scripts.
+      out.push_back(static_cast<int64_t>(std::stod(e[1].AsString())));
+    }
+  }
+  return out;
+}
 
 }  // namespace tessera::notifications

@@ -69,8 +69,12 @@ class NotificationStore {
   std::optional<std::string> MarkRead(const std::string& member_id, const std::string& notification_id,
                                       const std::string& read_at);
 
-  bool TryLease(int bucket, const std::string& owner, int64_t ttl_ms);
-  int64_t DueCount(int bucket);
+  // Takes or renews the dispatcher's lease on each of `buckets` for `owner`, in one round trip;
+  // element i is true when buckets[i] is (now) ours.
+  std::vector<bool> TryLeases(const std::vector<int>& buckets, const std::string& owner, int64_t ttl_ms);
+  // When each of `buckets` next has a delivery to claim (unix ms), in one round trip; nullopt
+  // for a bucket with none.
+  std::vector<std::optional<int64_t>> EarliestDue(const std::vector<int>& buckets);
 
   static std::string DeliveryPrefix(const std::string& member_id);
 

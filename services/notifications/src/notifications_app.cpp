@@ -1,6 +1,7 @@
 #include "notifications_app.h"
 
 #include <future>
+#include <numeric>
 #include <random>
 #include <thread>
 
@@ -304,14 +305,33 @@ int NotificationsApp::DispatchDue(int bucket) {
 }
 
 void NotificationsApp::RunDispatcher(std::stop_token stop) {
+  // A pass: renew the bucket leases when a third of their term has gone (all 64 in one round
+  // trip), read when each held bucket next has a delivery due (one round trip), and claim only in
+  // the buckets where that moment has come. An idle pass is one round trip of plain reads; a
+  // bucket whose holder died is taken over within a third of a term after its lease lapses.
+  std::vector<int> all(kBucketCount);
+  std::iota(all.begin(), all.end(), 0);
+  std::vector<int> held;
+  auto renew_at = std::chrono::steady_clock::time_point::min();
   while (!stop.stop_requested()) {
     int work = 0;
     try {
-      for (int b = 0; b < kBucketCount && !stop.stop_requested(); ++b) {
-        if (store_.TryLease(b, options_.owner, options_.bucket_lease.count())) work += DispatchDue(b);
+      if (std::chrono::steady_clock::now() >= renew_at) {
+        const std::vector<bool> ours = store_.TryLeases(all, options_.owner, options_.bucket_lease.count());
+        held.clear();
+        for (size_t i = 0; i < ours.size(); ++i) {
+          if (ours[i]) held.push_back(all[i]);
+        }
+        renew_at = std::chrono::steady_clock::now() + options_.bucket_lease / 3;
+      }
+      const auto due = store_.EarliestDue(held);
+      const int64_t now_ms = ToUnixMillis(clock_.Now());
+      for (size_t i = 0; i < held.size() && !stop.stop_requested(); ++i) {
+        if (due[i] && *due[i] <= now_ms) work += DispatchDue(held[i]);
       }
     } catch (const std::exception& e) {
       logger_.Warn("dispatcher pass failed", {{"error", e.what()}});
+      renew_at = std::chrono::steady_clock::time_point::min();  // the leases may have lapsed meanwhile
     }
     if (work > 0) continue;
     std::unique_lock lock(wake_mu_);

@@ -113,6 +113,8 @@ class AccountStore {
   virtual std::vector<std::string> Notes(const std::string& member_id, int offset, int limit) = 0;
   // Members of `bucket` whose next Settle() is due at or before `now_ms`.
   virtual std::vector<std::string> DueMembers(int bucket, int64_t now_ms, int limit) = 0;
+  // The buckets with a member due at or before `now_ms`, ascending: what a sweep pass must visit.
+  virtual std::vector<int> DueBuckets(int64_t now_ms) = 0;
   // A lease on a bucket's sweep so replicas do not sweep the same bucket at once.
   virtual bool TryLockBucket(int bucket, const std::string& owner, int64_t ttl_ms) = 0;
   virtual void UnlockBucket(int bucket, const std::string& owner) = 0;

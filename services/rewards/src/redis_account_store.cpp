@@ -195,6 +195,19 @@ std::vector<std::string> RedisAccountStore::DueMembers(int bucket, int64_t now_m
   return out;
 }
 
+std::vector<int> RedisAccountStore::DueBuckets(int64_t now_ms) {
+  const std::string now = std::to_string(now_ms);
+  std::vector<std::vector<std::string>> cmds;
+  cmds.reserve(kBucketCount);
+  for (int b = 0; b < kBucketCount; ++b) cmds.push_back({"ZRANGEBYSCORE", DueKey(b), "-inf", now, "LIMIT", "0", "1"});
+  const auto replies = pool_.Pipeline(cmds);
+  std::vector<int> due;
+  for (int b = 0; b < kBucketCount; ++b) {
+    if (!replies[b].ThrowIfError().elements.empty()) due.push_back(b);
+  }
+  return due;
+}
+
 bool RedisAccountStore::TryLockBucket(int bucket, const std::string& owner, int64_t ttl_ms) {
   return AcquireLease(pool_, "tessera:" + BucketTag(bucket) + ":rewards:sweep-lock", owner, ttl_ms);
 }

@@ -23,7 +23,7 @@ class Sweep {
  public:
   Sweep(RewardsApp& app, AccountStore& store, const Clock& clock, SweepOptions options, Logger& logger,
         MetricsRegistry& metrics);
-  // One pass over every bucket. Returns the number of changes committed.
+  // One pass over every bucket with a member due. Returns the number of changes committed.
   int RunOnce();
   // RunOnce every interval until stop is requested.
   void Run(std::stop_token stop);

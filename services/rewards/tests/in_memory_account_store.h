@@ -127,6 +127,10 @@ class InMemoryAccountStore final : public AccountStore {
     }
     return out;
   }
+  std::vector<int> DueBuckets(int64_t now_ms) override {
+    if (DueMembers(0, now_ms, 1).empty()) return {};
+    return {0};  // the fake keeps all members in bucket 0
+  }
   bool TryLockBucket(int bucket, const std::string& owner, int64_t) override {
     std::lock_guard lock(mu_);
     if (bucket != 0) return false;  // the fake keeps all members in bucket 0

@@ -104,6 +104,27 @@ TEST_F(RedisStoreTest, TwoSweepReplicasApplyEachDueChangeOnce) {
   }
 }
 
+TEST_F(RedisStoreTest, ASweepPassLocksAndReadsOnlyTheBucketsWithAMemberDue) {
+  EnrollAndEarn("m-1", 1000);
+  EnrollAndEarn("m-2", 1000);
+  SweepOptions so;
+  so.owner = "replica-a";
+  Sweep sweep(*app_, *store_, clock_, so, logger_, metrics_);
+  redis_.Cli({"CONFIG", "RESETSTAT"});
+  EXPECT_EQ(sweep.RunOnce(), 0) << "nothing due yet";
+  EXPECT_EQ(redis_.CommandCalls("zrangebyscore"), kBucketCount) << "one look per bucket";
+  EXPECT_EQ(redis_.CommandCalls("evalsha"), 0) << "no bucket locked, no member read";
+  clock_.Advance(std::chrono::hours(24 * 91));  // both members' lots are now in the warning window
+  redis_.Cli({"CONFIG", "RESETSTAT"});
+  EXPECT_EQ(sweep.RunOnce(), 2);
+  // The look, then in each bucket with a member due: its due members, and for the lock and the
+  // unlock one GET each (the lease script's). Two members share at most two buckets.
+  const int buckets = MemberBucket("m-1") == MemberBucket("m-2") ? 1 : 2;
+  EXPECT_EQ(redis_.CommandCalls("zrangebyscore"), kBucketCount + buckets);
+  EXPECT_EQ(redis_.CommandCalls("get"), 2 * buckets);
+  for (const auto* m : {"m-1", "m-2"}) EXPECT_EQ(LedgerEntries(m).back()["type"], "points.expiring") << m;
+}
+
 // Two replicas, each with its member cache, spending one balance at once through the real
 // commit script: every change commits on the current state (compare-and-set on the write
 // version), so exactly the balance is spent and the ledger has no gap; a replayed key on the

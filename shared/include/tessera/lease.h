@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tessera/redis.h"
 
@@ -16,6 +17,10 @@ const LuaScript& LeaseScript();
 
 // Takes or renews `key` for `owner` for `ttl_ms`. Throws UnavailableError.
 bool AcquireLease(RedisPool& pool, const std::string& key, const std::string& owner, int64_t ttl_ms);
+// AcquireLease for many keys in one round trip: element i is true when keys[i] is (now) ours.
+// Throws UnavailableError; a key the script cannot take (not a string) throws DependencyError.
+std::vector<bool> AcquireLeases(RedisPool& pool, const std::vector<std::string>& keys, const std::string& owner,
+                                int64_t ttl_ms);
 // Gives `key` up if `owner` holds it.
 void ReleaseLease(RedisPool& pool, const std::string& key, const std::string& owner);
 
