@@ -167,12 +167,12 @@ std::optional<std::string> NotificationStore::MarkRead(const std::string& member
   return v.AsString();
 }
 
-std::vector<bool> NotificationStore::TryLeases(const std::vector<int>& buckets, const std::string& owner,
-                                                int64_t ttl_ms) {
-  std::vector<std::string> keys;
-  keys.reserve(buckets.size());
-  for (int b : buckets) keys.push_back(BucketKey(b, "dispatch-lease"));
-  return AcquireLeases(pool_, keys, owner, ttl_ms);
+bool NotificationStore::TryLock(int bucket, const std::string& owner, int64_t ttl_ms) {
+  return AcquireLease(pool_, BucketKey(bucket, "dispatch-lease"), owner, ttl_ms);
+}
+
+void NotificationStore::Unlock(int bucket, const std::string& owner) {
+  ReleaseLease(pool_, BucketKey(bucket, "dispatch-lease"), owner);
 }
 
 std::vector<std::optional<int64_t>> NotificationStore::EarliestDue(const std::vector<int>& buckets) {

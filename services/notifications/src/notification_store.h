@@ -69,9 +69,10 @@ class NotificationStore {
   std::optional<std::string> MarkRead(const std::string& member_id, const std::string& notification_id,
                                       const std::string& read_at);
 
-  // Takes or renews the dispatcher's lease on each of `buckets` for `owner`, in one round trip;
-  // element i is true when buckets[i] is (now) ours.
-  std::vector<bool> TryLeases(const std::vector<int>& buckets, const std::string& owner, int64_t ttl_ms);
+  // The dispatcher's lock on a bucket while it claims and sends there: true when `owner` now
+  // holds it (for `ttl_ms`, after which it lapses by itself); Unlock gives it up.
+  bool TryLock(int bucket, const std::string& owner, int64_t ttl_ms);
+  void Unlock(int bucket, const std::string& owner);
   // When each of `buckets` next has a delivery to claim (unix ms), in one round trip; nullopt
   // for a bucket with none.
   std::vector<std::optional<int64_t>> EarliestDue(const std::vector<int>& buckets);

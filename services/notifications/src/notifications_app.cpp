@@ -304,34 +304,55 @@ int NotificationsApp::DispatchDue(int bucket) {
   return static_cast<int>(claimed.size());
 }
 
+namespace {
+// Holds a bucket's dispatch lock for a scope. Unlocking is best effort: a lock left behind (Redis
+// away) lapses by itself.
+class BucketLock {
+ public:
+  BucketLock(NotificationStore& store, int bucket, const std::string& owner, int64_t ttl_ms)
+      : store_(store), bucket_(bucket), owner_(owner), held_(store.TryLock(bucket, owner, ttl_ms)) {}
+  ~BucketLock() {
+    if (!held_) return;
+    try {
+      store_.Unlock(bucket_, owner_);
+    } catch (const std::exception&) {
+    }
+  }
+  BucketLock(const BucketLock&) = delete;
+  BucketLock& operator=(const BucketLock&) = delete;
+  bool held() const { return held_; }
+
+ private:
+  NotificationStore& store_;
+  int bucket_;
+  const std::string& owner_;
+  bool held_;
+};
+}  // namespace
+
 void NotificationsApp::RunDispatcher(std::stop_token stop) {
-  // A pass: renew the bucket leases when a third of their term has gone (all 64 in one round
-  // trip), read when each held bucket next has a delivery due (one round trip), and claim only in
-  // the buckets where that moment has come. An idle pass is one round trip of plain reads; a
-  // bucket whose holder died is taken over within a third of a term after its lease lapses.
+  // A pass reads when each bucket next has a delivery due (one pipelined round trip of 64 plain
+  // reads) and visits only the buckets whose moment has come, from a bucket drawn at random. It
+  // locks a bucket only while it claims and sends there, so replicas running passes at the same
+  // time take different buckets and share the sending. (Claims are atomic per delivery whatever
+  // the lock; it keeps replicas from contending for the same deliveries.)
   std::vector<int> all(kBucketCount);
   std::iota(all.begin(), all.end(), 0);
-  std::vector<int> held;
-  auto renew_at = std::chrono::steady_clock::time_point::min();
+  std::minstd_rand pick(std::random_device{}());
   while (!stop.stop_requested()) {
     int work = 0;
     try {
-      if (std::chrono::steady_clock::now() >= renew_at) {
-        const std::vector<bool> ours = store_.TryLeases(all, options_.owner, options_.bucket_lease.count());
-        held.clear();
-        for (size_t i = 0; i < ours.size(); ++i) {
-          if (ours[i]) held.push_back(all[i]);
-        }
-        renew_at = std::chrono::steady_clock::now() + options_.bucket_lease / 3;
-      }
-      const auto due = store_.EarliestDue(held);
+      const auto due = store_.EarliestDue(all);
       const int64_t now_ms = ToUnixMillis(clock_.Now());
-      for (size_t i = 0; i < held.size() && !stop.stop_requested(); ++i) {
-        if (due[i] && *due[i] <= now_ms) work += DispatchDue(held[i]);
+      const int first = static_cast<int>(pick() % kBucketCount);
+      for (int k = 0; k < kBucketCount && !stop.stop_requested(); ++k) {
+        const int b = (first + k) % kBucketCount;
+        if (!due[b] || *due[b] > now_ms) continue;
+        BucketLock lock(store_, b, options_.owner, options_.bucket_lease.count());
+        if (lock.held()) work += DispatchDue(b);
       }
     } catch (const std::exception& e) {
       logger_.Warn("dispatcher pass failed", {{"error", e.what()}});
-      renew_at = std::chrono::steady_clock::time_point::min();  // the leases may have lapsed meanwhile
     }
     if (work > 0) continue;
     std::unique_lock lock(wake_mu_);

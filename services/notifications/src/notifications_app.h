@@ -32,7 +32,7 @@ struct NotifyOptions {
   int max_attempts = 5;
   std::chrono::milliseconds retry_base{1000};
   std::chrono::milliseconds lease{10000};         // a claimed delivery returns after this
-  std::chrono::milliseconds bucket_lease{10000};  // a dispatcher's hold on a bucket
+  std::chrono::milliseconds bucket_lease{10000};  // a dispatcher's lock on a bucket lapses after this
   std::string owner = "notifications";
 };
 
