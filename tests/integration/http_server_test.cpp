@@ -215,11 +215,13 @@ class RawConnection {
   void Send(const std::string& raw) {
     EXPECT_EQ(send(fd_, raw.data(), raw.size(), MSG_NOSIGNAL), static_cast<ssize_t>(raw.size()));
   }
-  // Sends `raw` and returns every byte answered until 200 ms pass without any.
+  // Sends `raw` and returns every byte answered until 200 ms pass without any, once the first
+  // has come (within 5 s: a loaded machine may take longer than 200 ms to answer at all).
   std::string Exchange(const std::string& raw) {
     Send(raw);
     std::string out = std::move(buffered_);
     buffered_.clear();
+    if (out.empty()) Fill(std::chrono::seconds(5));
     while (Fill(std::chrono::milliseconds(200))) {
     }
     out += std::move(buffered_);
