@@ -175,22 +175,17 @@ void NotificationStore::Unlock(int bucket, const std::string& owner) {
   ReleaseLease(pool_, BucketKey(bucket, "dispatch-lease"), owner);
 }
 
-std::vector<std::optional<int64_t>> NotificationStore::EarliestDue(const std::vector<int>& buckets) {
+std::vector<int> NotificationStore::DueBuckets(int64_t now_ms) {
+  const std::string now = std::to_string(now_ms);
   std::vector<std::vector<std::string>> cmds;
-  cmds.reserve(buckets.size());
-  for (int b : buckets) cmds.push_back({"ZRANGE", DueKey(b), "0", "0", "WITHSCORES"});
-  std::vector<std::optional<int64_t>> out;
-  out.reserve(buckets.size());
-  for (const auto& r : pool_.Pipeline(cmds)) {
-    const auto& e = r.ThrowIfError().elements;
-    if (e.size() < 2) {
-      out.push_back(std::nullopt);
-    } else {
-      // Scores are whole milliseconds, written by this service's scripts.
-      out.push_back(static_cast<int64_t>(std::stod(e[1].AsString())));
-    }
+  cmds.reserve(kBucketCount);
+  for (int b = 0; b < kBucketCount; ++b) cmds.push_back({"ZRANGE", DueKey(b), "-inf", now, "BYSCORE", "LIMIT", "0", "1"});
+  const auto replies = pool_.Pipeline(cmds);
+  std::vector<int> due;
+  for (int b = 0; b < kBucketCount; ++b) {
+    if (!replies[b].ThrowIfError().elements.empty()) due.push_back(b);
   }
-  return out;
+  return due;
 }
 
 }  // namespace tessera::notifications

@@ -73,9 +73,9 @@ class NotificationStore {
   // holds it (for `ttl_ms`, after which it lapses by itself); Unlock gives it up.
   bool TryLock(int bucket, const std::string& owner, int64_t ttl_ms);
   void Unlock(int bucket, const std::string& owner);
-  // When each of `buckets` next has a delivery to claim (unix ms), in one round trip; nullopt
-  // for a bucket with none.
-  std::vector<std::optional<int64_t>> EarliestDue(const std::vector<int>& buckets);
+  // The buckets with a delivery to claim at or before `now_ms`, ascending, in one round trip (as
+  // tessera-rewards' sweep finds its due buckets).
+  std::vector<int> DueBuckets(int64_t now_ms);
 
   static std::string DeliveryPrefix(const std::string& member_id);
 

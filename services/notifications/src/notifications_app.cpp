@@ -1,7 +1,6 @@
 #include "notifications_app.h"
 
 #include <future>
-#include <numeric>
 #include <random>
 #include <thread>
 
@@ -331,23 +330,19 @@ class BucketLock {
 }  // namespace
 
 void NotificationsApp::RunDispatcher(std::stop_token stop) {
-  // A pass reads when each bucket next has a delivery due (one pipelined round trip of 64 plain
-  // reads) and visits only the buckets whose moment has come, from a bucket drawn at random. It
+  // A pass asks which buckets have a delivery due (one pipelined round trip of 64 plain reads)
+  // and visits only those, from one drawn at random. It
   // locks a bucket only while it claims and sends there, so replicas running passes at the same
   // time take different buckets and share the sending. (Claims are atomic per delivery whatever
   // the lock; it keeps replicas from contending for the same deliveries.)
-  std::vector<int> all(kBucketCount);
-  std::iota(all.begin(), all.end(), 0);
   std::minstd_rand pick(std::random_device{}());
   while (!stop.stop_requested()) {
     int work = 0;
     try {
-      const auto due = store_.EarliestDue(all);
-      const int64_t now_ms = ToUnixMillis(clock_.Now());
-      const int first = static_cast<int>(pick() % kBucketCount);
-      for (int k = 0; k < kBucketCount && !stop.stop_requested(); ++k) {
-        const int b = (first + k) % kBucketCount;
-        if (!due[b] || *due[b] > now_ms) continue;
+      const std::vector<int> due = store_.DueBuckets(ToUnixMillis(clock_.Now()));
+      const size_t first = due.empty() ? 0 : pick() % due.size();
+      for (size_t k = 0; k < due.size() && !stop.stop_requested(); ++k) {
+        const int b = due[(first + k) % due.size()];
         BucketLock lock(store_, b, options_.owner, options_.bucket_lease.count());
         if (lock.held()) work += DispatchDue(b);
       }
