@@ -7,6 +7,7 @@
 #include "tessera/crypto.h"
 #include "tessera/errors.h"
 #include "tessera/events.h"
+#include "tessera/held_lock.h"
 #include "tessera/keys.h"
 
 namespace tessera::notifications {
@@ -298,36 +299,19 @@ int NotificationsApp::DispatchDue(int bucket) {
       Process(d);
     } catch (const UnavailableError& e) {
       logger_.Warn("delivery postponed", {{"delivery_id", d.id}, {"error", e.what()}});
+    } catch (const std::exception& e) {
+      // A delivery this build cannot handle (an unreadable record, say) must not hold up the
+      // rest of the claim: it stays claimed, is due again when its lease ends, and is logged and
+      // counted each time.
+      logger_.Error("delivery could not be processed; it is tried again after its lease",
+                    {{"delivery_id", d.id}, {"error", e.what()}});
+      metrics_.GetCounter("tessera_notifications_delivery_errors_total",
+                          "Claimed deliveries whose processing failed (each tried again after its lease)")
+          .Inc();
     }
   }
   return static_cast<int>(claimed.size());
 }
-
-namespace {
-// Holds a bucket's dispatch lock for a scope. Unlocking is best effort: a lock left behind (Redis
-// away) lapses by itself.
-class BucketLock {
- public:
-  BucketLock(NotificationStore& store, int bucket, const std::string& owner, int64_t ttl_ms)
-      : store_(store), bucket_(bucket), owner_(owner), held_(store.TryLock(bucket, owner, ttl_ms)) {}
-  ~BucketLock() {
-    if (!held_) return;
-    try {
-      store_.Unlock(bucket_, owner_);
-    } catch (const std::exception&) {
-    }
-  }
-  BucketLock(const BucketLock&) = delete;
-  BucketLock& operator=(const BucketLock&) = delete;
-  bool held() const { return held_; }
-
- private:
-  NotificationStore& store_;
-  int bucket_;
-  const std::string& owner_;
-  bool held_;
-};
-}  // namespace
 
 void NotificationsApp::RunDispatcher(std::stop_token stop) {
   // A pass asks which buckets have a delivery due (one pipelined round trip of 64 plain reads)
@@ -343,7 +327,8 @@ void NotificationsApp::RunDispatcher(std::stop_token stop) {
       const size_t first = due.empty() ? 0 : pick() % due.size();
       for (size_t k = 0; k < due.size() && !stop.stop_requested(); ++k) {
         const int b = due[(first + k) % due.size()];
-        BucketLock lock(store_, b, options_.owner, options_.bucket_lease.count());
+        HeldLock lock(store_.TryLock(b, options_.owner, options_.bucket_lease.count()),
+                      [&] { store_.Unlock(b, options_.owner); });
         if (lock.held()) work += DispatchDue(b);
       }
     } catch (const std::exception& e) {

@@ -304,6 +304,30 @@ TEST_F(RulesTest, AProviderThatAlwaysFailsEndsOnTheDeadLetterTopicWithTheReason)
   EXPECT_EQ(provider_.attempts.begin()->second, 4) << "max attempts, then no more";
 }
 
+TEST_F(RulesTest, ADeliveryThatCannotBeReadDoesNotHoldUpTheOthers) {
+  Enroll("m-1", "en", "UTC", "Alex");
+  Prefs("m-1", {{"channels", {{"sms", {{"phone", "+14155550123"}}}, {"email", {{"address", "alex@example.com"}}}}}});
+  DispatchAll();  // the welcome messages
+  const size_t sent_before = provider_.Sent();
+  app_->HandleEvent(Event("points.redeemed", "m-1", Earned(200)));
+  // The deliveries now due, in the order a claim takes them; the first one's record is damaged.
+  const std::string due = "tessera:" + BucketTag(MemberBucket("m-1")) + ":notif:due";
+  const auto ids = pool_->Command({"ZRANGEBYSCORE", due, "-inf", "+inf"}).elements;
+  ASSERT_GE(ids.size(), 2u);
+  const std::string poison = ids[0].AsString();
+  pool_->Command({"HSET", NotificationStore::DeliveryPrefix("m-1") + poison, "r", "{not json"});
+  DispatchAll();
+  const auto left = pool_->Command({"ZRANGE", due, "0", "-1"}).elements;
+  ASSERT_EQ(left.size(), 1u) << "every other delivery of the claim was done with";
+  EXPECT_EQ(left[0].AsString(), poison);
+  EXPECT_EQ(provider_.Sent(), sent_before + ids.size() - 1);
+  EXPECT_EQ(metrics_.GetCounter("tessera_notifications_delivery_errors_total", "").Value(), 1);
+  EXPECT_NE(log_.str().find(poison), std::string::npos) << log_.str();
+  clock_.Advance(std::chrono::seconds(11));  // past the claim's lease: tried (and logged) again
+  DispatchAll();
+  EXPECT_EQ(metrics_.GetCounter("tessera_notifications_delivery_errors_total", "").Value(), 2);
+}
+
 TEST_F(RulesTest, AnUnknownOutcomeIsRecordedAndNotResent) {
   Enroll("m-1", "en", "UTC", "Alex");
   Prefs("m-1", {{"channels", {{"email", {{"address", "alex@example.com"}}}}}});

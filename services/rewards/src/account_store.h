@@ -115,6 +115,10 @@ class AccountStore {
   virtual std::vector<std::string> DueMembers(int bucket, int64_t now_ms, int limit) = 0;
   // The buckets with a member due at or before `now_ms`, ascending: what a sweep pass must visit.
   virtual std::vector<int> DueBuckets(int64_t now_ms) = 0;
+  // Moves a member that is indexed as due to `until_ms`, never earlier than it already is; a
+  // member not in the index stays out. For a member the sweep could not settle: it is tried
+  // again then instead of at every pass.
+  virtual void PostponeDue(const std::string& member_id, int64_t until_ms) = 0;
   // A lease on a bucket's sweep so replicas do not sweep the same bucket at once.
   virtual bool TryLockBucket(int bucket, const std::string& owner, int64_t ttl_ms) = 0;
   virtual void UnlockBucket(int bucket, const std::string& owner) = 0;

@@ -208,6 +208,13 @@ std::vector<int> RedisAccountStore::DueBuckets(int64_t now_ms) {
   return due;
 }
 
+void RedisAccountStore::PostponeDue(const std::string& member_id, int64_t until_ms) {
+  // XX: only a member still indexed. GT: never earlier than its score now (a commit meanwhile may
+  // have set one later).
+  pool_.Command({"ZADD", DueKey(MemberBucket(member_id)), "XX", "GT", std::to_string(until_ms), member_id})
+      .ThrowIfError();
+}
+
 bool RedisAccountStore::TryLockBucket(int bucket, const std::string& owner, int64_t ttl_ms) {
   return AcquireLease(pool_, "tessera:" + BucketTag(bucket) + ":rewards:sweep-lock", owner, ttl_ms);
 }

@@ -3,6 +3,7 @@
 // behind one mutex.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <set>
@@ -12,7 +13,7 @@
 
 namespace tessera::rewards {
 
-class InMemoryAccountStore final : public AccountStore {
+class InMemoryAccountStore : public AccountStore {
  public:
   LoadResult Load(const LoadRequest& r) override {
     std::lock_guard lock(mu_);
@@ -130,6 +131,11 @@ class InMemoryAccountStore final : public AccountStore {
   std::vector<int> DueBuckets(int64_t now_ms) override {
     if (DueMembers(0, now_ms, 1).empty()) return {};
     return {0};  // the fake keeps all members in bucket 0
+  }
+  void PostponeDue(const std::string& member_id, int64_t until_ms) override {
+    std::lock_guard lock(mu_);
+    auto it = due_.find(member_id);
+    if (it != due_.end()) it->second = std::max(it->second, until_ms);
   }
   bool TryLockBucket(int bucket, const std::string& owner, int64_t) override {
     std::lock_guard lock(mu_);

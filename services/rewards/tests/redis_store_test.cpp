@@ -125,6 +125,33 @@ TEST_F(RedisStoreTest, ASweepPassLocksAndReadsOnlyTheBucketsWithAMemberDue) {
   for (const auto* m : {"m-1", "m-2"}) EXPECT_EQ(LedgerEntries(m).back()["type"], "points.expiring") << m;
 }
 
+TEST_F(RedisStoreTest, ASweepSkipsAMemberItCannotReadAndSettlesTheRest) {
+  EnrollAndEarn("m-1", 1000);
+  EnrollAndEarn("m-2", 1000);
+  // m-1's state is damaged (a write version moved on, so no replica's cached copy can paper over it).
+  redis_.Cli({"HSET", MemberKey("m-1", "state"), "s", "{not json", "v", "999"});
+  SweepOptions so;
+  so.owner = "replica-a";
+  so.failure_retry = std::chrono::minutes(10);
+  MetricsRegistry metrics;
+  Sweep sweep(*app_, *store_, clock_, so, logger_, metrics);
+  Counter& failures = metrics.GetCounter("tessera_rewards_sweep_failures_total", "");
+  clock_.Advance(std::chrono::hours(24 * 91));  // both members' lots are now in the warning window
+  EXPECT_EQ(sweep.RunOnce(), 1) << "m-2 is settled all the same";
+  EXPECT_EQ(LedgerEntries("m-2").back()["type"], "points.expiring");
+  EXPECT_EQ(LedgerEntries("m-1").size(), 2u) << "nothing written for m-1";
+  EXPECT_EQ(failures.Value(), 1);
+  EXPECT_NE(log_.str().find("\"member_id\":\"m-1\""), std::string::npos) << log_.str();
+  EXPECT_TRUE(store_->TryLockBucket(MemberBucket("m-1"), "replica-b", 1000)) << "the pass released its lock";
+  store_->UnlockBucket(MemberBucket("m-1"), "replica-b");
+
+  EXPECT_EQ(sweep.RunOnce(), 0);
+  EXPECT_EQ(failures.Value(), 1) << "not tried again at every pass";
+  clock_.Advance(std::chrono::minutes(11));
+  EXPECT_EQ(sweep.RunOnce(), 0);
+  EXPECT_EQ(failures.Value(), 2) << "tried again after failure_retry";
+}
+
 // Two replicas, each with its member cache, spending one balance at once through the real
 // commit script: every change commits on the current state (compare-and-set on the write
 // version), so exactly the balance is spent and the ledger has no gap; a replayed key on the

@@ -363,5 +363,39 @@ TEST_F(RewardsAppTest, SweepExpiresWhatNobodyTouched) {
   EXPECT_EQ(sweep.RunOnce(), 0) << "nothing twice";
 }
 
+// A store whose due index fails once with an error that is not Redis being away.
+class DueIndexFailsOnce : public InMemoryAccountStore {
+ public:
+  std::vector<int> DueBuckets(int64_t now_ms) override {
+    if (calls_.fetch_add(1) == 0) throw std::runtime_error("the due index could not be read");
+    return InMemoryAccountStore::DueBuckets(now_ms);
+  }
+
+ private:
+  std::atomic<int> calls_{0};
+};
+
+TEST_F(RewardsAppTest, ARunningSweepOutlivesAFailedPass) {
+  DueIndexFailsOnce store;
+  RewardsApp app(store, rules_, clock_, logger_);
+  ASSERT_EQ(app.Enroll({"m-9", "web", "en", "UTC", nlohmann::json::object()}, Ctx("m-9")).status, 201);
+  ASSERT_EQ(app.Earn({{"o-9", "store", "", "USD", 1000, {}}, ToUnixMillis(clock_.Now())}, Ctx("m-9", "order:o-9")).status,
+            201);
+  clock_.Advance(std::chrono::hours(24 * 91));
+  SweepOptions so;
+  so.owner = "replica-a";
+  so.interval = std::chrono::milliseconds(10);
+  MetricsRegistry metrics;
+  Sweep sweep(app, store, clock_, so, logger_, metrics);
+  Counter& changes = metrics.GetCounter("tessera_rewards_sweep_changes_total", "");
+  {
+    std::jthread running([&](std::stop_token st) { sweep.Run(st); });
+    for (int i = 0; i < 500 && changes.Value() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }  // stopped and joined
+  EXPECT_EQ(changes.Value(), 1) << "the pass after the failed one settled the member";
+  EXPECT_EQ(nlohmann::json::parse(store.events.back())["type"], "points.expiring");
+  EXPECT_NE(log_.str().find("sweep pass failed"), std::string::npos) << log_.str();
+}
+
 }  // namespace
 }  // namespace tessera::rewards
