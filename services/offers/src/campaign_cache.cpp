@@ -5,24 +5,44 @@
 namespace tessera::offers {
 
 void CampaignCache::Reload() {
-  auto list = std::make_shared<CampaignList>();
+  std::vector<StoredCampaign> stored;
   std::string fingerprint;
   for (int64_t offset = 0;; offset += 500) {
     auto ids = store_.CampaignIds(offset, 500);
-    for (const auto& stored : store_.GetCampaigns(ids)) {
-      Campaign c = Campaign::FromStored(nlohmann::json::parse(stored.doc));
-      fingerprint += c.campaign_id + ':' + std::to_string(stored.rev) + ',';
-      c.PrepareForServing();
-      if (c.status != "archived") list->push_back(std::make_shared<const Campaign>(std::move(c)));
+    for (auto& s : store_.GetCampaigns(ids)) {
+      fingerprint += s.id + ':' + std::to_string(s.rev) + ',';
+      stored.push_back(std::move(s));
     }
     if (ids.size() < 500) break;
   }
+  {
+    std::lock_guard lock(mu_);
+    if (fingerprint == fingerprint_ && generation_ != 0) return;  // nothing written since
+  }
+  auto list = std::make_shared<CampaignList>();
+  size_t unreadable = 0;
+  for (const auto& s : stored) {
+    try {
+      Campaign c = Campaign::FromStored(nlohmann::json::parse(s.doc));
+      c.PrepareForServing();
+      if (c.status != "archived") list->push_back(std::make_shared<const Campaign>(std::move(c)));
+    } catch (const std::exception& e) {
+      // Fail closed for this campaign only: what cannot be read is not offered; the rest is.
+      ++unreadable;
+      logger_.Error("stored campaign cannot be read; it is not served", {{"campaign_id", s.id}, {"error", e.what()}});
+    }
+  }
   std::sort(list->begin(), list->end(), [](const auto& a, const auto& b) { return a->campaign_id < b->campaign_id; });
   std::lock_guard lock(mu_);
-  if (fingerprint == fingerprint_ && generation_ != 0) return;  // nothing written since
   snapshot_ = std::move(list);
   fingerprint_ = std::move(fingerprint);
+  unreadable_ = unreadable;
   ++generation_;
+}
+
+size_t CampaignCache::unreadable() const {
+  std::lock_guard lock(mu_);
+  return unreadable_;
 }
 
 CampaignCache::Versioned CampaignCache::Current() const {

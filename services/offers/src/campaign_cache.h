@@ -1,7 +1,9 @@
 // Every replica holds the campaigns in memory (SPEC §5: "held in memory in every replica").
 // Reload() reads them all from Redis; it runs at start, after every campaign event on
 // tessera.offers.v1 (followed by every replica through a KafkaTopicTail), after every local
-// write, and every 30 s as a safety net. Readers get an immutable snapshot; thread-safe.
+// write, and every 30 s as a safety net. Readers get an immutable snapshot; thread-safe. A stored
+// campaign that cannot be read (damaged document) is logged and left out of the snapshot; it
+// does not stop the others from loading or changing.
 #pragma once
 
 #include <memory>
@@ -32,6 +34,8 @@ class CampaignCache {
   };
   Versioned Current() const;
   std::shared_ptr<const Campaign> Find(const std::string& id) const;
+  // Stored campaigns the last reload could not read (each logged at error, none served).
+  size_t unreadable() const;
 
  private:
   OffersStore& store_;
@@ -40,6 +44,7 @@ class CampaignCache {
   std::shared_ptr<const CampaignList> snapshot_ = std::make_shared<CampaignList>();
   std::string fingerprint_;  // "<id>:<rev>," of every stored campaign, in index order
   uint64_t generation_ = 0;
+  size_t unreadable_ = 0;
 };
 
 }  // namespace tessera::offers

@@ -32,6 +32,9 @@ void Wire(ServiceRuntime& rt) {
 
   auto& store = rt.Make<OffersStore>(rt.redis());
   auto& cache = rt.Make<CampaignCache>(store, rt.logger());
+  auto& unreadable = rt.metrics().GetGauge("tessera_offers_unreadable_campaigns",
+                                           "Stored campaigns the last reload could not read (not served)");
+  rt.metrics().AddCollector([&cache, &unreadable] { unreadable.Set(static_cast<double>(cache.unreadable())); });
   auto& stats = rt.Make<StatsAggregator>(store, rt.logger());
   auto& app = rt.Make<OffersApp>(store, cache, stats, rt.idempotency(), rt.clock(), rt.logger(), *secret, quote_ttl);
   RegisterRoutes(rt.http(), app);

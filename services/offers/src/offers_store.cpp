@@ -32,7 +32,7 @@ std::optional<StoredCampaign> OffersStore::GetCampaign(const std::string& id) {
   RedisValue v = pool_.Command({"HMGET", CampaignKey(id), "doc", "rev"});
   v.ThrowIfError();
   if (v.elements.at(0).IsNil()) return std::nullopt;
-  return StoredCampaign{v.elements[0].AsString(), v.elements[1].AsInt()};
+  return StoredCampaign{v.elements[0].AsString(), v.elements[1].AsInt(), id};
 }
 
 std::optional<std::string> OffersStore::GetCampaignVersion(const std::string& id, int64_t version) {
@@ -53,9 +53,10 @@ std::vector<StoredCampaign> OffersStore::GetCampaigns(const std::vector<std::str
   std::vector<std::vector<std::string>> cmds;
   for (const auto& id : ids) cmds.push_back({"HMGET", CampaignKey(id), "doc", "rev"});
   std::vector<StoredCampaign> out;
-  for (const auto& v : pool_.Pipeline(cmds)) {
-    v.ThrowIfError();
-    if (!v.elements.at(0).IsNil()) out.push_back({v.elements[0].AsString(), v.elements[1].AsInt()});
+  const auto replies = pool_.Pipeline(cmds);
+  for (size_t i = 0; i < replies.size(); ++i) {
+    const RedisValue& v = replies[i].ThrowIfError();
+    if (!v.elements.at(0).IsNil()) out.push_back({v.elements[0].AsString(), v.elements[1].AsInt(), ids[i]});
   }
   return out;
 }

@@ -16,6 +16,7 @@ namespace tessera::offers {
 struct StoredCampaign {
   std::string doc;  // Campaign JSON
   int64_t rev = 0;  // compare-and-set counter (every write)
+  std::string id;   // the campaign id it is stored under
 };
 
 enum class SaveResult { kOk, kConflict, kExists };

@@ -296,6 +296,24 @@ TEST_F(OffersServiceTest, ACampaignPublishedOnOneReplicaIsOfferedByAnotherWithin
   }, std::chrono::seconds(1), std::chrono::milliseconds(5)));
 }
 
+TEST_F(OffersServiceTest, ACampaignThatCannotBeReadIsLeftOutAndTheOthersStillChange) {
+  auto c = Offers();
+  CreateAndPublish(c, Campaign("c-ok"));
+  CreateAndPublish(c, Campaign("c-broken"));
+  ASSERT_EQ(Ids(List(c, "m-1", "web")).size(), 2u);
+  // c-broken's stored document is damaged (a bad migration, a hand edit), then ops publish another.
+  redis_.Cli({"HSET", "tessera:" + GlobalTag("offers") + ":campaign:c-broken", "doc", "{not json"});
+  CreateAndPublish(c, Campaign("c-new"));
+  EXPECT_TRUE(WaitFor([&] { return Ids(List(c, "m-1", "web")) == std::vector<std::string>{"c-new", "c-ok"}; },
+                      std::chrono::seconds(5)))
+      << List(c, "m-1", "web").dump();
+  EXPECT_NE(c.Get("/metrics", {}).body.find("tessera_offers_unreadable_campaigns 1"), std::string::npos);
+  // Pausing a readable campaign still reaches the listing.
+  ASSERT_EQ(c.Request("POST", "/v1/campaigns/c-ok/pause", "", As("ops")).status, 200);
+  EXPECT_TRUE(WaitFor([&] { return Ids(List(c, "m-1", "web")) == std::vector<std::string>{"c-new"}; },
+                      std::chrono::seconds(5)));
+}
+
 // Each replica answers offers lists from memory (docs/offers.md, "Listing cache"). Every change
 // made through one replica, or straight in Redis, must show on the other in its next answer.
 TEST_F(OffersServiceTest, ListsAnsweredFromMemoryShowEveryChangeOnEveryReplicaAtOnce) {
