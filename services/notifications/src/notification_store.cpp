@@ -188,4 +188,8 @@ std::vector<int> NotificationStore::DueBuckets(int64_t now_ms) {
   return due;
 }
 
+void NotificationStore::PostponeDue(int bucket, const std::string& delivery_id, int64_t until_ms) {
+  pool_.Command({"ZADD", DueKey(bucket), "XX", "GT", std::to_string(until_ms), delivery_id}).ThrowIfError();
+}
+
 }  // namespace tessera::notifications

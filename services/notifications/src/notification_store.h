@@ -76,6 +76,9 @@ class NotificationStore {
   // The buckets with a delivery to claim at or before `now_ms`, ascending, in one round trip (as
   // tessera-rewards' sweep finds its due buckets).
   std::vector<int> DueBuckets(int64_t now_ms);
+  // Moves a delivery still indexed in `bucket` to `until_ms`, never earlier than it is: for one
+  // the dispatcher could not process, tried again then instead of at every lease.
+  void PostponeDue(int bucket, const std::string& delivery_id, int64_t until_ms);
 
   static std::string DeliveryPrefix(const std::string& member_id);
 

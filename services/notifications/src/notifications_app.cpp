@@ -301,13 +301,17 @@ int NotificationsApp::DispatchDue(int bucket) {
       logger_.Warn("delivery postponed", {{"delivery_id", d.id}, {"error", e.what()}});
     } catch (const std::exception& e) {
       // A delivery this build cannot handle (an unreadable record, say) must not hold up the
-      // rest of the claim: it stays claimed, is due again when its lease ends, and is logged and
-      // counted each time.
-      logger_.Error("delivery could not be processed; it is tried again after its lease",
-                    {{"delivery_id", d.id}, {"error", e.what()}});
+      // rest of the claim: it stays claimed, is tried again failure_retry later, and is logged
+      // and counted each time.
+      logger_.Error("delivery could not be processed; it is tried again later",
+                    {{"delivery_id", d.id}, {"error", e.what()}, {"retry_ms", options_.failure_retry.count()}});
       metrics_.GetCounter("tessera_notifications_delivery_errors_total",
-                          "Claimed deliveries whose processing failed (each tried again after its lease)")
+                          "Claimed deliveries whose processing failed (each tried again later)")
           .Inc();
+      try {
+        store_.PostponeDue(bucket, d.id, ToUnixMillis(clock_.Now()) + options_.failure_retry.count());
+      } catch (const std::exception&) {  // Redis away: the claim's lease brings it back instead
+      }
     }
   }
   return static_cast<int>(claimed.size());

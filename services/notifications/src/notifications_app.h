@@ -33,6 +33,8 @@ struct NotifyOptions {
   std::chrono::milliseconds retry_base{1000};
   std::chrono::milliseconds lease{10000};         // a claimed delivery returns after this
   std::chrono::milliseconds bucket_lease{10000};  // a dispatcher's lock on a bucket lapses after this
+  // A delivery the dispatcher cannot process (an unreadable record, say) is tried again after this.
+  std::chrono::milliseconds failure_retry{std::chrono::minutes(10)};
   std::string owner = "notifications";
 };
 

@@ -323,9 +323,14 @@ TEST_F(RulesTest, ADeliveryThatCannotBeReadDoesNotHoldUpTheOthers) {
   EXPECT_EQ(provider_.Sent(), sent_before + ids.size() - 1);
   EXPECT_EQ(metrics_.GetCounter("tessera_notifications_delivery_errors_total", "").Value(), 1);
   EXPECT_NE(log_.str().find(poison), std::string::npos) << log_.str();
-  clock_.Advance(std::chrono::seconds(11));  // past the claim's lease: tried (and logged) again
+  clock_.Advance(std::chrono::seconds(11));  // past the claim's lease
   DispatchAll();
-  EXPECT_EQ(metrics_.GetCounter("tessera_notifications_delivery_errors_total", "").Value(), 2);
+  EXPECT_EQ(metrics_.GetCounter("tessera_notifications_delivery_errors_total", "").Value(), 1)
+      << "not tried again at every lease";
+  clock_.Advance(std::chrono::minutes(10));
+  DispatchAll();
+  EXPECT_EQ(metrics_.GetCounter("tessera_notifications_delivery_errors_total", "").Value(), 2)
+      << "tried again after failure_retry";
 }
 
 TEST_F(RulesTest, AnUnknownOutcomeIsRecordedAndNotResent) {
