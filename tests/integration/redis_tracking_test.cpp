@@ -150,6 +150,9 @@ TEST_F(Tracking, AKilledServerStopsTheCacheUntilResubscribed) {
     if (!down) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_TRUE(down) << "Sync() must turn false once the subscription is lost";
+  // The reader thread turns Sync() false and then runs `all`, one right after the other: this
+  // thread may look in between.
+  for (int i = 0; i < 100 && seen_.Alls() <= alls; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_GT(seen_.Alls(), alls) << "losing the subscription must drop what was cached";
   server_.Start();
   ASSERT_TRUE(WaitLive());
