@@ -4,6 +4,7 @@
 #include <openssl/sha.h>
 #include <sys/time.h>
 
+#include <atomic>
 #include <charconv>
 #include <deque>
 #include <optional>
@@ -357,8 +358,15 @@ bool RedisPool::Ping() {
   }
 }
 
+namespace {
+uint64_t NextPipelineId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1);
+}
+}  // namespace
+
 RedisPipeline::RedisPipeline(RedisOptions options, Histogram* batch_sizes)
-    : options_(std::move(options)), batch_sizes_(batch_sizes), thread_([this] { Loop(); }) {}
+    : options_(std::move(options)), batch_sizes_(batch_sizes), id_(NextPipelineId()), thread_([this] { Loop(); }) {}
 
 std::vector<double> RedisPipeline::BatchSizeBuckets() {
   std::vector<double> bounds;
@@ -394,6 +402,21 @@ void RedisPipeline::Eval(const LuaScript& script, std::span<const std::string_vi
 }
 
 void RedisPipeline::Submit(Item item) {
+  // This thread's returns from this pipeline (a thread may submit to several).
+  thread_local std::vector<std::pair<uint64_t, std::shared_ptr<Returns>>> homes;
+  std::shared_ptr<Returns> home;
+  for (const auto& [id, returns] : homes) {
+    if (id == id_) home = returns;
+  }
+  if (!home) home = homes.emplace_back(id_, std::make_shared<Returns>()).second;
+  {
+    std::vector<Item> answered;
+    {
+      std::lock_guard<std::mutex> lock(home->mu);
+      answered.swap(home->items);
+    }
+  }  // freed here, by the thread that made them
+  item.home = home;
   bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -410,6 +433,11 @@ void RedisPipeline::Loop() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       if (in_flight.empty()) {
+        if (queue_.empty()) {  // about to sleep: nothing answered may wait on a thread that is idle
+          lock.unlock();
+          FreeReturns();
+          lock.lock();
+        }
         cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
         if (queue_.empty()) return;  // stopping, and everything submitted is answered
       }
@@ -460,6 +488,27 @@ void RedisPipeline::Deliver(Item& item, RedisValue value, std::exception_ptr err
   try {
     item.done(std::move(value), error);
   } catch (...) {  // the contract: callbacks do not throw; one that does must not stop the pipeline
+  }
+  std::shared_ptr<Returns> home = std::move(item.home);  // the item holds no reference to its home
+  if (!home) return;
+  if (!home->known) {
+    home->known = true;
+    std::erase_if(homes_, [](const std::weak_ptr<Returns>& h) { return h.expired(); });
+    homes_.push_back(home);
+  }
+  std::lock_guard<std::mutex> lock(home->mu);
+  home->items.push_back(std::move(item));
+}
+
+void RedisPipeline::FreeReturns() {
+  for (const auto& weak : homes_) {
+    const std::shared_ptr<Returns> home = weak.lock();
+    if (!home) continue;
+    std::vector<Item> answered;
+    {
+      std::lock_guard<std::mutex> lock(home->mu);
+      answered.swap(home->items);
+    }
   }
 }
 

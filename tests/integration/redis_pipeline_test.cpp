@@ -190,6 +190,50 @@ TEST(RedisPipeline, DestructionAnswersEverythingSubmitted) {
   EXPECT_EQ(pool.Command({"GET", "n"}).AsInt(), 1000);
 }
 
+// Records the thread that destroys it.
+struct FreedBy {
+  std::promise<std::thread::id>* where;
+  ~FreedBy() { where->set_value(std::this_thread::get_id()); }
+};
+
+// An answered command's callback (with what it captured) is freed by the thread that submitted
+// it, at that thread's next Submit, while the pipeline is busy; and by the pipeline's own thread
+// once it has nothing left to do, so nothing waits on a thread that submits no more.
+TEST(RedisPipeline, AnsweredCommandsAreFreedByTheirOwnThreadOrOnceThePipelineIsIdle) {
+  RedisServer server;
+  RedisPipeline pipeline(OptionsFor(server.Url()));
+  std::promise<std::thread::id> freed_busy, freed_idle;
+  std::thread::id submitter;
+  std::thread([&] {
+    submitter = std::this_thread::get_id();
+    std::promise<void> blocked, answered;
+    // Keeps the pipeline busy: Redis answers this after 300 ms, and what follows waits behind it.
+    pipeline.Command({"BLPOP", "nothing", "0.3"}, [&](RedisValue, std::exception_ptr) { blocked.set_value(); });
+    auto captured = std::make_shared<FreedBy>(&freed_busy);
+    pipeline.Command({"SET", "a", "1"}, [captured, &answered](RedisValue, std::exception_ptr) { answered.set_value(); });
+    captured.reset();
+    pipeline.Command({"BLPOP", "nothing", "0.5"}, [](RedisValue, std::exception_ptr) {});  // busy again
+    blocked.get_future().get();
+    answered.get_future().get();
+    // The callback has run; the pipeline's thread hands the item back right after, then waits
+    // 500 ms for the second BLPOP.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    pipeline.Command({"PING"}, [](RedisValue, std::exception_ptr) {});  // frees the SET's callback here
+  }).join();
+  auto busy = freed_busy.get_future();
+  ASSERT_EQ(busy.wait_for(std::chrono::seconds(2)), std::future_status::ready);
+  EXPECT_EQ(busy.get(), submitter);
+
+  std::promise<void> answered;
+  auto captured = std::make_shared<FreedBy>(&freed_idle);
+  pipeline.Command({"SET", "b", "1"}, [captured, &answered](RedisValue, std::exception_ptr) { answered.set_value(); });
+  captured.reset();
+  answered.get_future().get();
+  auto idle = freed_idle.get_future();  // this thread submits nothing more
+  ASSERT_EQ(idle.wait_for(std::chrono::seconds(2)), std::future_status::ready);
+  EXPECT_NE(idle.get(), std::this_thread::get_id());
+}
+
 // What queues while a batch is in flight goes out in batches of at most kMaxBatch, in order.
 TEST(RedisPipeline, AQueueLongerThanABatchGoesOutInBoundedBatchesInOrder) {
   RedisServer server;
