@@ -409,13 +409,7 @@ void RedisPipeline::Submit(Item item) {
     if (id == id_) home = returns;
   }
   if (!home) home = homes.emplace_back(id_, std::make_shared<Returns>()).second;
-  {
-    std::vector<Item> answered;
-    {
-      std::lock_guard<std::mutex> lock(home->mu);
-      answered.swap(home->items);
-    }
-  }  // freed here, by the thread that made them
+  home->FreeAll();  // here, by the thread that made them
   item.home = home;
   bool wake;
   {
@@ -502,13 +496,7 @@ void RedisPipeline::Deliver(Item& item, RedisValue value, std::exception_ptr err
 
 void RedisPipeline::FreeReturns() {
   for (const auto& weak : homes_) {
-    const std::shared_ptr<Returns> home = weak.lock();
-    if (!home) continue;
-    std::vector<Item> answered;
-    {
-      std::lock_guard<std::mutex> lock(home->mu);
-      answered.swap(home->items);
-    }
+    if (const std::shared_ptr<Returns> home = weak.lock()) home->FreeAll();
   }
 }
 

@@ -186,6 +186,13 @@ class RedisPipeline {
     std::mutex mu;
     std::vector<Item> items;
     bool known = false;  // in homes_ (pipeline thread only; a Returns serves one pipeline)
+    // Frees every item waiting here on the calling thread, after the lock is released (locals
+    // end in reverse order: `lock` before `answered`).
+    void FreeAll() {
+      std::vector<Item> answered;
+      std::lock_guard<std::mutex> lock(mu);
+      answered.swap(items);
+    }
   };
   void Submit(Item item);
   void Loop();
