@@ -17,7 +17,9 @@ void CampaignCache::Reload() {
   }
   {
     std::lock_guard lock(mu_);
-    if (fingerprint == fingerprint_ && generation_ != 0) return;  // nothing written since
+    // Nothing written since, and nothing left out last time (a document repaired in place keeps
+    // its revision, so what could not be read is read again at every reload until it can be).
+    if (fingerprint == fingerprint_ && generation_ != 0 && unreadable_ == 0) return;
   }
   auto list = std::make_shared<CampaignList>();
   size_t unreadable = 0;

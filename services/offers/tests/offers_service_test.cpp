@@ -6,8 +6,10 @@
 #include <fstream>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
+#include "campaign_cache.h"
 #include "tessera/auth.h"
 #include "tessera/clock.h"
 #include "tessera/keys.h"
@@ -312,6 +314,32 @@ TEST_F(OffersServiceTest, ACampaignThatCannotBeReadIsLeftOutAndTheOthersStillCha
   ASSERT_EQ(c.Request("POST", "/v1/campaigns/c-ok/pause", "", As("ops")).status, 200);
   EXPECT_TRUE(WaitFor([&] { return Ids(List(c, "m-1", "web")) == std::vector<std::string>{"c-new"}; },
                       std::chrono::seconds(5)));
+}
+
+// A damaged document repaired in place (its revision unchanged) is read again at the next
+// reload, as the 30 s reload does it.
+TEST_F(OffersServiceTest, ACampaignRepairedInPlaceIsServedAgainAtTheNextReload) {
+  auto c = Offers();
+  CreateAndPublish(c, Campaign("c-fixed"));
+  const std::string key = "tessera:" + GlobalTag("offers") + ":campaign:c-fixed";
+  const std::string good = redis_.Cli({"HGET", key, "doc"});
+  RedisOptions o;
+  o.url = ParseRedisUrl(redis_.Url());
+  RedisPool pool(o);
+  OffersStore store(pool);
+  ManualClock clock(SystemClock().Now());
+  std::ostringstream log;
+  Logger logger("test", LogLevel::kError, log, clock);
+  CampaignCache cache(store, logger);
+  redis_.Cli({"HSET", key, "doc", "{not json"});
+  cache.Reload();
+  EXPECT_EQ(cache.unreadable(), 1u);
+  EXPECT_EQ(cache.Find("c-fixed"), nullptr);
+  redis_.Cli({"HSET", key, "doc", good});
+  cache.Reload();
+  EXPECT_EQ(cache.unreadable(), 0u);
+  ASSERT_NE(cache.Find("c-fixed"), nullptr);
+  EXPECT_EQ(cache.Find("c-fixed")->campaign_id, "c-fixed");
 }
 
 // Each replica answers offers lists from memory (docs/offers.md, "Listing cache"). Every change
