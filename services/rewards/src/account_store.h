@@ -119,6 +119,10 @@ class AccountStore {
   // member not in the index stays out. For a member the sweep could not settle: it is tried
   // again then instead of at every pass.
   virtual void PostponeDue(const std::string& member_id, int64_t until_ms) = 0;
+  // Takes a member out of the due index if it has no state, in one atomic step (a member
+  // enrolled meanwhile keeps its entry). Returns whether it was taken out. For a member whose
+  // state was deleted: else the sweep would load it again at every pass.
+  virtual bool ForgetDueIfGone(const std::string& member_id) = 0;
   // A lease on a bucket's sweep so replicas do not sweep the same bucket at once.
   virtual bool TryLockBucket(int bucket, const std::string& owner, int64_t ttl_ms) = 0;
   virtual void UnlockBucket(int bucket, const std::string& owner) = 0;

@@ -38,6 +38,13 @@ return n
 )lua");
   return *s;
 }
+const LuaScript& ForgetDueScript() {
+  static const LuaScript* s = new LuaScript("rewards_forget_due", R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+return redis.call('ZREM', KEYS[2], ARGV[1])
+)lua");
+  return *s;
+}
 
 std::string Key(const std::string& member, const char* kind) { return MemberKey(member, kind); }
 std::string Tag(const std::string& member) { return BucketTag(MemberBucket(member)); }
@@ -213,6 +220,13 @@ void RedisAccountStore::PostponeDue(const std::string& member_id, int64_t until_
   // have set one later).
   pool_.Command({"ZADD", DueKey(MemberBucket(member_id)), "XX", "GT", std::to_string(until_ms), member_id})
       .ThrowIfError();
+}
+
+bool RedisAccountStore::ForgetDueIfGone(const std::string& member_id) {
+  // The state key and the bucket's due index share the member's hash tag (one slot).
+  return pool_.Eval(ForgetDueScript(), {StateKey(member_id), DueKey(MemberBucket(member_id))}, {member_id})
+             .ThrowIfError()
+             .AsInt() == 1;
 }
 
 bool RedisAccountStore::TryLockBucket(int bucket, const std::string& owner, int64_t ttl_ms) {

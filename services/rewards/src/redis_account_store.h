@@ -29,6 +29,7 @@ class RedisAccountStore final : public AccountStore {
   std::vector<std::string> DueMembers(int bucket, int64_t now_ms, int limit) override;
   std::vector<int> DueBuckets(int64_t now_ms) override;  // one round trip for all buckets
   void PostponeDue(const std::string& member_id, int64_t until_ms) override;
+  bool ForgetDueIfGone(const std::string& member_id) override;
   bool TryLockBucket(int bucket, const std::string& owner, int64_t ttl_ms) override;
   void UnlockBucket(int bucket, const std::string& owner) override;
   bool ReserveAgentPoints(const std::string& agent_id, int64_t day, int64_t points, int64_t cap) override;

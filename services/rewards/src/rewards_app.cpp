@@ -525,17 +525,18 @@ Reply RewardsApp::Notes(const std::string& member_id, int offset, int limit) {
   return {200, body.dump(), false};
 }
 
-int RewardsApp::SettleMember(const std::string& member_id) {
+std::optional<int> RewardsApp::SettleMember(const std::string& member_id) {
   RequestContext ctx;
   ctx.member_id = member_id;
   ctx.channel = "system";
   ctx.correlation_id = "sweep";
   ctx.causation_id = "sweep";
   int changes = 0;
-  Mutate(ctx, {}, MemberRequirement::kMustExist, 200, [&](Account& a, const LoadResult&, int&) {
+  const Reply r = Mutate(ctx, {}, MemberRequirement::kMustExist, 200, [&](Account& a, const LoadResult&, int&) {
     changes = static_cast<int>(a.changes().size());
     return nlohmann::json::object();
   });
+  if (r.status == 404) return std::nullopt;
   return changes;
 }
 

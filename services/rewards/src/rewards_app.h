@@ -119,8 +119,9 @@ class RewardsApp {
                 const std::string& author);
   Reply Notes(const std::string& member_id, int offset, int limit);
 
-  // Applies what is due for the member (sweep). Returns the number of changes committed.
-  int SettleMember(const std::string& member_id);
+  // Applies what is due for the member (sweep). Returns the number of changes committed, or
+  // nullopt when the member is not enrolled (its state is gone).
+  std::optional<int> SettleMember(const std::string& member_id);
 
   const ProgramRules& rules() const { return rules_; }
   // The idempotency record key for (member, key) — same hash tag as the member.

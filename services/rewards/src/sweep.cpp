@@ -36,7 +36,16 @@ int Sweep::RunOnce() {
 
 int Sweep::Settle(const std::string& member_id, int64_t now_ms) {
   try {
-    const int n = app_.SettleMember(member_id);
+    const std::optional<int> settled = app_.SettleMember(member_id);
+    if (!settled) {
+      // Indexed but not enrolled: its state was deleted (by hand; nothing in Tessera deletes
+      // a member). Out of the index, unless it was enrolled again meanwhile.
+      if (store_.ForgetDueIfGone(member_id)) {
+        logger_.Warn("sweep dropped a member with no state from the due index", {{"member_id", member_id}});
+      }
+      return 0;
+    }
+    const int n = *settled;
     members_.Inc();
     changes_.Inc(n);
     return n;

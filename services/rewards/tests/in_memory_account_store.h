@@ -137,6 +137,12 @@ class InMemoryAccountStore : public AccountStore {
     auto it = due_.find(member_id);
     if (it != due_.end()) it->second = std::max(it->second, until_ms);
   }
+  bool ForgetDueIfGone(const std::string& member_id) override {
+    std::lock_guard lock(mu_);
+    auto m = members_.find(member_id);
+    if (m != members_.end() && m->second.state) return false;
+    return due_.erase(member_id) == 1;
+  }
   bool TryLockBucket(int bucket, const std::string& owner, int64_t) override {
     std::lock_guard lock(mu_);
     if (bucket != 0) return false;  // the fake keeps all members in bucket 0

@@ -152,6 +152,34 @@ TEST_F(RedisStoreTest, ASweepSkipsAMemberItCannotReadAndSettlesTheRest) {
   EXPECT_EQ(failures.Value(), 2) << "tried again after failure_retry";
 }
 
+// A member indexed as due whose state was deleted by hand: the sweep takes it out of the index
+// (once, with a warning naming it) instead of loading it again at every pass; an enrolled
+// member is never taken out that way.
+TEST_F(RedisStoreTest, ASweepForgetsADueMemberWhoseStateIsGone) {
+  EnrollAndEarn("m-1", 1000);
+  EnrollAndEarn("m-2", 1000);
+  const std::string due1 = RedisAccountStore::DueKey(MemberBucket("m-1"));
+  ASSERT_NE(redis_.Cli({"ZSCORE", due1, "m-1"}), "") << "earned lots put m-1 in the due index";
+  EXPECT_FALSE(store_->ForgetDueIfGone("m-1")) << "m-1 is enrolled";
+  EXPECT_NE(redis_.Cli({"ZSCORE", due1, "m-1"}), "");
+  redis_.Cli({"DEL", RedisAccountStore::StateKey("m-1")});
+  SweepOptions so;
+  so.owner = "replica-a";
+  MetricsRegistry metrics;
+  std::ostringstream warnings;
+  Logger logger("test", LogLevel::kWarn, warnings, clock_);
+  Sweep sweep(*app_, *store_, clock_, so, logger, metrics);
+  clock_.Advance(std::chrono::hours(24 * 91));  // both members' lots are now in the warning window
+  EXPECT_EQ(sweep.RunOnce(), 1) << "m-2 is settled";
+  EXPECT_EQ(LedgerEntries("m-2").back()["type"], "points.expiring");
+  EXPECT_EQ(redis_.Cli({"ZSCORE", due1, "m-1"}), "") << "m-1 is out of the index";
+  EXPECT_EQ(metrics.GetCounter("tessera_rewards_sweep_failures_total", "").Value(), 0) << "not a failure";
+  EXPECT_NE(warnings.str().find("\"member_id\":\"m-1\""), std::string::npos) << warnings.str();
+  redis_.Cli({"CONFIG", "RESETSTAT"});
+  EXPECT_EQ(sweep.RunOnce(), 0);
+  EXPECT_EQ(redis_.CommandCalls("evalsha"), 0) << "m-1 is not read again";
+}
+
 // Two replicas, each with its member cache, spending one balance at once through the real
 // commit script: every change commits on the current state (compare-and-set on the write
 // version), so exactly the balance is spent and the ledger has no gap; a replayed key on the
