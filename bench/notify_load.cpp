@@ -1,6 +1,7 @@
 // tessera-bench-notify: event -> inbox latency of tessera-notifications, and the development
 // broker's produce -> consume latency at the same rate as the ceiling (bench/run.sh).
 //   tessera-bench-notify --brokers B --redis-url U [--rate 2000] [--seconds 30] [--members 1000]
+//                        [--timeline FILE]
 // Produces points.earned events to tessera.ledger.v1 at the rate, then reads every inbox item
 // back from Redis: latency = item.created_at (arrival) - item.event_time (the event's
 // occurred_at). Prints one JSON line of results.
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -152,6 +154,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 600 && inbox_total() < expected; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   const double elapsed = std::chrono::duration<double>(Steady::now() - start).count();
   std::vector<double> lat;
+  std::vector<std::pair<int64_t, double>> timeline;  // (event time, latency), for --timeline
   for (int m = 0; m < members; ++m) {
     RedisValue items = redis.Command({"HVALS", MemberKey("nb-" + std::to_string(m), "inbox-items")});
     for (const auto& e : items.elements) {
@@ -159,8 +162,15 @@ int main(int argc, char** argv) {
       if (j["event_type"] != "points.earned") continue;
       auto arrived = ParseRfc3339(j["created_at"].get<std::string>());
       auto happened = ParseRfc3339(j["event_time"].get<std::string>());
-      if (arrived && happened) lat.push_back(static_cast<double>(ToUnixMillis(*arrived) - ToUnixMillis(*happened)));
+      if (!arrived || !happened) continue;
+      lat.push_back(static_cast<double>(ToUnixMillis(*arrived) - ToUnixMillis(*happened)));
+      timeline.emplace_back(ToUnixMillis(*happened), lat.back());
     }
+  }
+  if (a.count("--timeline")) {  // one line per event: ms since the first event, latency ms, Unix ms
+    std::sort(timeline.begin(), timeline.end());
+    std::ofstream f(a["--timeline"]);
+    for (const auto& [t, l] : timeline) f << (t - timeline.front().first) << ' ' << l << ' ' << t << '\n';
   }
   const int64_t produced = static_cast<int64_t>(rate) * seconds;
   nlohmann::json out = {{"rate", rate},
