@@ -67,7 +67,8 @@ void NotificationStore::SaveTemplate(const std::string& event_type, const std::s
 int NotificationStore::CreateDeliveries(const std::string& member_id, const std::string& offer_id,
                                         const std::vector<NewDelivery>& deliveries) {
   const int bucket = MemberBucket(member_id);
-  std::vector<std::string> args = {DeliveryPrefix(member_id), offer_id, std::to_string(deliveries.size()), "200"};
+  std::vector<std::string> args = {DeliveryPrefix(member_id), offer_id, std::to_string(deliveries.size()), "200",
+                                   member_id};
   for (const auto& d : deliveries) {
     args.insert(args.end(), {d.id, std::to_string(d.due_ms), d.state, d.record, d.event, d.inbox_item});
   }

@@ -97,6 +97,8 @@ class RulesTest : public ::testing::Test {
     for (const auto& s : OutboxStreams("notifications")) {
       for (const auto& e : pool_->Command({"XRANGE", s, "-", "+"}).elements) {
         out.push_back(json::parse(e.elements[1].elements[5].AsString()));
+        // Every event is keyed by its member, so a member's events stay in one partition, in order.
+        EXPECT_EQ(e.elements[1].elements[3].AsString(), out.back()["member_id"]) << out.back().dump();
       }
     }
     return out;
