@@ -432,7 +432,7 @@ row() {  # row NAME RPS P50 P99 P999 CEILING_NAME CEILING_RPS SVC_US REDIS_US NO
   echo
   echo "| scenario | delivered / produced | lost | throughput/s | p50 ms | p99 ms | p99.9 ms | max ms |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-  echo "| ceiling: devbroker produce → consume | | | | $(nj broker_p50_ms) | $(nj broker_p99_ms) | | |"
+  echo "| ceiling: devbroker produce → consume | | | | $(nj broker_p50_ms) | $(nj broker_p99_ms) | $(nj broker_p999_ms) | $(nj broker_max_ms) |"
   echo "| event → inbox | $(nj delivered) / $(nj produced) | $(nj lost) | $(printf '%.0f' "$(nj throughput_per_s)") | $(nj p50_ms) | $(nj p99_ms) | $(nj p999_ms) | $(nj max_ms) |"
   echo
   echo "Redis memory of one member (MEMORY USAGE over its $(mj "len(v['by_key'])") keys): $(mj "v['bytes']") bytes with $(mj "v['ledger_entries']") ledger entries, 3 lots and $(mj "v['activated_offers']") activated offers (target ≤ 4096) — by key: $(mj "', '.join(f'{k} {b}' for k, b in v['by_key'].items())"); $(mj "v['bytes_at_ledger']['100']") bytes at 100 entries, $(mj "v['bytes_at_ledger']['1000']") at 1 000."
