@@ -12,6 +12,7 @@
 #include "inbox_lib_lua.h"
 #include "inbox_read_lua.h"
 #include "mark_sending_lua.h"
+#include "tessera/due_index.h"
 #include "tessera/keys.h"
 #include "tessera/lease.h"
 #include "tessera/lua_library.h"
@@ -176,21 +177,10 @@ void NotificationStore::Unlock(int bucket, const std::string& owner) {
   ReleaseLease(pool_, BucketKey(bucket, "dispatch-lease"), owner);
 }
 
-std::vector<int> NotificationStore::DueBuckets(int64_t now_ms) {
-  const std::string now = std::to_string(now_ms);
-  std::vector<std::vector<std::string>> cmds;
-  cmds.reserve(kBucketCount);
-  for (int b = 0; b < kBucketCount; ++b) cmds.push_back({"ZRANGE", DueKey(b), "-inf", now, "BYSCORE", "LIMIT", "0", "1"});
-  const auto replies = pool_.Pipeline(cmds);
-  std::vector<int> due;
-  for (int b = 0; b < kBucketCount; ++b) {
-    if (!replies[b].ThrowIfError().elements.empty()) due.push_back(b);
-  }
-  return due;
-}
+std::vector<int> NotificationStore::DueBuckets(int64_t now_ms) { return BucketsWithDue(pool_, DueKey, now_ms); }
 
 void NotificationStore::PostponeDue(int bucket, const std::string& delivery_id, int64_t until_ms) {
-  pool_.Command({"ZADD", DueKey(bucket), "XX", "GT", std::to_string(until_ms), delivery_id}).ThrowIfError();
+  tessera::PostponeDue(pool_, DueKey(bucket), delivery_id, until_ms);
 }
 
 }  // namespace tessera::notifications

@@ -4,6 +4,7 @@
 
 #include "commit_lua.h"
 #include "load_lua.h"
+#include "tessera/due_index.h"
 #include "tessera/keys.h"
 #include "tessera/lease.h"
 #include "tessera/lua_library.h"
@@ -203,23 +204,11 @@ std::vector<std::string> RedisAccountStore::DueMembers(int bucket, int64_t now_m
 }
 
 std::vector<int> RedisAccountStore::DueBuckets(int64_t now_ms) {
-  const std::string now = std::to_string(now_ms);
-  std::vector<std::vector<std::string>> cmds;
-  cmds.reserve(kBucketCount);
-  for (int b = 0; b < kBucketCount; ++b) cmds.push_back({"ZRANGEBYSCORE", DueKey(b), "-inf", now, "LIMIT", "0", "1"});
-  const auto replies = pool_.Pipeline(cmds);
-  std::vector<int> due;
-  for (int b = 0; b < kBucketCount; ++b) {
-    if (!replies[b].ThrowIfError().elements.empty()) due.push_back(b);
-  }
-  return due;
+  return BucketsWithDue(pool_, DueKey, now_ms);
 }
 
 void RedisAccountStore::PostponeDue(const std::string& member_id, int64_t until_ms) {
-  // XX: only a member still indexed. GT: never earlier than its score now (a commit meanwhile may
-  // have set one later).
-  pool_.Command({"ZADD", DueKey(MemberBucket(member_id)), "XX", "GT", std::to_string(until_ms), member_id})
-      .ThrowIfError();
+  tessera::PostponeDue(pool_, DueKey(MemberBucket(member_id)), member_id, until_ms);
 }
 
 bool RedisAccountStore::ForgetDueIfGone(const std::string& member_id) {
