@@ -77,6 +77,10 @@ std::vector<std::string> OutboxStreams(std::string_view service) {
   return out;
 }
 
+std::string OutboxRelayRegistry(std::string_view service) {
+  return OutboxStream(GlobalTag(service), service) + ":relays";
+}
+
 std::string IdempotencyKey(std::string_view tag, std::string_view scope, std::string_view key) {
   return "tessera:" + std::string(tag) + ":idem:" + std::string(scope) + ":" + Sha256Hex(key);
 }

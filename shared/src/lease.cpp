@@ -45,4 +45,32 @@ void ReleaseLease(RedisPool& pool, const std::string& key, const std::string& ow
   pool.Eval(LeaseScript(), {key}, {owner, "0", "release"});
 }
 
+namespace {
+const LuaScript& MembershipScript() {
+  static const LuaScript* script = new LuaScript("tessera_membership", R"lua(
+if ARGV[3] == 'leave' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 0
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], last[2])  -- gone once every member's time ran out
+return redis.call('ZCARD', KEYS[1])
+)lua");
+  return *script;
+}
+}  // namespace
+
+int64_t RenewMembership(RedisPool& pool, const std::string& registry, const std::string& owner, int64_t ttl_ms) {
+  return pool.Eval(MembershipScript(), {registry}, {owner, std::to_string(ttl_ms), "renew"}).ThrowIfError().AsInt();
+}
+
+void LeaveMembership(RedisPool& pool, const std::string& registry, const std::string& owner) {
+  pool.Eval(MembershipScript(), {registry}, {owner, "0", "leave"}).ThrowIfError();
+}
+
 }  // namespace tessera

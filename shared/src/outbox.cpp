@@ -1,5 +1,8 @@
 #include "tessera/outbox.h"
 
+#include <algorithm>
+#include <functional>
+
 #include "tessera/lease.h"
 
 namespace tessera {
@@ -14,7 +17,8 @@ OutboxRelay::OutboxRelay(RedisPool& pool, EventPublisher& publisher, OutboxRelay
       published_counter_(metrics.GetCounter("tessera_outbox_published_total",
                                             "Outbox entries acknowledged by Kafka and deleted")),
       failed_counter_(metrics.GetCounter("tessera_outbox_publish_failures_total",
-                                         "Outbox publishes that failed and will be retried")) {
+                                         "Outbox publishes that failed and will be retried")),
+      owned_gauge_(metrics.GetGauge("tessera_outbox_streams_owned", "Outbox streams this replica's relay publishes")) {
   metrics.AddCollector([this, &metrics] {
     try {
       metrics.GetGauge("tessera_outbox_depth", "Events waiting in the outbox streams").Set(static_cast<double>(Depth()));
@@ -41,6 +45,9 @@ void OutboxRelay::Stop(std::chrono::milliseconds drain) {
     for (const auto& s : owned_) {
       ReleaseLease(pool_, s + ":lease", options_.owner);
     }
+    if (!options_.registry.empty()) LeaveMembership(pool_, options_.registry, options_.owner);
+    owned_count_ = 0;
+    owned_gauge_.Set(0);
   } catch (const std::exception& e) {
     logger_.Warn("outbox relay stopped without cleaning up", {{"error", e.what()}});
   }
@@ -82,23 +89,74 @@ void OutboxRelay::Loop() {
 }
 
 void OutboxRelay::RenewLeases() {
-  std::vector<std::string> keys;
-  keys.reserve(options_.streams.size());
-  for (const auto& s : options_.streams) keys.push_back(s + ":lease");
-  const std::vector<bool> ours = AcquireLeases(pool_, keys, options_.owner, options_.lease_ttl.count());
-  for (size_t i = 0; i < ours.size(); ++i) {
-    const std::string& s = options_.streams[i];
-    const bool own = ours[i];
-    if (own && !owned_.count(s)) {
-      owned_.insert(s);
-      cursor_[s] = "0-0";
-    } else if (!own && owned_.count(s)) {
-      owned_.erase(s);
-      cursor_.erase(s);
-      logger_.Info("outbox relay lost a stream lease", {{"stream", s}});
-    }
+  const size_t n = options_.streams.size();
+  size_t share = n, least = n;  // at most `share`; below `least`, look again soon
+  if (!options_.registry.empty()) {
+    const auto alive = static_cast<size_t>(std::max<int64_t>(
+        1, RenewMembership(pool_, options_.registry, options_.owner, options_.lease_ttl.count())));
+    share = (n + alive - 1) / alive;
+    least = n / alive;
   }
-  next_renew_ = std::chrono::steady_clock::now() + options_.lease_ttl / 3;
+  std::vector<std::vector<std::string>> peek;
+  peek.reserve(n);
+  for (const auto& s : options_.streams) peek.push_back({"GET", s + ":lease"});
+  const std::vector<RedisValue> holders = pool_.Pipeline(peek);
+  std::vector<size_t> mine, free;
+  for (size_t i = 0; i < n; ++i) {
+    const RedisValue& h = holders.at(i).ThrowIfError();
+    if (h.IsNil()) free.push_back(i);
+    else if (h.AsString() == options_.owner) mine.push_back(i);
+  }
+  // Keep what we hold up to our share, hand the rest over, and fill up with free streams from a
+  // place of our own, so that relays looking at the same moment mostly try different ones.
+  std::vector<std::string> hand_over;
+  while (mine.size() > share) {
+    hand_over.push_back(options_.streams[mine.back()]);
+    mine.pop_back();
+  }
+  std::vector<size_t> want = mine;
+  const size_t start = free.empty() ? 0 : std::hash<std::string>{}(options_.owner) % free.size();
+  for (size_t k = 0; k < free.size() && want.size() < share; ++k) want.push_back(free[(start + k) % free.size()]);
+  std::vector<std::string> keys;
+  keys.reserve(want.size());
+  for (size_t i : want) keys.push_back(options_.streams[i] + ":lease");
+  const std::vector<bool> ours = AcquireLeases(pool_, keys, options_.owner, options_.lease_ttl.count());
+  std::set<std::string> now_owned;
+  for (size_t j = 0; j < want.size(); ++j) {
+    if (ours[j]) now_owned.insert(options_.streams[want[j]]);
+  }
+  for (auto it = owned_.begin(); it != owned_.end();) {
+    if (now_owned.count(*it)) {
+      ++it;
+      continue;
+    }
+    if (std::find(hand_over.begin(), hand_over.end(), *it) == hand_over.end()) {
+      logger_.Info("outbox relay lost a stream lease", {{"stream", *it}});
+    }
+    cursor_.erase(*it);
+    it = owned_.erase(it);
+  }
+  for (const auto& s : now_owned) {
+    if (owned_.insert(s).second) cursor_[s] = "0-0";
+  }
+  if (!hand_over.empty()) HandOver(hand_over);
+  owned_count_ = owned_.size();
+  owned_gauge_.Set(static_cast<double>(owned_.size()));
+  const auto every = options_.lease_ttl / 3;
+  next_renew_ = std::chrono::steady_clock::now() +
+                (owned_.size() < least ? std::min<std::chrono::milliseconds>(every, options_.rebalance_retry) : every);
+}
+
+void OutboxRelay::HandOver(const std::vector<std::string>& streams) {
+  // The next owner reads these streams from their start, so everything not yet deleted is
+  // published again (same event_id). Waiting for our deliveries keeps that small; releasing
+  // before they all arrived is still safe: each publisher keeps a partition's order, so the
+  // first copy of every event still comes in the order the events were appended.
+  publisher_.Flush(std::min<std::chrono::milliseconds>(options_.lease_ttl / 3, std::chrono::seconds(2)));
+  ApplyCompletions();
+  for (const auto& s : streams) ReleaseLease(pool_, s + ":lease", options_.owner);
+  logger_.Info("outbox relay handed streams over to share them",
+               {{"streams", streams.size()}, {"kept", owned_.size()}});
 }
 
 size_t OutboxRelay::ReadAndPublish() {

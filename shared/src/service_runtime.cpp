@@ -29,6 +29,7 @@ ServiceRuntime::ServiceRuntime(ServiceConfig config, const Clock& clock)
     OutboxRelayOptions oo;
     oo.streams = OutboxStreams(config_.service);
     oo.owner = config_.instance_id;
+    oo.registry = OutboxRelayRegistry(config_.service);
     relay_ = std::make_unique<OutboxRelay>(*redis_, *producer_, oo, logger_, metrics_);
   }
   HttpServerOptions ho;

@@ -1,6 +1,8 @@
 // The outbox relay in-process against real Redis and the development broker: everything is
 // published and deleted (in batches: per interval, or per delete_batch acknowledgements), two
-// relays never publish the same stream, and a broker outage only delays delivery.
+// relays never publish the same stream, relays split the streams evenly and hand them over as
+// they come and go without reordering a member's events, and a broker outage only delays
+// delivery.
 #include "tessera/outbox.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <thread>
 #include <sstream>
 
 #include "tessera/crypto.h"
@@ -27,15 +30,17 @@ return tessera_outbox_append(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
   return *s;
 }
 
+void AppendEvent(RedisPool& pool, const std::string& service, const std::string& member, const std::string& id) {
+  nlohmann::json ev = {{"event_id", id}, {"type", "points.earned"}, {"member_id", member}};
+  pool.Eval(AppendScript(), {OutboxStream(BucketTag(MemberBucket(member)), service)},
+            {topics::kLedger, member, ev.dump()});
+}
+
 std::vector<std::string> AppendEvents(RedisPool& pool, const std::string& service, int n, const std::string& prefix) {
   std::vector<std::string> ids;
   for (int i = 0; i < n; ++i) {
-    const std::string member = "m-" + std::to_string(i % 97);
-    const std::string id = prefix + std::to_string(i);
-    nlohmann::json ev = {{"event_id", id}, {"type", "points.earned"}, {"member_id", member}};
-    pool.Eval(AppendScript(), {OutboxStream(BucketTag(MemberBucket(member)), service)},
-              {topics::kLedger, member, ev.dump()});
-    ids.push_back(id);
+    ids.push_back(prefix + std::to_string(i));
+    AppendEvent(pool, service, "m-" + std::to_string(i % 97), ids.back());
   }
   return ids;
 }
@@ -64,6 +69,7 @@ class OutboxRelayTest : public ::testing::Test {
     o.streams = OutboxStreams("svc");
     o.owner = owner;
     o.lease_ttl = std::chrono::seconds(3);
+    o.registry = OutboxRelayRegistry("svc");
     if (tune) tune(o);
     return std::make_unique<OutboxRelay>(*pool_, *producer_, o, logger_, metrics_);
   }
@@ -141,18 +147,83 @@ TEST_F(OutboxRelayTest, ABatchOfAcknowledgementsIsDeletedWithoutWaitingForTheInt
             ids.size());
 }
 
-TEST_F(OutboxRelayTest, TwoRelaysShareTheStreamsWithoutDuplicates) {
-  auto relay_a = MakeRelay("relay-a");
-  auto relay_b = MakeRelay("relay-b");
-  relay_a->Start();
-  relay_b->Start();
+// 65 streams over three relays: 22, 22 and 21, each publishing its own, none twice.
+TEST_F(OutboxRelayTest, RelaysSplitTheStreamsEvenlyWithoutDuplicates) {
+  std::vector<std::unique_ptr<OutboxRelay>> relays;
+  for (const char* owner : {"relay-a", "relay-b", "relay-c"}) {
+    relays.push_back(MakeRelay(owner));
+    relays.back()->Start();
+  }
+  auto counts = [&] {
+    std::multiset<size_t> c;
+    for (const auto& r : relays) c.insert(r->owned_streams());
+    return c;
+  };
+  ASSERT_TRUE(testing::WaitFor([&] { return counts() == std::multiset<size_t>{21, 22, 22}; }, std::chrono::seconds(20)))
+      << "owned: " << nlohmann::json(std::vector<size_t>(counts().begin(), counts().end())).dump();
   auto ids = AppendEvents(*pool_, "svc", 1500, "x");
-  ASSERT_TRUE(testing::WaitFor([&] { return relay_a->Depth() == 0; }, std::chrono::seconds(30)));
-  relay_a->Stop();
-  relay_b->Stop();
+  ASSERT_TRUE(testing::WaitFor([&] { return relays[0]->Depth() == 0; }, std::chrono::seconds(30)));
+  for (const auto& r : relays) {
+    EXPECT_GT(r->published(), 0u) << "every relay publishes its share";
+    r->Stop();
+  }
   auto msgs = testing::ReadTopic(broker_.brokers(), topics::kLedger, ids.size(), std::chrono::seconds(30));
   EXPECT_EQ(CountIds(msgs).size(), ids.size());
   EXPECT_EQ(msgs.size(), ids.size());
+}
+
+// While events flow, a second and a third relay join a relay that holds every stream, then the
+// first one leaves: the streams move to their new owners and every event arrives, and the
+// first copy of each member's events comes in the order they were appended (a stream's new
+// owner republishes what its old owner had not yet deleted, after it).
+TEST_F(OutboxRelayTest, StreamsChangeHandsAsRelaysComeAndGoWithoutReorderingAMembersEvents) {
+  std::atomic<bool> appending{true};
+  std::atomic<int> appended{0};
+  std::thread writer([&] {
+    for (int k = 0; appending.load(); ++k) {
+      AppendEvent(*pool_, "svc", "m-" + std::to_string(k % 97), "o" + std::to_string(k));
+      appended = k + 1;
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+  });
+  auto a = MakeRelay("relay-a");
+  a->Start();
+  ASSERT_TRUE(testing::WaitFor([&] { return a->owned_streams() == 65; }, std::chrono::seconds(10)));
+  auto b = MakeRelay("relay-b");
+  b->Start();
+  ASSERT_TRUE(testing::WaitFor([&] { return a->owned_streams() + b->owned_streams() == 65 && b->owned_streams() >= 32; },
+                               std::chrono::seconds(20)));
+  auto c = MakeRelay("relay-c");
+  c->Start();
+  ASSERT_TRUE(testing::WaitFor([&] { return c->owned_streams() >= 21; }, std::chrono::seconds(20)));
+  a->Stop();
+  ASSERT_TRUE(testing::WaitFor([&] { return b->owned_streams() + c->owned_streams() == 65; }, std::chrono::seconds(20)));
+  appending = false;
+  writer.join();
+  ASSERT_TRUE(testing::WaitFor([&] { return b->Depth() == 0; }, std::chrono::seconds(30)));
+  EXPECT_GT(b->published(), 0u);
+  EXPECT_GT(c->published(), 0u);
+  b->Stop();
+  c->Stop();
+  const size_t n = static_cast<size_t>(appended.load());
+  auto msgs = testing::ReadTopic(broker_.brokers(), topics::kLedger, n, std::chrono::seconds(30));
+  std::set<std::string> seen;
+  std::map<std::string, int> last_of;  // member -> sequence number of its last first copy
+  int reordered = 0;
+  for (const auto& m : msgs) {
+    const std::string id = nlohmann::json::parse(m.value)["event_id"].get<std::string>();
+    if (!seen.insert(id).second) continue;
+    const int seq = std::stoi(id.substr(1));
+    auto [it, first] = last_of.emplace(m.key, seq);
+    if (!first) {
+      if (seq < it->second) reordered++;
+      it->second = seq;
+    }
+  }
+  std::cout << "[ relays   ] " << n << " events while relays joined and left: " << msgs.size()
+            << " messages on the topic" << std::endl;
+  EXPECT_EQ(seen.size(), n) << "every event arrives";
+  EXPECT_EQ(reordered, 0);
 }
 
 TEST_F(OutboxRelayTest, ABrokerOutageOnlyDelaysDelivery) {

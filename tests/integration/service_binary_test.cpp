@@ -1,9 +1,11 @@
 // The service binaries as a user runs them: configuration errors stop them with a message,
 // readiness follows Redis, SIGTERM stops them cleanly, and the in-process outbox relay loses
-// nothing when the process is killed with SIGKILL in the middle of a stream of events.
+// nothing when the process is killed with SIGKILL in the middle of a stream of events, and
+// replicas split the outbox streams between them.
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <thread>
@@ -110,6 +112,32 @@ TEST(ServiceBinary, RelayKilledMidStreamLosesNothing) {
             << counts.size() << " duplicates (same event_id)=" << duplicates << std::endl;
   EXPECT_EQ(counts.size(), static_cast<size_t>(written.load())) << "every entry is delivered";
   for (int i = 0; i < written.load(); ++i) ASSERT_EQ(counts.count("ev-" + std::to_string(i)), 1u) << i;
+}
+
+// Two replicas of a service split the outbox streams 33/32; when one stops (SIGTERM), the
+// other takes all 65 without waiting for the leases to run out.
+TEST(ServiceBinary, ReplicasSplitTheOutboxStreamsAndTakeThemBackWhenOneStops) {
+  RedisServer redis;
+  DevBroker broker;
+  auto first = std::make_unique<ServiceProcess>("rewards", ServiceEnv(redis, broker, 0));
+  auto second = std::make_unique<ServiceProcess>("rewards", ServiceEnv(redis, broker, 0));
+  auto owned = [](ServiceProcess& p) {
+    const std::string body = HttpClient(p.BaseUrl()).Get("/metrics").body;
+    const std::string name = "\ntessera_outbox_streams_owned ";
+    const size_t at = body.find(name);
+    return at == std::string::npos ? -1 : std::stoi(body.substr(at + name.size()));
+  };
+  ASSERT_TRUE(WaitFor([&] {
+    const int a = owned(*first), b = owned(*second);
+    return std::min(a, b) == 32 && std::max(a, b) == 33;
+  }, std::chrono::seconds(30)))
+      << owned(*first) << " and " << owned(*second);
+  first->process().Signal(SIGTERM);
+  ASSERT_EQ(first->process().Wait(std::chrono::seconds(20)), 0);
+  const auto stopped = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitFor([&] { return owned(*second) == 65; }, std::chrono::seconds(30)));
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped, std::chrono::seconds(9))
+      << "the stopped replica left at once; its leases (10 s) did not have to run out";
 }
 
 }  // namespace

@@ -39,6 +39,9 @@ std::string MemberOfCachedKey(std::string_view key);
 std::string OutboxStream(std::string_view tag, std::string_view service);
 // The outbox streams a service's relay publishes: one per bucket, then the global one.
 std::vector<std::string> OutboxStreams(std::string_view service);
+// The relays of a service that are alive (a sorted set: relay owner -> expiry in ms), from which
+// each relay works out its share of OutboxStreams(service).
+std::string OutboxRelayRegistry(std::string_view service);
 std::string IdempotencyKey(std::string_view tag, std::string_view scope, std::string_view key);
 
 }  // namespace tessera

@@ -24,4 +24,13 @@ std::vector<bool> AcquireLeases(RedisPool& pool, const std::vector<std::string>&
 // Gives `key` up if `owner` holds it.
 void ReleaseLease(RedisPool& pool, const std::string& key, const std::string& owner);
 
+// Membership of a group of replicas that share leases: `registry` is a sorted set of owner ->
+// expiry (Redis server time, ms). Renewing records `owner` as alive for `ttl_ms`, drops
+// members whose time ran out, and returns how many are alive (itself included). Throws
+// UnavailableError.
+int64_t RenewMembership(RedisPool& pool, const std::string& registry, const std::string& owner, int64_t ttl_ms);
+// Takes `owner` out of the group at once (a clean shutdown), so the others need not wait for
+// its time to run out.
+void LeaveMembership(RedisPool& pool, const std::string& registry, const std::string& owner);
+
 }  // namespace tessera

@@ -6,7 +6,9 @@
 //
 // Several replicas may run relays over the same streams: each stream is owned by one relay at a
 // time through a lease key (`<stream>:lease`, renewed every lease_ttl/3), which keeps one
-// publisher per stream and so keeps a member's events in order.
+// publisher per stream and so keeps a member's events in order. Relays that share a `registry`
+// also share the streams: each holds at most ceil(streams / relays alive), hands the surplus
+// over when another relay joins, and takes up the streams of one that left or died.
 #pragma once
 
 #include <atomic>
@@ -41,6 +43,12 @@ struct OutboxRelayOptions {
   size_t delete_batch = 1024;
   std::chrono::milliseconds lease_ttl{10000};
   size_t max_in_flight = 20000;
+  // OutboxRelayRegistry(service): where the relays over these streams record that they are
+  // alive, to split the streams between them. Empty: this relay takes every stream it can.
+  std::string registry;
+  // While this relay holds fewer streams than its share (another relay has not yet handed
+  // them over), it looks again this often instead of every lease_ttl/3.
+  std::chrono::milliseconds rebalance_retry{500};
 };
 
 class OutboxRelay {
@@ -58,13 +66,19 @@ class OutboxRelay {
   // Entries waiting in all streams (XLEN sum). Throws UnavailableError.
   int64_t Depth();
   uint64_t published() const { return published_.load(); }
+  // Streams this relay holds the lease of (as of its last renewal).
+  size_t owned_streams() const { return owned_count_.load(); }
 
  private:
   struct Completion {
     std::string stream, id, error;
   };
   void Loop();
+  // Renews the leases this relay keeps, takes free ones up to its share, hands the surplus over.
   void RenewLeases();
+  // Gives up `streams` (no longer read): waits a moment for what is in flight, deletes what
+  // was acknowledged, then releases their leases.
+  void HandOver(const std::vector<std::string>& streams);
   size_t ReadAndPublish();  // entries read
   // Deletes what the broker acknowledged; `force`: whatever is waiting, else only when
   // delete_interval has passed or delete_batch acknowledgements wait.
@@ -76,6 +90,7 @@ class OutboxRelay {
   Logger& logger_;
   Counter& published_counter_;
   Counter& failed_counter_;
+  Gauge& owned_gauge_;
   std::set<std::string> owned_;
   std::map<std::string, std::string> cursor_;  // last id read per owned stream
   std::chrono::steady_clock::time_point next_renew_{};
@@ -84,6 +99,7 @@ class OutboxRelay {
   std::vector<Completion> completions_;
   std::atomic<size_t> in_flight_{0};
   std::atomic<uint64_t> published_{0};
+  std::atomic<size_t> owned_count_{0};
   std::atomic<bool> running_{false};
   std::atomic<bool> stopped_{false};
   std::thread thread_;
