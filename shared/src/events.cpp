@@ -18,10 +18,14 @@ std::string DlqTopicFor(const std::string& topic) {
   return topic + ".dlq";
 }
 
+std::vector<std::string> EventTopics() {
+  return {topics::kPurchases, topics::kLedger, topics::kOffers, topics::kNotifications};
+}
+
 std::vector<std::string> AllTopics() {
   std::vector<std::string> out;
-  for (const char* t : {topics::kPurchases, topics::kLedger, topics::kOffers, topics::kNotifications}) {
-    out.emplace_back(t);
+  for (const auto& t : EventTopics()) {
+    out.push_back(t);
     out.push_back(DlqTopicFor(t));
   }
   return out;

@@ -18,6 +18,8 @@ void RdKafkaDeleter::operator()(rd_kafka_s* rk) const {
   rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
 
+void RdKafkaTopicDeleter::operator()(rd_kafka_topic_s* rkt) const { rd_kafka_topic_destroy(rkt); }
+
 namespace {
 struct ConfDeleter {
   void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
@@ -129,13 +131,25 @@ KafkaProducer::KafkaProducer(const KafkaProducerOptions& options, Logger& logger
   if (!rk) throw ConfigError(std::string("kafka producer: ") + err);
   conf.release();  // owned by rk now
   rk_.reset(rk);
+  for (const auto& topic : options.unexpiring_topics) {
+    // The producer's default topic settings (acks=all, the partitioner, `extra`), but no timeout.
+    rd_kafka_topic_conf_t* tconf = rd_kafka_default_topic_conf_dup(rk);
+    if (rd_kafka_topic_conf_set(tconf, "message.timeout.ms", "0", err, sizeof err) != RD_KAFKA_CONF_OK) {
+      rd_kafka_topic_conf_destroy(tconf);
+      throw ConfigError(std::string("kafka topic ") + topic + ": " + err);
+    }
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), tconf);  // takes tconf
+    if (!rkt) throw ConfigError("kafka topic " + topic + ": " + rd_kafka_err2str(rd_kafka_last_error()));
+    unexpiring_.emplace(topic, RdKafkaTopicPtr(rkt));
+  }
   poller_ = std::thread([this] {
     while (running_.load()) rd_kafka_poll(rk_.get(), 100);
   });
 }
 
 KafkaProducer::~KafkaProducer() {
-  if (rd_kafka_flush(rk_.get(), 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  // After a Flush that already gave up (Kafka away at shutdown), wait only a moment more.
+  if (rd_kafka_flush(rk_.get(), flush_timed_out_.load() ? 1000 : 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     // The broker is not answering. Undelivered outbox entries stay in Redis and are published
     // again by the next relay; drop the local queue so destroy does not wait on it.
     logger_.Warn("kafka producer closed with undelivered messages",
@@ -146,17 +160,23 @@ KafkaProducer::~KafkaProducer() {
   running_ = false;
   poller_.join();
   rd_kafka_poll(rk_.get(), 0);
+  unexpiring_.clear();  // topic handles go before the handle they belong to
 }
 
 void KafkaProducer::Publish(const std::string& topic, const std::string& key,
                             const std::string& value, DeliveryCallback on_delivery) {
   auto* ctx = new DeliveryContext{std::move(on_delivery), &produced_ok_, &produced_failed_};
+  const auto unexpiring = unexpiring_.find(topic);
+  rd_kafka_topic_t* rkt = unexpiring == unexpiring_.end() ? nullptr : unexpiring->second.get();
   for (int attempt = 0;; ++attempt) {
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(ctx), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err =
+        rkt ? rd_kafka_producev(rk_.get(), RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(ctx), RD_KAFKA_V_END)
+            : rd_kafka_producev(rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+                                RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(ctx), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && attempt < 100) {
       rd_kafka_poll(rk_.get(), 10);  // let deliveries drain
@@ -170,7 +190,9 @@ void KafkaProducer::Publish(const std::string& topic, const std::string& key,
 }
 
 bool KafkaProducer::Flush(std::chrono::milliseconds timeout) {
-  return rd_kafka_flush(rk_.get(), static_cast<int>(timeout.count())) == RD_KAFKA_RESP_ERR_NO_ERROR;
+  const bool done = rd_kafka_flush(rk_.get(), static_cast<int>(timeout.count())) == RD_KAFKA_RESP_ERR_NO_ERROR;
+  flush_timed_out_ = !done;
+  return done;
 }
 
 bool KafkaProducer::Reachable(std::chrono::milliseconds timeout) {

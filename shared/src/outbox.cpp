@@ -3,10 +3,18 @@
 #include <algorithm>
 #include <functional>
 
+#include "tessera/events.h"
 #include "tessera/lease.h"
 
 namespace tessera {
 
+KafkaProducerOptions OutboxProducerOptions(std::string brokers, std::string client_id) {
+  KafkaProducerOptions o;
+  o.brokers = std::move(brokers);
+  o.client_id = std::move(client_id);
+  o.unexpiring_topics = EventTopics();
+  return o;
+}
 
 OutboxRelay::OutboxRelay(RedisPool& pool, EventPublisher& publisher, OutboxRelayOptions options,
                          Logger& logger, MetricsRegistry& metrics)
@@ -194,9 +202,9 @@ size_t OutboxRelay::ReadAndPublish() {
         continue;
       }
       in_flight_++;
-      publisher_.Publish(*topic, *key, *value, [this, stream, id](const std::string& error) {
-        std::lock_guard lock(completions_mu_);
-        completions_.push_back({stream, id, error});
+      publisher_.Publish(*topic, *key, *value, [sink = completions_, stream, id](const std::string& error) {
+        std::lock_guard lock(sink->mu);
+        sink->items.push_back({stream, id, error});
       });
     }
   }
@@ -207,9 +215,9 @@ void OutboxRelay::ApplyCompletions(bool force) {
   std::vector<Completion> done;
   const auto now = std::chrono::steady_clock::now();
   {
-    std::lock_guard lock(completions_mu_);
-    if (!force && now < next_delete_ && completions_.size() < options_.delete_batch) return;
-    done.swap(completions_);
+    std::lock_guard lock(completions_->mu);
+    if (!force && now < next_delete_ && completions_->items.size() < options_.delete_batch) return;
+    done.swap(completions_->items);
   }
   next_delete_ = now + options_.delete_interval;
   if (done.empty()) return;
@@ -235,8 +243,8 @@ void OutboxRelay::ApplyCompletions(bool force) {
     for (const auto& r : pool_.Pipeline(cmds)) r.ThrowIfError();
   } catch (...) {
     // Not deleted: the entries will be published again (same event_id). Keep them pending.
-    std::lock_guard lock(completions_mu_);
-    completions_.insert(completions_.end(), done.begin(), done.end());
+    std::lock_guard lock(completions_->mu);
+    completions_->items.insert(completions_->items.end(), done.begin(), done.end());
     throw;
   }
   in_flight_ -= done.size();

@@ -20,10 +20,8 @@ ServiceRuntime::ServiceRuntime(ServiceConfig config, const Clock& clock)
   ro.command_timeout = std::chrono::milliseconds(config_.redis_timeout_ms);
   ro.connect_timeout = std::chrono::milliseconds(config_.redis_timeout_ms);
   redis_ = std::make_unique<RedisPool>(ro);
-  KafkaProducerOptions po;
-  po.brokers = config_.kafka_brokers;
-  po.client_id = "tessera-" + config_.service;
-  producer_ = std::make_unique<KafkaProducer>(po, logger_, metrics_);
+  producer_ = std::make_unique<KafkaProducer>(
+      OutboxProducerOptions(config_.kafka_brokers, "tessera-" + config_.service), logger_, metrics_);
   idempotency_ = std::make_unique<IdempotencyStore>(*redis_);
   if (config_.outbox_relay) {
     OutboxRelayOptions oo;
@@ -107,8 +105,10 @@ void ServiceRuntime::Stop() {
   for (auto& t : task_threads_) t.request_stop();
   task_threads_.clear();  // joins
   for (auto& c : consumers_) c->Stop();
+  // The relay's Stop flushes the shared producer (dead letters included) for up to 10 s; what
+  // Kafka has not taken by then stays in the outbox for the next relay.
   if (relay_) relay_->Stop(std::chrono::seconds(10));
-  producer_->Flush(std::chrono::seconds(10));
+  else producer_->Flush(std::chrono::seconds(10));
   logger_.Info("service stopped");
 }
 

@@ -2,11 +2,13 @@
 // published and deleted (in batches: per interval, or per delete_batch acknowledgements), two
 // relays never publish the same stream, relays split the streams evenly and hand them over as
 // they come and go without reordering a member's events, and a broker outage only delays
-// delivery.
+// delivery — even one longer than the producer's message timeout — and a relay stopped during
+// one leaves its events to the next relay.
 #include "tessera/outbox.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <set>
@@ -45,11 +47,54 @@ std::vector<std::string> AppendEvents(RedisPool& pool, const std::string& servic
   return ids;
 }
 
+// Members whose first copies of events ("<letter><n>", appended in order of n) came out of
+// order on the topic; later copies of an event (republished, same event_id) are skipped.
+int FirstCopiesOutOfOrder(const std::vector<testing::TopicMessage>& msgs, std::set<std::string>& seen) {
+  std::map<std::string, int> last_of;  // member -> sequence number of its last first copy
+  int reordered = 0;
+  for (const auto& m : msgs) {
+    const std::string id = nlohmann::json::parse(m.value)["event_id"].get<std::string>();
+    if (!seen.insert(id).second) continue;
+    const int seq = std::stoi(id.substr(1));
+    auto [it, first] = last_of.emplace(m.key, seq);
+    if (!first) {
+      if (seq < it->second) reordered++;
+      it->second = seq;
+    }
+  }
+  return reordered;
+}
+
 std::map<std::string, int> CountIds(const std::vector<testing::TopicMessage>& msgs) {
   std::map<std::string, int> counts;
   for (const auto& m : msgs) counts[nlohmann::json::parse(m.value)["event_id"].get<std::string>()]++;
   return counts;
 }
+
+// Appends events "<prefix><k>" for members m-(k % members), one every `every`, until Stop(),
+// which answers how many were appended.
+class EventWriter {
+ public:
+  EventWriter(RedisPool& pool, std::string prefix, int members, std::chrono::microseconds every)
+      : thread_([this, &pool, prefix = std::move(prefix), members, every] {
+          for (int k = 0; running_.load(); ++k) {
+            AppendEvent(pool, "svc", "m-" + std::to_string(k % members), prefix + std::to_string(k));
+            appended_ = k + 1;
+            std::this_thread::sleep_for(every);
+          }
+        }) {}
+  ~EventWriter() { Stop(); }
+  size_t Stop() {
+    running_ = false;
+    if (thread_.joinable()) thread_.join();
+    return static_cast<size_t>(appended_.load());
+  }
+
+ private:
+  std::atomic<bool> running_{true};
+  std::atomic<int> appended_{0};
+  std::thread thread_;
+};
 
 class OutboxRelayTest : public ::testing::Test {
  protected:
@@ -58,8 +103,10 @@ class OutboxRelayTest : public ::testing::Test {
     ro.url = ParseRedisUrl(redis_.Url());
     ro.pool_size = 8;
     pool_ = std::make_unique<RedisPool>(ro);
-    KafkaProducerOptions po;
-    po.brokers = broker_.brokers();
+    // As the services make it, with a short timeout for other topics: an outage of a few
+    // seconds outlasts it (ABrokerOutageLongerThanTheMessageTimeout...).
+    KafkaProducerOptions po = OutboxProducerOptions(broker_.brokers(), "tessera-test");
+    po.message_timeout_ms = 1000;
     producer_ = std::make_unique<KafkaProducer>(po, logger_, metrics_);
   }
 
@@ -72,6 +119,17 @@ class OutboxRelayTest : public ::testing::Test {
     o.registry = OutboxRelayRegistry("svc");
     if (tune) tune(o);
     return std::make_unique<OutboxRelay>(*pool_, *producer_, o, logger_, metrics_);
+  }
+
+  // Every one of the `n` events a writer appended is on the topic, and the first copy of each
+  // member's events came in the order they were appended.
+  void ExpectEveryEventWithEachMembersInOrder(size_t n, const std::string& what) {
+    auto msgs = testing::ReadTopic(broker_.brokers(), topics::kLedger, n, std::chrono::seconds(30));
+    std::set<std::string> seen;
+    const int reordered = FirstCopiesOutOfOrder(msgs, seen);
+    std::cout << "[ relay    ] " << n << " events " << what << ": " << msgs.size() << " messages on the topic" << std::endl;
+    EXPECT_EQ(seen.size(), n) << "every event arrives";
+    EXPECT_EQ(reordered, 0);
   }
 
   // XDEL commands Redis has run (INFO commandstats).
@@ -139,12 +197,13 @@ TEST_F(OutboxRelayTest, ABatchOfAcknowledgementsIsDeletedWithoutWaitingForTheInt
   });
   relay->Start();
   auto ids = AppendEvents(*pool_, "svc", 350, "b");
+  EXPECT_EQ(CountIds(testing::ReadTopic(broker_.brokers(), topics::kLedger, ids.size(), std::chrono::seconds(30))).size(),
+            ids.size());
+  // All 350 acknowledged: three batches of 100 deleted, 50 waiting for the next 100 (or Stop).
   ASSERT_TRUE(testing::WaitFor([&] { return relay->Depth() < 100; }, std::chrono::seconds(20)));
   EXPECT_GT(XdelCalls(), 0);
   relay->Stop();
   EXPECT_EQ(relay->Depth(), 0) << "Stop deletes what was acknowledged";
-  EXPECT_EQ(CountIds(testing::ReadTopic(broker_.brokers(), topics::kLedger, ids.size(), std::chrono::seconds(30))).size(),
-            ids.size());
 }
 
 // 65 streams over three relays: 22, 22 and 21, each publishing its own, none twice.
@@ -177,15 +236,7 @@ TEST_F(OutboxRelayTest, RelaysSplitTheStreamsEvenlyWithoutDuplicates) {
 // first copy of each member's events comes in the order they were appended (a stream's new
 // owner republishes what its old owner had not yet deleted, after it).
 TEST_F(OutboxRelayTest, StreamsChangeHandsAsRelaysComeAndGoWithoutReorderingAMembersEvents) {
-  std::atomic<bool> appending{true};
-  std::atomic<int> appended{0};
-  std::thread writer([&] {
-    for (int k = 0; appending.load(); ++k) {
-      AppendEvent(*pool_, "svc", "m-" + std::to_string(k % 97), "o" + std::to_string(k));
-      appended = k + 1;
-      std::this_thread::sleep_for(std::chrono::microseconds(500));
-    }
-  });
+  EventWriter writer(*pool_, "o", 97, std::chrono::microseconds(500));
   auto a = MakeRelay("relay-a");
   a->Start();
   ASSERT_TRUE(testing::WaitFor([&] { return a->owned_streams() == 65; }, std::chrono::seconds(10)));
@@ -198,32 +249,13 @@ TEST_F(OutboxRelayTest, StreamsChangeHandsAsRelaysComeAndGoWithoutReorderingAMem
   ASSERT_TRUE(testing::WaitFor([&] { return c->owned_streams() >= 21; }, std::chrono::seconds(20)));
   a->Stop();
   ASSERT_TRUE(testing::WaitFor([&] { return b->owned_streams() + c->owned_streams() == 65; }, std::chrono::seconds(20)));
-  appending = false;
-  writer.join();
+  const size_t n = writer.Stop();
   ASSERT_TRUE(testing::WaitFor([&] { return b->Depth() == 0; }, std::chrono::seconds(30)));
   EXPECT_GT(b->published(), 0u);
   EXPECT_GT(c->published(), 0u);
   b->Stop();
   c->Stop();
-  const size_t n = static_cast<size_t>(appended.load());
-  auto msgs = testing::ReadTopic(broker_.brokers(), topics::kLedger, n, std::chrono::seconds(30));
-  std::set<std::string> seen;
-  std::map<std::string, int> last_of;  // member -> sequence number of its last first copy
-  int reordered = 0;
-  for (const auto& m : msgs) {
-    const std::string id = nlohmann::json::parse(m.value)["event_id"].get<std::string>();
-    if (!seen.insert(id).second) continue;
-    const int seq = std::stoi(id.substr(1));
-    auto [it, first] = last_of.emplace(m.key, seq);
-    if (!first) {
-      if (seq < it->second) reordered++;
-      it->second = seq;
-    }
-  }
-  std::cout << "[ relays   ] " << n << " events while relays joined and left: " << msgs.size()
-            << " messages on the topic" << std::endl;
-  EXPECT_EQ(seen.size(), n) << "every event arrives";
-  EXPECT_EQ(reordered, 0);
+  ExpectEveryEventWithEachMembersInOrder(n, "while relays joined and left");
 }
 
 TEST_F(OutboxRelayTest, ABrokerOutageOnlyDelaysDelivery) {
@@ -242,6 +274,51 @@ TEST_F(OutboxRelayTest, ABrokerOutageOnlyDelaysDelivery) {
   EXPECT_EQ(depth_during_outage, 300);
   auto counts = CountIds(testing::ReadTopic(broker_.brokers(), topics::kLedger, ids.size(), std::chrono::seconds(30)));
   EXPECT_EQ(counts.size(), ids.size());
+}
+
+// Events keep flowing through an outage three times longer than the producer's message timeout
+// for other topics. The event topics never time out, so nothing is given up and sent again
+// behind later events: every event arrives, each member's first copies in append order.
+// (With the 1 s timeout on the event topic too, messages queued early in the outage failed,
+// later ones went through once the broker was back, and the failed ones came after them.)
+TEST_F(OutboxRelayTest, ABrokerOutageLongerThanTheMessageTimeoutNeitherDropsNorReordersEvents) {
+  auto relay = MakeRelay("relay-a");
+  relay->Start();
+  EventWriter writer(*pool_, "t", 13, std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  broker_.Down();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  broker_.Up();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const size_t n = writer.Stop();
+  ASSERT_TRUE(testing::WaitFor([&] { return relay->Depth() == 0; }, std::chrono::seconds(60)));
+  relay->Stop();
+  ExpectEveryEventWithEachMembersInOrder(n, "through a 3 s outage (message timeout of other topics 1 s)");
+  EXPECT_NE(metrics_.Render().find("tessera_outbox_publish_failures_total 0"), std::string::npos)
+      << "no publish was given up";
+}
+
+// A relay stopped while Kafka is away leaves what it could not deliver in the outbox, and the
+// next relay delivers it once Kafka is back. Its undelivered messages stay queued in the
+// producer, which outlives the relay: their delivery reports must not reach the gone relay.
+TEST_F(OutboxRelayTest, ARelayStoppedDuringAnOutageLeavesItsEventsToTheNextOne) {
+  broker_.Down();
+  auto ids = AppendEvents(*pool_, "svc", 200, "s");
+  {
+    auto relay = MakeRelay("relay-a");
+    relay->Start();
+    ASSERT_TRUE(testing::WaitFor([&] { return relay->owned_streams() == 65; }, std::chrono::seconds(10)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // read and queued in the producer
+    relay->Stop(std::chrono::milliseconds(200));
+    EXPECT_EQ(relay->Depth(), 200) << "nothing acknowledged, nothing deleted";
+  }
+  broker_.Up();
+  auto next = MakeRelay("relay-b");
+  next->Start();
+  ASSERT_TRUE(testing::WaitFor([&] { return next->Depth() == 0; }, std::chrono::seconds(60)));
+  next->Stop();
+  auto msgs = testing::ReadTopic(broker_.brokers(), topics::kLedger, ids.size(), std::chrono::seconds(30));
+  EXPECT_EQ(CountIds(msgs).size(), ids.size());
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "tessera/events.h"
@@ -64,21 +65,40 @@ TEST(ServiceBinary, ReadinessFollowsRedis) {
   EXPECT_TRUE(WaitFor([&] { return c.Get("/readyz").status == 200; }, std::chrono::seconds(20)));
 }
 
+// Appends ledger events to tessera-rewards' outbox as its scripts do, and counts what waits there.
+class RewardsOutbox {
+ public:
+  explicit RewardsOutbox(const RedisServer& redis) : pool_(Options(redis)) {}
+  void Append(const std::string& member, const std::string& event_id) {
+    nlohmann::json ev = {{"event_id", event_id}, {"member_id", member}};
+    pool_.Eval(append_, {OutboxStream(BucketTag(MemberBucket(member)), "rewards")}, {topics::kLedger, member, ev.dump()});
+  }
+  int64_t Depth() {
+    int64_t total = 0;
+    for (const auto& s : OutboxStreams("rewards")) total += pool_.Command({"XLEN", s}).AsInt();
+    return total;
+  }
+
+ private:
+  static RedisOptions Options(const RedisServer& redis) {
+    RedisOptions ro;
+    ro.url = ParseRedisUrl(redis.Url());
+    return ro;
+  }
+  RedisPool pool_;
+  const LuaScript append_ = MakeScript("append", "return tessera_outbox_append(KEYS[1], ARGV[1], ARGV[2], ARGV[3])");
+};
+
 TEST(ServiceBinary, RelayKilledMidStreamLosesNothing) {
   RedisServer redis;
   DevBroker broker;
-  RedisOptions ro;
-  ro.url = ParseRedisUrl(redis.Url());
-  RedisPool pool(ro);
-  const LuaScript append = MakeScript("append", "return tessera_outbox_append(KEYS[1], ARGV[1], ARGV[2], ARGV[3])");
+  RewardsOutbox outbox(redis);
 
   std::atomic<bool> stop{false};
   std::atomic<int> written{0};
   std::thread writer([&] {
     for (int i = 0; !stop.load() || i < 3000; ++i) {
-      const std::string member = "m-" + std::to_string(i % 101);
-      nlohmann::json ev = {{"event_id", "ev-" + std::to_string(i)}, {"member_id", member}};
-      pool.Eval(append, {OutboxStream(BucketTag(MemberBucket(member)), "rewards")}, {topics::kLedger, member, ev.dump()});
+      outbox.Append("m-" + std::to_string(i % 101), "ev-" + std::to_string(i));
       written++;
     }
   });
@@ -96,12 +116,7 @@ TEST(ServiceBinary, RelayKilledMidStreamLosesNothing) {
   stop = true;
   writer.join();
 
-  auto depth = [&] {
-    int64_t total = 0;
-    for (const auto& s : OutboxStreams("rewards")) total += pool.Command({"XLEN", s}).AsInt();
-    return total;
-  };
-  ASSERT_TRUE(WaitFor([&] { return depth() == 0; }, std::chrono::seconds(60)));
+  ASSERT_TRUE(WaitFor([&] { return outbox.Depth() == 0; }, std::chrono::seconds(60)));
   auto msgs = ReadTopic(broker.brokers(), topics::kLedger, written.load(), std::chrono::seconds(30));
   std::map<std::string, int> counts;
   for (const auto& m : msgs) counts[nlohmann::json::parse(m.value)["event_id"].get<std::string>()]++;
@@ -138,6 +153,38 @@ TEST(ServiceBinary, ReplicasSplitTheOutboxStreamsAndTakeThemBackWhenOneStops) {
   ASSERT_TRUE(WaitFor([&] { return owned(*second) == 65; }, std::chrono::seconds(30)));
   EXPECT_LT(std::chrono::steady_clock::now() - stopped, std::chrono::seconds(9))
       << "the stopped replica left at once; its leases (10 s) did not have to run out";
+}
+
+// SIGTERM while Kafka is away and events wait in the relay's producer: the service stops
+// promptly (one bounded flush, not one per layer), deletes nothing Kafka did not take, and the
+// next replica publishes every waiting event once Kafka is back.
+TEST(ServiceBinary, StoppedWhileKafkaIsAwayItStopsPromptlyAndLeavesItsEventsToTheNextReplica) {
+  RedisServer redis;
+  DevBroker broker;
+  RewardsOutbox outbox(redis);
+  auto env = ServiceEnv(redis, broker, 0);
+  env["TESSERA_DRAIN_TIMEOUT_MS"] = "1000";
+  auto service = std::make_unique<ServiceProcess>("rewards", env);
+  HttpClient c(service->BaseUrl());
+  ASSERT_TRUE(WaitFor([&] { return c.Get("/readyz").status == 200; }, std::chrono::seconds(20)));
+  broker.Down();
+  for (int i = 0; i < 100; ++i) outbox.Append("m-" + std::to_string(i % 7), "w-" + std::to_string(i));
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // read, and waiting in the producer
+  const auto t0 = std::chrono::steady_clock::now();
+  service->process().Signal(SIGTERM);
+  EXPECT_EQ(service->process().Wait(std::chrono::seconds(60)), 0) << service->process().Log();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << "[ fault    ] Kafka away, 100 events waiting: tessera-rewards stopped in " << seconds << " s" << std::endl;
+  EXPECT_LT(seconds, 16.0) << "drain 1 s, consumers' close up to 5 s, one 10 s flush";
+  EXPECT_EQ(outbox.Depth(), 100) << "nothing was acknowledged, so nothing was deleted";
+  broker.Up();
+  service = std::make_unique<ServiceProcess>("rewards", env);
+  ASSERT_TRUE(WaitFor([&] { return outbox.Depth() == 0; }, std::chrono::seconds(60)));
+  std::set<std::string> ids;
+  for (const auto& m : ReadTopic(broker.brokers(), topics::kLedger, 100, std::chrono::seconds(30))) {
+    ids.insert(nlohmann::json::parse(m.value)["event_id"].get<std::string>());
+  }
+  EXPECT_EQ(ids.size(), 100u);
 }
 
 }  // namespace

@@ -19,6 +19,8 @@ inline constexpr const char* kNotifications = "tessera.notifications.v1";
 // "tessera.ledger.v1" -> "tessera.ledger.dlq.v1". Topics not of the form tessera.<name>.v<N>
 // get ".dlq" appended.
 std::string DlqTopicFor(const std::string& topic);
+// The four event topics of SPEC §7.
+std::vector<std::string> EventTopics();
 // The four topics of SPEC §7 and their dead-letter topics.
 std::vector<std::string> AllTopics();
 

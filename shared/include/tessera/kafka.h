@@ -3,6 +3,8 @@
 // KafkaProducer: idempotent (enable.idempotence, acks=all), polled by its own thread so
 // delivery reports are always served, flushed on destruction. Publish() never blocks on the
 // network; the callback runs on the poll thread once the broker acknowledged (or gave up).
+// Messages to `unexpiring_topics` are never given up for time, so none of them is skipped while
+// later messages of its partition go through (see KafkaProducerOptions).
 //
 // KafkaConsumer: a consumer-group member. Its poll thread hands each message to one of
 // `workers` handler threads, chosen by topic and partition, so a partition's messages are handled
@@ -30,6 +32,7 @@
 #include "tessera/metrics.h"
 
 struct rd_kafka_s;
+struct rd_kafka_topic_s;
 
 namespace tessera {
 
@@ -37,6 +40,10 @@ struct RdKafkaDeleter {
   void operator()(rd_kafka_s* rk) const;
 };
 using RdKafkaPtr = std::unique_ptr<rd_kafka_s, RdKafkaDeleter>;
+struct RdKafkaTopicDeleter {
+  void operator()(rd_kafka_topic_s* rkt) const;
+};
+using RdKafkaTopicPtr = std::unique_ptr<rd_kafka_topic_s, RdKafkaTopicDeleter>;
 
 // Delivery outcome: empty `error` means the broker acknowledged the message.
 using DeliveryCallback = std::function<void(const std::string& error)>;
@@ -56,7 +63,16 @@ struct KafkaProducerOptions {
   std::string brokers;
   std::string client_id = "tessera";
   int linger_ms = 5;
+  // How long a message may wait for Kafka before its delivery fails (librdkafka's
+  // message.timeout.ms), for topics not listed below: callers that wait for the outcome and
+  // retry, such as the dead-letter path.
   int message_timeout_ms = 30000;
+  // Topics whose messages never fail for time: they wait, in order, until Kafka takes them. A
+  // message that timed out is skipped while later ones of its partition are still written
+  // (librdkafka's idempotent producer drops it and moves on), so sending it again would put it
+  // after them. The outbox's event topics are listed here (OutboxProducerOptions): their copy of
+  // record is in Redis, and a member's events must reach Kafka in the order they were appended.
+  std::vector<std::string> unexpiring_topics;
   std::map<std::string, std::string> extra;  // any other librdkafka property
 };
 
@@ -74,6 +90,9 @@ class KafkaProducer final : public EventPublisher {
 
  private:
   RdKafkaPtr rk_;
+  // Handles of the unexpiring topics, with their own message timeout; destroyed before rk_.
+  std::map<std::string, RdKafkaTopicPtr, std::less<>> unexpiring_;
+  std::atomic<bool> flush_timed_out_{false};  // a Flush gave up: destruction need not wait again
   Logger& logger_;
   Counter& produced_ok_;
   Counter& produced_failed_;

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -51,6 +52,11 @@ struct OutboxRelayOptions {
   std::chrono::milliseconds rebalance_retry{500};
 };
 
+// The options of the producer an outbox relay publishes through: the event topics of SPEC §7
+// never time out (KafkaProducerOptions::unexpiring_topics), so a Kafka outage of any length
+// delays a member's events without skipping one and sending it again after later ones.
+KafkaProducerOptions OutboxProducerOptions(std::string brokers, std::string client_id);
+
 class OutboxRelay {
  public:
   // `pool`, `publisher`, `logger` and `metrics` must outlive the relay.
@@ -72,6 +78,12 @@ class OutboxRelay {
  private:
   struct Completion {
     std::string stream, id, error;
+  };
+  // Where delivery reports land. Shared with the callbacks, so that a report arriving after the
+  // relay is gone (the producer outlives it and purges what Kafka never took) lands here too.
+  struct Completions {
+    std::mutex mu;
+    std::vector<Completion> items;
   };
   void Loop();
   // Renews the leases this relay keeps, takes free ones up to its share, hands the surplus over.
@@ -95,8 +107,7 @@ class OutboxRelay {
   std::map<std::string, std::string> cursor_;  // last id read per owned stream
   std::chrono::steady_clock::time_point next_renew_{};
   std::chrono::steady_clock::time_point next_delete_{};
-  std::mutex completions_mu_;
-  std::vector<Completion> completions_;
+  std::shared_ptr<Completions> completions_ = std::make_shared<Completions>();
   std::atomic<size_t> in_flight_{0};
   std::atomic<uint64_t> published_{0};
   std::atomic<size_t> owned_count_{0};
