@@ -160,7 +160,6 @@ KafkaProducer::~KafkaProducer() {
   running_ = false;
   poller_.join();
   rd_kafka_poll(rk_.get(), 0);
-  unexpiring_.clear();  // topic handles go before the handle they belong to
 }
 
 void KafkaProducer::Publish(const std::string& topic, const std::string& key,

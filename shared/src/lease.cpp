@@ -48,10 +48,6 @@ void ReleaseLease(RedisPool& pool, const std::string& key, const std::string& ow
 namespace {
 const LuaScript& MembershipScript() {
   static const LuaScript* script = new LuaScript("tessera_membership", R"lua(
-if ARGV[3] == 'leave' then
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  return 0
-end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[2])
@@ -66,11 +62,11 @@ return redis.call('ZCARD', KEYS[1])
 }  // namespace
 
 int64_t RenewMembership(RedisPool& pool, const std::string& registry, const std::string& owner, int64_t ttl_ms) {
-  return pool.Eval(MembershipScript(), {registry}, {owner, std::to_string(ttl_ms), "renew"}).ThrowIfError().AsInt();
+  return pool.Eval(MembershipScript(), {registry}, {owner, std::to_string(ttl_ms)}).ThrowIfError().AsInt();
 }
 
 void LeaveMembership(RedisPool& pool, const std::string& registry, const std::string& owner) {
-  pool.Eval(MembershipScript(), {registry}, {owner, "0", "leave"}).ThrowIfError();
+  pool.Command({"ZREM", registry, owner}).ThrowIfError();
 }
 
 }  // namespace tessera

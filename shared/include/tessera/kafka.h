@@ -90,7 +90,8 @@ class KafkaProducer final : public EventPublisher {
 
  private:
   RdKafkaPtr rk_;
-  // Handles of the unexpiring topics, with their own message timeout; destroyed before rk_.
+  // Handles of the unexpiring topics, with their own message timeout. Declared after rk_, so
+  // destroyed before the handle they belong to.
   std::map<std::string, RdKafkaTopicPtr, std::less<>> unexpiring_;
   std::atomic<bool> flush_timed_out_{false};  // a Flush gave up: destruction need not wait again
   Logger& logger_;
