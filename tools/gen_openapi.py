@@ -133,7 +133,7 @@ SERVICES = {
         ("post", "/v1/members"): op("Enrol a member (201 new, 200 existing)", "storefront, app (self), pos, agent", {"200", "201"}, "Account", "EnrollRequest"),
         ("get", "/v1/members/{id}"): op("A member's account", "storefront, app (self), pos, agent", {"200"}, "Account", problems=["member_not_found (404)"], member=True),
         ("post", "/v1/members/{id}/earnings"): op("Earn points for a purchase (idempotent by order_id)", "pos", {"201"}, "Earning", "EarnRequest",
-                                                  ["member_not_found (404)", "order_already_earned (409)", "idempotency_key_reused (422)"], True, "optional"),
+                                                  ["member_not_found (404)", "order_already_earned (409)", "outside_claim_window (422)", "idempotency_key_reused (422)"], True, "optional"),
         ("post", "/v1/members/{id}/redemptions"): op("Spend points", "pos, app (self)", {"201"}, "Redemption", "RedeemRequest",
                                                      ["idempotency_key_required (400)", "member_not_found (404)", "insufficient_points (409)", "request_in_progress (409)", "precondition_failed (412)", "idempotency_key_reused (422)"], True, "required"),
         ("post", "/v1/members/{id}/holds"): op("Reserve points during a checkout", "pos", {"201"}, "Hold", "HoldRequest",

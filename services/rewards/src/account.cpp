@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "tessera/clock.h"
+#include "records.h"
 #include "tessera/errors.h"
 
 namespace tessera::rewards {
@@ -167,7 +168,7 @@ void Account::Settle() {
   for (const auto& h : due_holds) {
     s_.held -= h.points;
     Restore(h.allocations);
-    records_.holds[h.id] = HoldRecord(h, "expired", {{"released_at", FormatMs(h.expires_ms)}});
+    Keep(RecordKind::kHold, h.id, HoldRecord(h, "expired", {{"released_at", FormatMs(h.expires_ms)}}));
     Emit("hold.released", 0, "system", h.id, {{"hold_id", h.id}, {"points", h.points}, {"reason", "expired"}});
   }
   // 2. Pending points vest.
@@ -218,6 +219,41 @@ void Account::Settle() {
   }
 }
 
+std::optional<int64_t> Account::RecordsPruneDue() const {
+  if (s_.records_since == 0) return std::nullopt;
+  return s_.records_since + rules_.RecordRetentionMs();
+}
+
+void Account::RecordsPruned(std::optional<int64_t> oldest_kept) {
+  s_.records_since = oldest_kept.value_or(0);
+  // Records this change writes are not in the store yet.
+  for (const auto kind : {RecordKind::kOrder, RecordKind::kRedemption, RecordKind::kHold}) {
+    for (const auto& [id, record] : RecordsOf(kind)) NoteRecordInstant(RecordInstantMs(kind, record));
+  }
+}
+
+std::map<std::string, nlohmann::json>& Account::RecordsOf(RecordKind kind) {
+  if (kind == RecordKind::kOrder) return records_.orders;
+  if (kind == RecordKind::kRedemption) return records_.redemptions;
+  return records_.holds;
+}
+
+void Account::NoteRecordInstant(std::optional<int64_t> at_ms) {
+  if (at_ms && (s_.records_since == 0 || *at_ms < s_.records_since)) s_.records_since = *at_ms;
+}
+
+void Account::Keep(RecordKind kind, const std::string& id, nlohmann::json record) {
+  NoteRecordInstant(RecordInstantMs(kind, record));
+  RecordsOf(kind)[id] = std::move(record);
+}
+
+void Account::RequireClaimable(int64_t occurred_ms, const std::string& what) const {
+  if (now_ - occurred_ms > int64_t{rules_.claim_window_days} * kDayMs) {
+    Refuse(422, "outside_claim_window",
+           what + " is older than " + std::to_string(rules_.claim_window_days) + " days and earns no points");
+  }
+}
+
 std::optional<int64_t> Account::NextDue() const {
   std::optional<int64_t> due;
   auto consider = [&](int64_t t) {
@@ -230,6 +266,7 @@ std::optional<int64_t> Account::NextDue() const {
     if (!l.warned && l.remaining > 0) consider(l.expires_ms - warn_ms);
   }
   for (const auto& h : s_.holds) consider(h.expires_ms);
+  if (auto prune = RecordsPruneDue()) consider(*prune);
   if (!s_.qualifying_days.empty()) {
     // The day the oldest qualifying points leave the window.
     consider((s_.qualifying_days.begin()->first + rules_.qualifying_window_days) * kDayMs);
@@ -251,6 +288,7 @@ void Account::Enroll(const EnrollInput& in) {
 }
 
 nlohmann::json Account::Earn(const Purchase& purchase, int64_t occurred_ms) {
+  RequireClaimable(occurred_ms, "order " + purchase.order_id);
   const std::string tier_at_purchase = s_.tier;
   const EarnResult earn = ComputeEarn(rules_, purchase, tier_at_purchase);
   Lot lot = NewLot(earn.points, purchase.order_id);
@@ -285,10 +323,10 @@ nlohmann::json Account::Earn(const Purchase& purchase, int64_t occurred_ms) {
   const int64_t entry_seq = s_.seq;
   MaybeUpgradeTier(purchase.channel);
 
-  records_.orders[purchase.order_id] = {{"points", earn.points},      {"total_minor", purchase.total_minor},
+  Keep(RecordKind::kOrder, purchase.order_id, {{"points", earn.points},      {"total_minor", purchase.total_minor},
                                         {"refunded_minor", 0},        {"reversed_points", 0},
                                         {"lot_id", lot.id},           {"day", day},
-                                        {"occurred_ms", occurred_ms}, {"currency", purchase.currency}};
+                                        {"occurred_ms", occurred_ms}, {"currency", purchase.currency}});
   nlohmann::json body = payload;
   body["member_id"] = s_.member_id;
   body["member_seq"] = entry_seq;
@@ -298,7 +336,8 @@ nlohmann::json Account::Earn(const Purchase& purchase, int64_t occurred_ms) {
 }
 
 nlohmann::json Account::Bonus(const std::string& order_key, int64_t points, const std::string& channel,
-                              const nlohmann::json& details) {
+                              const nlohmann::json& details, int64_t occurred_ms) {
+  RequireClaimable(occurred_ms, order_key);
   const Lot lot = NewLot(points, order_key);
   AddVestedPoints(lot);
   s_.lifetime += points;
@@ -310,9 +349,9 @@ nlohmann::json Account::Bonus(const std::string& order_key, int64_t points, cons
   payload["order_id"] = order_key;
   payload["breakdown"] = nlohmann::json::array({{{"rule", "offer_bonus"}, {"points", points}}});
   Emit("points.earned", points, channel, order_key, payload);
-  records_.orders[order_key] = {{"points", points}, {"total_minor", 0},   {"refunded_minor", 0},
+  Keep(RecordKind::kOrder, order_key, {{"points", points}, {"total_minor", 0},   {"refunded_minor", 0},
                                 {"reversed_points", 0}, {"lot_id", lot.id}, {"day", now_ / kDayMs},
-                                {"occurred_ms", now_},  {"bonus", true}};
+                                {"occurred_ms", now_},  {"bonus", true}});
   nlohmann::json body = payload;
   body["member_id"] = s_.member_id;
   body["member_seq"] = s_.seq;
@@ -333,7 +372,7 @@ nlohmann::json Account::Redeem(const std::string& redemption_id, int64_t points,
   if (!order_id.empty()) payload["order_id"] = order_id;
   nlohmann::json body = payload;
   Emit("points.redeemed", -points, channel, redemption_id, std::move(payload));
-  records_.redemptions[redemption_id] = RedemptionRecord(std::move(allocations), "");
+  Keep(RecordKind::kRedemption, redemption_id, RedemptionRecord(std::move(allocations), ""));
   body["member_id"] = s_.member_id;
   body["status"] = "completed";
   body["member_seq"] = s_.seq;
@@ -379,7 +418,7 @@ nlohmann::json Account::Hold(const std::string& hold_id, int64_t points, const s
   nlohmann::json payload = {{"hold_id", hold_id}, {"points", points}, {"expires_at", FormatMs(h.expires_ms)}};
   if (!store_id.empty()) payload["store_id"] = store_id;
   Emit("points.held", 0, channel, hold_id, payload);
-  records_.holds[hold_id] = HoldRecord(h, "active", nlohmann::json::object());
+  Keep(RecordKind::kHold, hold_id, HoldRecord(h, "active", nlohmann::json::object()));
   nlohmann::json body = records_.holds[hold_id];
   body["member_seq"] = s_.seq;
   body["balances"] = Balances();
@@ -402,10 +441,10 @@ nlohmann::json Account::Capture(const std::string& hold_id, const std::string& r
   for (const auto& a : h.allocations) allocations.push_back(AllocationJson(a));
   Emit("hold.captured", -h.points, h.channel, hold_id,
        {{"hold_id", hold_id}, {"redemption_id", redemption_id}, {"points", h.points}});
-  records_.redemptions[redemption_id] = RedemptionRecord(std::move(allocations), hold_id);
+  Keep(RecordKind::kRedemption, redemption_id, RedemptionRecord(std::move(allocations), hold_id));
   nlohmann::json rec = HoldRecord(h, "captured", {{"redemption_id", redemption_id}, {"captured_at", FormatMs(now_)},
                                                   {"member_seq", s_.seq}});
-  records_.holds[hold_id] = rec;
+  Keep(RecordKind::kHold, hold_id, rec);
   return rec;
 }
 
@@ -423,7 +462,7 @@ nlohmann::json Account::Release(const std::string& hold_id, const std::optional<
   Restore(h.allocations);
   Emit("hold.released", 0, h.channel, hold_id, {{"hold_id", hold_id}, {"points", h.points}, {"reason", "released"}});
   nlohmann::json rec = HoldRecord(h, "released", {{"released_at", FormatMs(now_)}, {"member_seq", s_.seq}});
-  records_.holds[hold_id] = rec;
+  Keep(RecordKind::kHold, hold_id, rec);
   Settle();  // restored points whose lot has expired in the meantime expire now
   return rec;
 }
@@ -455,7 +494,7 @@ nlohmann::json Account::ReverseRefund(const std::string& reversal_id, const std:
   }
   order["refunded_minor"] = refunded + refund_minor;
   order["reversed_points"] = target;
-  records_.orders[order_id] = order;
+  Keep(RecordKind::kOrder, order_id, order);
   nlohmann::json payload = {{"reversal_id", reversal_id}, {"kind", "refund"},          {"order_id", order_id},
                             {"refund_minor", refund_minor}, {"refunded_minor_total", refunded + refund_minor},
                             {"points", delta},             {"reason", reason}};
@@ -472,6 +511,11 @@ nlohmann::json Account::ReverseRedemption(const std::string& reversal_id, const 
   if (!record) Refuse(404, "redemption_not_found", "no redemption " + redemption_id + " for this member");
   nlohmann::json r = *record;
   if (r["status"] != "completed") Refuse(409, "already_reversed", "redemption " + redemption_id + " was already reversed");
+  if (auto at = RecordInstantMs(RecordKind::kRedemption, r);
+      at && now_ - *at > int64_t{rules_.reversal_window_days} * kDayMs) {
+    Refuse(422, "outside_reversal_window", "redemption " + redemption_id + " is older than " +
+                                               std::to_string(rules_.reversal_window_days) + " days");
+  }
   std::vector<Allocation> allocations;
   int64_t points = 0;
   for (const auto& a : r["allocations"]) {
@@ -480,7 +524,7 @@ nlohmann::json Account::ReverseRedemption(const std::string& reversal_id, const 
   }
   Restore(allocations);
   r["status"] = "reversed";
-  records_.redemptions[redemption_id] = r;
+  Keep(RecordKind::kRedemption, redemption_id, r);
   nlohmann::json payload = {{"reversal_id", reversal_id}, {"kind", "redemption_cancelled"},
                             {"redemption_id", redemption_id}, {"points", points}, {"reason", reason}};
   Emit("points.reversed", points, "system", redemption_id, payload);

@@ -14,6 +14,7 @@
 #include "earn_rules.h"
 #include "member_state.h"
 #include "program.h"
+#include "records.h"
 
 namespace tessera::rewards {
 
@@ -55,8 +56,9 @@ class Account {
   // Returns the response body. `occurred_ms` is the purchase time (qualifying day, refund window).
   nlohmann::json Earn(const Purchase& purchase, int64_t occurred_ms);
   // A fixed bonus (offer.redeemed with bonus_points): vested at once, counts as lifetime.
+  // `occurred_ms` is when the offer was redeemed (the claim window).
   nlohmann::json Bonus(const std::string& order_key, int64_t points, const std::string& channel,
-                       const nlohmann::json& details);
+                       const nlohmann::json& details, int64_t occurred_ms);
   nlohmann::json Redeem(const std::string& redemption_id, int64_t points, const std::string& reward_id,
                         const std::string& order_id, const std::string& channel);
   nlohmann::json Hold(const std::string& hold_id, int64_t points, const std::string& channel,
@@ -80,10 +82,22 @@ class Account {
   // The changes, handed over (changes() is empty afterwards).
   std::vector<Change> TakeChanges() { return std::move(changes_); }
   const Records& records() const { return records_; }
-  // Earliest instant at which Settle() has something to do (nullopt: nothing scheduled).
+  // Earliest instant at which Settle() or the records' pruning has something to do (nullopt:
+  // nothing scheduled).
   std::optional<int64_t> NextDue() const;
+  // When the oldest stored record may be past the program's record retention (nullopt: the
+  // member has none). The caller removes the records older than now - RecordRetentionMs() from
+  // the store and reports the oldest one kept (nullopt: none) to RecordsPruned.
+  std::optional<int64_t> RecordsPruneDue() const;
+  void RecordsPruned(std::optional<int64_t> oldest_kept);
 
  private:
+  // Writes a record with this change and keeps the state's records_since no later than it.
+  void Keep(RecordKind kind, const std::string& id, nlohmann::json record);
+  std::map<std::string, nlohmann::json>& RecordsOf(RecordKind kind);
+  void NoteRecordInstant(std::optional<int64_t> at_ms);
+  // 422 outside_claim_window for a purchase (or offer redemption) older than the claim window.
+  void RequireClaimable(int64_t occurred_ms, const std::string& what) const;
   void Emit(const std::string& type, int64_t points, const std::string& channel, const std::string& reference,
             nlohmann::json payload);
   void SortLots();

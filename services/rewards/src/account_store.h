@@ -123,6 +123,10 @@ class AccountStore {
   // enrolled meanwhile keeps its entry). Returns whether it was taken out. For a member whose
   // state was deleted: else the sweep would load it again at every pass.
   virtual bool ForgetDueIfGone(const std::string& member_id) = 0;
+  // Removes the member's order, redemption and hold records dated before `before_ms`
+  // (PlanRecordPrune) and returns the instant of the oldest one kept (nullopt: none). Not
+  // atomic with commits: for records past the retention, which no operation changes.
+  virtual std::optional<int64_t> PruneRecords(const std::string& member_id, int64_t before_ms) = 0;
   // A lease on a bucket's sweep so replicas do not sweep the same bucket at once.
   virtual bool TryLockBucket(int bucket, const std::string& owner, int64_t ttl_ms) = 0;
   virtual void UnlockBucket(int bucket, const std::string& owner) = 0;

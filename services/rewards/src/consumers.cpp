@@ -1,6 +1,7 @@
 #include "consumers.h"
 
 #include "requests.h"
+#include "tessera/clock.h"
 #include "tessera/errors.h"
 #include "tessera/events.h"
 #include "tessera/http_types.h"
@@ -88,6 +89,7 @@ void RewardsConsumers::HandleOffer(const ConsumedMessage& m) {
   in.order_key = "offer:" + campaign + ":" + order;
   in.points = reward["points"];
   in.channel = e.channel.empty() ? "system" : e.channel;
+  in.occurred_ms = ToUnixMillis(*ParseRfc3339(e.occurred_at));  // FromJson checked it
   in.details = {{"campaign_id", campaign}, {"offer_id", e.payload.value("offer_id", "")}, {"source", "offer"}};
   Check(app_.Bonus(in, EventContext(e, "event:" + e.event_id)), "bonus for " + in.order_key);
 }

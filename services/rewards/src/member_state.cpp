@@ -96,10 +96,12 @@ std::string MemberState::ToJson() const {
     first = false;
     out += '"' + std::to_string(day) + "\":" + std::to_string(points);
   }
-  num(out, "},\"seq\":", seq);
+  out += '}';
+  if (records_since != 0) num(out, ",\"rec\":", records_since);
+  num(out, ",\"seq\":", seq);
   str(out, ",\"tier\":", tier);
   str(out, ",\"tz\":", time_zone);
-  out += ",\"v\":1}";
+  out += ",\"v\":2}";
   return out;
 }
 
@@ -130,6 +132,9 @@ MemberState MemberState::FromJson(const std::string& text) {
     for (auto it = j.at("q").begin(); it != j.at("q").end(); ++it) {
       s.qualifying_days[std::stoll(it.key())] = it.value().get<int64_t>();
     }
+    // Format 2 leaves "rec" out when the member has no record; format 1 did not keep it, so
+    // its records may be as old as the member.
+    s.records_since = j.value("rec", j.value("v", 1) < 2 ? s.enrolled_ms : int64_t{0});
     return s;
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("member state is malformed: ") + e.what());

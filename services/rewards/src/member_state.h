@@ -58,6 +58,10 @@ struct MemberState {
   std::vector<Lot> lots;  // kept sorted by (expires_ms, id): spending order
   std::vector<ActiveHold> holds;
   std::map<int64_t, int64_t> qualifying_days;  // UTC day number -> points earned that day
+  // No later than the instant (ms) of the member's oldest order, redemption or hold record; 0
+  // when it has none. A state written before this was kept reads as the enrolment instant. The
+  // sweep removes the records past ProgramRules::RecordRetentionMs and sets it again.
+  int64_t records_since = 0;
 
   int64_t Vested() const;
   int64_t Pending() const;

@@ -1,5 +1,6 @@
 #include "program.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <set>
@@ -91,12 +92,16 @@ int64_t ProgramRules::Multiplier(const std::map<std::string, int64_t>& table, co
   return it == table.end() ? 100 : it->second;
 }
 
+int64_t ProgramRules::RecordRetentionMs() const {
+  return (int64_t{std::max(claim_window_days, reversal_window_days)} + 1) * 86'400'000;
+}
+
 ProgramRules ParseProgram(const std::string& json_text, const std::string& origin) {
   nlohmann::json doc = nlohmann::json::parse(json_text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) throw ConfigError(origin + ": not a JSON object");
   Reader root(doc, "program");
   static const std::set<std::string> kTop = {"program_id", "earn", "tiers", "expiry", "pending_days",
-                                             "reversal_window_days", "goodwill", "holds", "ledger",
+                                             "claim_window_days", "reversal_window_days", "goodwill", "holds", "ledger",
                                              "description"};
   for (auto it = doc.begin(); it != doc.end(); ++it) {
     if (!kTop.count(it.key())) root.Fail(it.key(), "unknown field");
@@ -146,6 +151,7 @@ ProgramRules ParseProgram(const std::string& json_text, const std::string& origi
   p.qualifying_window_days = static_cast<int>(expiry.IntOr("qualifying_window_days", 365, 1, 3650));
   if (p.expiry_warning_days >= p.lot_expiry_days) expiry.Fail("warning_days", "must be shorter than lot_days");
   p.pending_days = static_cast<int>(root.IntOr("pending_days", 0, 0, 90));
+  p.claim_window_days = static_cast<int>(root.IntOr("claim_window_days", 365, 1, 3650));
   p.reversal_window_days = static_cast<int>(root.IntOr("reversal_window_days", 365, 1, 3650));
   Reader goodwill = root.Child("goodwill");
   p.max_adjustment_points = goodwill.Int("max_points_per_adjustment", 1, 1'000'000'000);

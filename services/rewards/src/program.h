@@ -28,12 +28,20 @@ struct ProgramRules {
   int lot_expiry_days = 365;
   int expiry_warning_days = 30;
   int pending_days = 0;
-  int reversal_window_days = 365;
+  int claim_window_days = 365;     // purchases (and offer bonuses) older than this earn nothing
+  int reversal_window_days = 365;  // refunds and redemption cancellations older than this: refused
   int64_t max_adjustment_points = 5000;
   int64_t max_agent_daily_points = 20000;
   int max_hold_ttl_seconds = 900;
   int ledger_online_entries = 1000;  // older entries stay on tessera.ledger.v1
   nlohmann::json document;           // the file as loaded, for GET /v1/program
+
+  // How long order, redemption and hold records are kept, counted from the record's instant
+  // (purchase, redemption, hold expiry): a day past the longer of the two windows, so a record
+  // is removed only once nothing could still use it — a purchase that old can no longer earn
+  // (so its order cannot earn twice) nor be refunded, a redemption that old can no longer be
+  // cancelled.
+  int64_t RecordRetentionMs() const;
 
   const TierRule& TierFor(int64_t qualifying) const;
   int TierIndex(const std::string& name) const;  // -1 when unknown

@@ -4,6 +4,7 @@
 #include <span>
 #include <string_view>
 
+#include "tessera/clock.h"
 #include "tessera/json_text.h"
 
 namespace tessera::rewards {
@@ -29,7 +30,8 @@ constexpr std::array<Field, 4> kRedemptionFields = {
 
 std::span<const Field> FieldsOf(RecordKind kind) {
   if (kind == RecordKind::kOrder) return kOrderFields;
-  return kRedemptionFields;
+  if (kind == RecordKind::kRedemption) return kRedemptionFields;
+  return {};  // holds: stored as their object
 }
 
 // A redemption's allocations [[lot_id, points, expires_ms], ...] are stored as one flat array
@@ -104,6 +106,49 @@ nlohmann::json DecodeRecord(RecordKind kind, const std::string& stored) {
     }
   }
   return record;
+}
+
+std::optional<int64_t> RecordInstantMs(RecordKind kind, const nlohmann::json& record) {
+  if (!record.is_object()) return std::nullopt;
+  const auto number = [&](const char* name) -> std::optional<int64_t> {
+    auto it = record.find(name);
+    if (it == record.end() || !it->is_number_integer()) return std::nullopt;
+    return it->get<int64_t>();
+  };
+  switch (kind) {
+    case RecordKind::kOrder:
+      return number("occurred_ms");
+    case RecordKind::kRedemption:
+      if (auto at = number("at")) return *at * 1000;
+      return std::nullopt;
+    case RecordKind::kHold: {
+      auto it = record.find("expires_at");
+      if (it == record.end() || !it->is_string()) return std::nullopt;
+      if (auto t = ParseRfc3339(it->get<std::string>())) return ToUnixMillis(*t);
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+RecordPrune PlanRecordPrune(RecordKind kind, const std::vector<std::pair<std::string, std::string>>& stored,
+                            int64_t before_ms) {
+  RecordPrune plan;
+  for (const auto& [field, text] : stored) {
+    std::optional<int64_t> at;
+    try {
+      at = RecordInstantMs(kind, DecodeRecord(kind, text));
+    } catch (const nlohmann::json::exception&) {
+      continue;  // unreadable: kept
+    }
+    if (!at) continue;
+    if (*at < before_ms) {
+      plan.expired.push_back(field);
+    } else if (!plan.oldest_kept || *at < *plan.oldest_kept) {
+      plan.oldest_kept = *at;
+    }
+  }
+  return plan;
 }
 
 }  // namespace tessera::rewards

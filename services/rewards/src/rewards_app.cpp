@@ -322,7 +322,7 @@ Reply RewardsApp::Bonus(const BonusInput& in, const RequestContext& ctx) {
                   if (loaded.order) {
                     throw ProblemError(Problem::Make(409, "order_already_earned", in.order_key + " already credited"));
                   }
-                  return a.Bonus(in.order_key, in.points, in.channel, in.details);
+                  return a.Bonus(in.order_key, in.points, in.channel, in.details, in.occurred_ms);
                 });
 }
 
@@ -533,6 +533,13 @@ std::optional<int> RewardsApp::SettleMember(const std::string& member_id) {
   ctx.causation_id = "sweep";
   int changes = 0;
   const Reply r = Mutate(ctx, {}, MemberRequirement::kMustExist, 200, [&](Account& a, const LoadResult&, int&) {
+    const int64_t now_ms = ToUnixMillis(clock_.Now());
+    if (auto due = a.RecordsPruneDue(); due && *due <= now_ms) {
+      // Idempotent: a retry after a conflict finds nothing more to remove. Nothing can change a
+      // record past the retention (its purchase can no longer earn or be refunded, its
+      // redemption no longer be cancelled), so removing it outside the commit races with none.
+      a.RecordsPruned(store_.PruneRecords(member_id, now_ms - rules_.RecordRetentionMs()));
+    }
     changes = static_cast<int>(a.changes().size());
     return nlohmann::json::object();
   });

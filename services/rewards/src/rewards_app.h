@@ -76,6 +76,7 @@ struct BonusInput {
   int64_t points = 0;
   std::string channel;
   nlohmann::json details;
+  int64_t occurred_ms = 0;  // when the offer was redeemed (the claim window)
 };
 
 class RewardsApp {
@@ -119,8 +120,9 @@ class RewardsApp {
                 const std::string& author);
   Reply Notes(const std::string& member_id, int offset, int limit);
 
-  // Applies what is due for the member (sweep). Returns the number of changes committed, or
-  // nullopt when the member is not enrolled (its state is gone).
+  // Applies what is due for the member (sweep), and removes its order, redemption and hold
+  // records once they are past the program's record retention. Returns the number of changes
+  // committed, or nullopt when the member is not enrolled (its state is gone).
   std::optional<int> SettleMember(const std::string& member_id);
 
   const ProgramRules& rules() const { return rules_; }

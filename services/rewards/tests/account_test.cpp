@@ -215,6 +215,80 @@ TEST_F(AccountTest, RefundsOutsideTheWindowAreRefused) {
   EXPECT_EQ(code, "outside_reversal_window");
 }
 
+TEST_F(AccountTest, PurchasesAndOfferBonusesOlderThanTheClaimWindowEarnNothing) {
+  const MemberState before = state_;
+  const auto earn_at = [&](int64_t occurred_ms, const std::string& order_id) {
+    return Do([&](Account& a) { return a.Earn({order_id, "web", "", "USD", 1000, {}}, occurred_ms); });
+  };
+  std::string code;
+  EXPECT_EQ(ProblemStatus([&] { earn_at(now_ - 366 * kDay, "o-old"); }, &code), 422);
+  EXPECT_EQ(code, "outside_claim_window");
+  EXPECT_EQ(state_.ToJson(), before.ToJson());  // nothing changed
+  EXPECT_TRUE(last_records_.orders.empty());
+  EXPECT_EQ(ProblemStatus([&] {
+              Do([&](Account& a) { return a.Bonus("offer:c-1:o-1", 50, "app", {}, now_ - 366 * kDay); });
+            }, &code), 422);
+  EXPECT_EQ(code, "outside_claim_window");
+
+  EXPECT_EQ(earn_at(now_ - 365 * kDay, "o-last-day")["points"], 100);  // the window's last day still earns
+  EXPECT_EQ(Do([&](Account& a) { return a.Bonus("offer:c-1:o-1", 50, "app", {}, now_ - kDay); })["points"], 50);
+}
+
+TEST_F(AccountTest, RedemptionsOlderThanTheReversalWindowCannotBeCancelled) {
+  Earn(10, "o-1");
+  Do([&](Account& a) { return a.Redeem("r-1", 100, "", "", "web"); });
+  const auto record = last_records_.redemptions.at("r-1");
+  now_ += 31 * kDay;  // the test program's window is 30 days
+  std::string code;
+  EXPECT_EQ(ProblemStatus([&] { Do([&](Account& a) { return a.ReverseRedemption("v", "r-1", "late", record); }); }, &code),
+            422);
+  EXPECT_EQ(code, "outside_reversal_window");
+  EXPECT_EQ(state_.Available(), 0);
+}
+
+TEST_F(AccountTest, RecordsAreDatedSoTheSweepCanRemoveThemAfterTheRetention) {
+  // A day past the longer window (claim 365 days, reversals 30).
+  ASSERT_EQ(rules_.RecordRetentionMs(), 366 * kDay);
+  EXPECT_EQ(state_.records_since, 0);  // enrolled, no record: nothing for the sweep
+  EXPECT_FALSE(Account(state_, rules_, now_).NextDue().has_value());
+
+  Do([&](Account& a) { return a.Earn({"o-1", "web", "", "USD", 1000, {}}, now_ - 10 * kDay); });
+  EXPECT_EQ(state_.records_since, now_ - 10 * kDay);  // an order is dated by its purchase
+  now_ += kDay;
+  Do([&](Account& a) { return a.Redeem("r-1", 10, "", "", "web"); });
+  EXPECT_EQ(state_.records_since, now_ - 11 * kDay);  // the oldest record's instant stays
+  {
+    Account a(state_, rules_, now_);
+    EXPECT_EQ(a.RecordsPruneDue(), now_ - 11 * kDay + 366 * kDay);
+    EXPECT_LE(a.NextDue().value(), *a.RecordsPruneDue());
+  }
+  // What the sweep's pruning reports becomes the new instant, unless this change writes an
+  // older record itself.
+  Do([&](Account& a) {
+    a.RecordsPruned(now_ - kDay);
+    return 0;
+  });
+  EXPECT_EQ(state_.records_since, now_ - kDay);
+  Do([&](Account& a) {
+    a.Redeem("r-2", 10, "", "", "web");
+    a.RecordsPruned(std::nullopt);
+    return 0;
+  });
+  EXPECT_EQ(state_.records_since, now_);
+  Do([&](Account& a) {
+    a.RecordsPruned(std::nullopt);
+    return 0;
+  });
+  EXPECT_EQ(state_.records_since, 0);
+  // The instant survives the state's round trip; a state written before it was kept reads as
+  // the enrolment, so the sweep looks at its records a retention after it.
+  state_.records_since = 12345;
+  EXPECT_EQ(MemberState::FromJson(state_.ToJson()).records_since, 12345);
+  const std::string v1 =
+      R"({"ch":"web","enr":77,"lc":0,"life":0,"loc":"en","lots":[],"m":"m-3","q":{},"seq":1,"tier":"member","tz":"UTC","v":1})";
+  EXPECT_EQ(MemberState::FromJson(v1).records_since, 77);
+}
+
 TEST_F(AccountTest, CancellingARedemptionGivesThePointsBack) {
   Earn(10, "o-1");
   Do([&](Account& a) { return a.Redeem("r-1", 100, "", "", "web"); });
@@ -230,9 +304,10 @@ TEST_F(AccountTest, CancellingARedemptionGivesThePointsBack) {
 
 TEST_F(AccountTest, PointsGivenBackAfterTheirLotExpiredExpireAtOnce) {
   Earn(10, "o-1");
+  now_ += 80 * kDay;  // the lot expires 20 days after the redemption, within the reversal window
   Do([&](Account& a) { return a.Redeem("r-1", 100, "", "", "web"); });
   auto record = last_records_.redemptions.at("r-1");
-  now_ += 101 * kDay;
+  now_ += 21 * kDay;
   Do([&](Account& a) { return a.ReverseRedemption("v1", "r-1", "late cancel", record); });
   EXPECT_EQ(Types(), (std::vector<std::string>{"points.reversed", "points.expired"}));
   EXPECT_EQ(state_.Available(), 0);

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "account_store.h"
+#include "records.h"
 #include "nlohmann/json.hpp"
 
 namespace tessera::rewards {
@@ -136,6 +137,20 @@ class InMemoryAccountStore : public AccountStore {
     std::lock_guard lock(mu_);
     auto it = due_.find(member_id);
     if (it != due_.end()) it->second = std::max(it->second, until_ms);
+  }
+  std::optional<int64_t> PruneRecords(const std::string& member_id, int64_t before_ms) override {
+    std::lock_guard lock(mu_);
+    std::optional<int64_t> oldest;
+    auto m = members_.find(member_id);
+    if (m == members_.end()) return oldest;
+    for (auto [kind, hash] : {std::pair{RecordKind::kOrder, &m->second.orders},
+                              std::pair{RecordKind::kRedemption, &m->second.redemptions},
+                              std::pair{RecordKind::kHold, &m->second.holds}}) {
+      const RecordPrune plan = PlanRecordPrune(kind, {hash->begin(), hash->end()}, before_ms);
+      for (const auto& field : plan.expired) hash->erase(field);
+      if (plan.oldest_kept && (!oldest || *plan.oldest_kept < *oldest)) oldest = plan.oldest_kept;
+    }
+    return oldest;
   }
   bool ForgetDueIfGone(const std::string& member_id) override {
     std::lock_guard lock(mu_);

@@ -50,6 +50,37 @@ TEST(Records, ARecordTheArrayCannotSayStaysAnObjectAndObjectsAreRead) {
   EXPECT_THROW(DecodeRecord(RecordKind::kOrder, "not json"), nlohmann::json::exception);
 }
 
+TEST(Records, ThePruneRemovesWhatIsDatedBeforeTheCutOffAndKeepsWhatItCannotDate) {
+  const int64_t cut = 1'795'000'000'000;
+  const std::vector<std::pair<std::string, std::string>> orders = {
+      {"old", EncodeRecord(RecordKind::kOrder, {{"points", 1}, {"occurred_ms", cut - 1}})},
+      {"at-the-cut", EncodeRecord(RecordKind::kOrder, {{"points", 1}, {"occurred_ms", cut}})},
+      {"newer", EncodeRecord(RecordKind::kOrder, {{"points", 1}, {"occurred_ms", cut + 5}})},
+      {"old-object", R"({"points":1,"occurred_ms":1,"extra":true})"},
+      {"undated", R"({"points":1})"},
+      {"unreadable", "{not json"}};
+  RecordPrune plan = PlanRecordPrune(RecordKind::kOrder, orders, cut);
+  EXPECT_EQ(plan.expired, (std::vector<std::string>{"old", "old-object"}));
+  EXPECT_EQ(plan.oldest_kept, cut);
+
+  // A redemption is dated in seconds; a hold by its expiry.
+  plan = PlanRecordPrune(RecordKind::kRedemption,
+                         {{"r-old", EncodeRecord(RecordKind::kRedemption, {{"allocations", nlohmann::json::array()},
+                                                                           {"at", cut / 1000 - 1}})},
+                          {"r-new", EncodeRecord(RecordKind::kRedemption, {{"allocations", nlohmann::json::array()},
+                                                                           {"at", cut / 1000 + 1}})}},
+                         cut);
+  EXPECT_EQ(plan.expired, (std::vector<std::string>{"r-old"}));
+  EXPECT_EQ(plan.oldest_kept, cut + 1000);
+  plan = PlanRecordPrune(RecordKind::kHold,
+                         {{"h-old", R"({"status":"captured","expires_at":"2026-11-18T11:06:39Z"})"},
+                          {"h-new", R"({"status":"active","expires_at":"2026-11-18T11:06:41.500Z"})"}},
+                         cut);  // cut = 2026-11-18T11:06:40Z
+  EXPECT_EQ(plan.expired, (std::vector<std::string>{"h-old"}));
+  EXPECT_EQ(plan.oldest_kept, cut + 1500);
+  EXPECT_FALSE(PlanRecordPrune(RecordKind::kHold, {}, cut).oldest_kept.has_value());
+}
+
 TEST(LedgerEntries, KnownNamesAreCodedAndOthersWrittenOut) {
   const std::string stored = EncodeLedgerEntry({"points.redeemed", -5, 95, 90, "app", "rdm_1", 1795348695395});
   EXPECT_EQ(stored, R"([2,-5,95,90,1,"rdm_1",1795348695395])");

@@ -357,6 +357,73 @@ TEST_F(RedisStoreTest, TheOnlineLedgerBoundHoldsWhenOneChangeWritesSeveralEntrie
   EXPECT_EQ(audit["ledger_entries"], 3);
 }
 
+// Order, redemption and hold records are removed a day past the longer of the claim and
+// reversal windows (366 days with the test program), and nothing that used them can then apply
+// twice: the purchase is too old to earn again, the refund, the cancellation and the capture
+// find nothing.
+TEST_F(RedisStoreTest, TheSweepRemovesRecordsPastTheRetentionAndNoneCanBeUsedTwice) {
+  const auto hlen = [&](const char* hash) { return pool_->Command({"HLEN", MemberKey("m-1", hash)}).AsInt(); };
+  const auto body = [](const Reply& r) { return nlohmann::json::parse(r.body); };
+  const auto sweep_passes = [&](Sweep& sweep) {
+    for (int i = 0; i < 3; ++i) sweep.RunOnce();
+  };
+  const int64_t t0 = ToUnixMillis(clock_.Now());
+  EnrollAndEarn("m-1", 100000);  // o-m-1, 10 000 points
+  const std::string r1 = body(app_->Redeem({10, "", "web", ""}, Ctx("m-1", "r-1")))["redemption_id"];
+  const std::string h1 = body(app_->Hold({10, "store", "", 60}, Ctx("m-1", "h-1")))["hold_id"];
+  ASSERT_EQ(app_->Capture(h1, Ctx("m-1", "c-1")).status, 200);
+  clock_.Advance(std::chrono::hours(24 * 200));
+  EarnInput later{{"o-later", "web", "", "USD", 5000, {}}, ToUnixMillis(clock_.Now())};
+  ASSERT_EQ(app_->Earn(later, Ctx("m-1", "order:o-later")).status, 201);
+  ASSERT_EQ(app_->Redeem({10, "", "web", ""}, Ctx("m-1", "r-2")).status, 201);
+  EXPECT_EQ(hlen("orders"), 2);
+  EXPECT_EQ(hlen("redemptions"), 3);  // r-1, the capture's, r-2
+  EXPECT_EQ(hlen("holds"), 1);
+
+  SweepOptions o;
+  o.owner = "replica-a";
+  Sweep sweep(*app_, *store_, clock_, o, logger_, metrics_);
+  sweep_passes(sweep);
+  EXPECT_EQ(hlen("orders"), 2);  // nothing is past the retention yet
+  EXPECT_EQ(hlen("redemptions"), 3);
+
+  clock_.Advance(std::chrono::hours(24 * 166) + std::chrono::minutes(2));  // t0 + 366 days and a bit
+  sweep_passes(sweep);
+  EXPECT_EQ(hlen("orders"), 1);
+  EXPECT_EQ(pool_->Command({"HEXISTS", MemberKey("m-1", "orders"), "o-later"}).AsInt(), 1);
+  EXPECT_EQ(hlen("redemptions"), 1);  // r-2
+  EXPECT_EQ(hlen("holds"), 0);
+  const auto state = [&] {
+    return MemberState::FromJson(pool_->Command({"HGET", RedisAccountStore::StateKey("m-1"), "s"}).AsString());
+  };
+  EXPECT_EQ(state().records_since, t0 + 200 * kDayMs);  // o-later's purchase
+  const auto due = pool_->Command({"ZSCORE", RedisAccountStore::DueKey(MemberBucket("m-1")), "m-1"});
+  ASSERT_FALSE(due.IsNil());
+  EXPECT_GT(std::stoll(due.AsString()), ToUnixMillis(clock_.Now()));
+
+  const std::string account_before = app_->GetAccount("m-1").body;
+  EarnInput again{{"o-m-1", "store", "", "USD", 100000, {}}, t0};  // the same purchase, sent again
+  Reply r = app_->Earn(again, Ctx("m-1"));
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(body(r)["code"], "outside_claim_window");
+  r = app_->ReverseRefund({"o-m-1", 100, "late"}, Ctx("m-1", "v-1"));
+  EXPECT_EQ(body(r)["code"], "order_not_found");
+  r = app_->ReverseRedemption({r1, "late"}, Ctx("m-1", "v-2"));
+  EXPECT_EQ(body(r)["code"], "redemption_not_found");
+  r = app_->Capture(h1, Ctx("m-1", "c-2"));
+  EXPECT_EQ(body(r)["code"], "hold_not_found");
+  EXPECT_EQ(app_->GetAccount("m-1").body, account_before);
+  auto audit = body(app_->Audit("m-1"));
+  EXPECT_TRUE(audit["consistent"].get<bool>()) << audit.dump();
+
+  // Once the last record is gone, nothing is left for the sweep.
+  clock_.Advance(std::chrono::hours(24 * 201));
+  sweep_passes(sweep);
+  EXPECT_EQ(hlen("orders") + hlen("redemptions") + hlen("holds"), 0);
+  EXPECT_EQ(state().records_since, 0);
+  EXPECT_TRUE(pool_->Command({"ZSCORE", RedisAccountStore::DueKey(MemberBucket("m-1")), "m-1"}).IsNil());
+}
+
 TEST_F(RedisStoreTest, MoneyOperationsFailClosedWithoutRedis) {
   EnrollAndEarn("m-1", 1000);
   redis_.Kill();

@@ -561,13 +561,29 @@ TEST_F(RewardsServiceTest, PurchaseAndOfferEventsEarnOnceAndPoisonIsDeadLettered
           envelope("offer.redeemed", {{"campaign_id", "c-9"}, {"offer_id", "c-9"}, {"order_id", "pos-o-1"},
                                       {"reward", {{"type", "bonus_points"}, {"points", 250}}}}));
   publish(topics::kPurchases, "m-1", envelope("purchase.completed", {{"order_id", "bad"}, {"total_minor", "lots"}}));
+  // Purchases and offer redemptions older than the claim window (365 days) earn nothing: their
+  // records may already be gone, so they could otherwise earn twice.
+  const std::string two_years_ago = FormatRfc3339(clock.Now() - std::chrono::hours(24 * 730));
+  auto old_purchase = nlohmann::json::parse(Purchase("pos-o-old", 5000));
+  old_purchase["occurred_at"] = two_years_ago;
+  publish(topics::kPurchases, "m-1", envelope("purchase.completed", old_purchase));
+  auto old_offer = envelope("offer.redeemed", {{"campaign_id", "c-9"}, {"offer_id", "c-9"}, {"order_id", "pos-o-old"},
+                                               {"reward", {{"type", "bonus_points"}, {"points", 250}}}});
+  old_offer["occurred_at"] = two_years_ago;
+  publish(topics::kOffers, "m-1", old_offer);
   ASSERT_TRUE(producer.Flush(std::chrono::seconds(10)));
   ASSERT_TRUE(WaitFor([&] { return Account(c, "m-1")["points"]["available"] == 500 - 100 + 250; }, std::chrono::seconds(30)))
       << Account(c, "m-1").dump();
-  auto dlq = ReadTopic(broker_.brokers(), "tessera.purchases.dlq.v1", 1, std::chrono::seconds(30));
-  ASSERT_EQ(dlq.size(), 1u);
+  auto dlq = ReadTopic(broker_.brokers(), "tessera.purchases.dlq.v1", 2, std::chrono::seconds(30));
+  ASSERT_EQ(dlq.size(), 2u);
   auto record = nlohmann::json::parse(dlq[0].value);
   EXPECT_NE(record["error"].get<std::string>().find("purchase.completed payload invalid"), std::string::npos) << record.dump();
+  record = nlohmann::json::parse(dlq[1].value);
+  EXPECT_NE(record["error"].get<std::string>().find("outside_claim_window"), std::string::npos) << record.dump();
+  auto offers_dlq = ReadTopic(broker_.brokers(), "tessera.offers.dlq.v1", 1, std::chrono::seconds(30));
+  ASSERT_EQ(offers_dlq.size(), 1u);
+  record = nlohmann::json::parse(offers_dlq[0].value);
+  EXPECT_NE(record["error"].get<std::string>().find("outside_claim_window"), std::string::npos) << record.dump();
   auto ledger = c.Get("/v1/members/m-1/ledger", As("pos")).Json();
   std::vector<std::string> types;
   for (const auto& e : ledger["entries"]) types.push_back(e["type"]);
