@@ -424,6 +424,33 @@ TEST_F(RedisStoreTest, TheSweepRemovesRecordsPastTheRetentionAndNoneCanBeUsedTwi
   EXPECT_TRUE(pool_->Command({"ZSCORE", RedisAccountStore::DueKey(MemberBucket("m-1")), "m-1"}).IsNil());
 }
 
+// A member written by a build before records were dated (state format 1, no "rec", indexed
+// only for its lot) has its records looked at a retention after its enrolment.
+TEST_F(RedisStoreTest, RecordsKeptBeforeTheyWereDatedAreRemovedARetentionAfterEnrolment) {
+  const int64_t t0 = ToUnixMillis(clock_.Now());
+  EnrollAndEarn("m-1", 10000);
+  const std::string state_key = RedisAccountStore::StateKey("m-1");
+  auto doc = nlohmann::json::parse(pool_->Command({"HGET", state_key, "s"}).AsString());
+  doc.erase("rec");
+  doc["v"] = 1;
+  pool_->Command({"HSET", state_key, "s", doc.dump()}).ThrowIfError();
+  const std::string due_key = RedisAccountStore::DueKey(MemberBucket("m-1"));
+  pool_->Command({"ZADD", due_key, std::to_string(t0 + 100 * kDayMs), "m-1"}).ThrowIfError();  // the lot's expiry
+  SweepOptions o;
+  o.owner = "replica-a";
+  Sweep sweep(*app_, *store_, clock_, o, logger_, metrics_);
+  clock_.Advance(std::chrono::hours(24 * 101));
+  EXPECT_GT(sweep.RunOnce(), 0);  // the lot expired
+  EXPECT_EQ(pool_->Command({"HLEN", MemberKey("m-1", "orders")}).AsInt(), 1);
+  // Due again no later than a retention after the enrolment (the tier window may come first).
+  EXPECT_LE(std::stoll(pool_->Command({"ZSCORE", due_key, "m-1"}).AsString()), t0 + 366 * kDayMs);
+  clock_.Advance(std::chrono::hours(24 * 265) + std::chrono::minutes(1));
+  for (int i = 0; i < 3; ++i) sweep.RunOnce();
+  EXPECT_EQ(pool_->Command({"HLEN", MemberKey("m-1", "orders")}).AsInt(), 0);
+  EXPECT_FALSE(nlohmann::json::parse(pool_->Command({"HGET", state_key, "s"}).AsString()).contains("rec"));
+  EXPECT_TRUE(pool_->Command({"ZSCORE", due_key, "m-1"}).IsNil());
+}
+
 TEST_F(RedisStoreTest, MoneyOperationsFailClosedWithoutRedis) {
   EnrollAndEarn("m-1", 1000);
   redis_.Kill();
