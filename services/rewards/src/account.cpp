@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "tessera/clock.h"
-#include "records.h"
 #include "tessera/errors.h"
 
 namespace tessera::rewards {
@@ -323,10 +322,10 @@ nlohmann::json Account::Earn(const Purchase& purchase, int64_t occurred_ms) {
   const int64_t entry_seq = s_.seq;
   MaybeUpgradeTier(purchase.channel);
 
-  Keep(RecordKind::kOrder, purchase.order_id, {{"points", earn.points},      {"total_minor", purchase.total_minor},
-                                        {"refunded_minor", 0},        {"reversed_points", 0},
-                                        {"lot_id", lot.id},           {"day", day},
-                                        {"occurred_ms", occurred_ms}, {"currency", purchase.currency}});
+  Keep(RecordKind::kOrder, purchase.order_id,
+       {{"points", earn.points}, {"total_minor", purchase.total_minor}, {"refunded_minor", 0},
+        {"reversed_points", 0}, {"lot_id", lot.id}, {"day", day}, {"occurred_ms", occurred_ms},
+        {"currency", purchase.currency}});
   nlohmann::json body = payload;
   body["member_id"] = s_.member_id;
   body["member_seq"] = entry_seq;
@@ -349,9 +348,9 @@ nlohmann::json Account::Bonus(const std::string& order_key, int64_t points, cons
   payload["order_id"] = order_key;
   payload["breakdown"] = nlohmann::json::array({{{"rule", "offer_bonus"}, {"points", points}}});
   Emit("points.earned", points, channel, order_key, payload);
-  Keep(RecordKind::kOrder, order_key, {{"points", points}, {"total_minor", 0},   {"refunded_minor", 0},
-                                {"reversed_points", 0}, {"lot_id", lot.id}, {"day", now_ / kDayMs},
-                                {"occurred_ms", now_},  {"bonus", true}});
+  Keep(RecordKind::kOrder, order_key,
+       {{"points", points}, {"total_minor", 0}, {"refunded_minor", 0}, {"reversed_points", 0},
+        {"lot_id", lot.id}, {"day", now_ / kDayMs}, {"occurred_ms", now_}, {"bonus", true}});
   nlohmann::json body = payload;
   body["member_id"] = s_.member_id;
   body["member_seq"] = s_.seq;

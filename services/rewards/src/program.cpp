@@ -101,8 +101,8 @@ ProgramRules ParseProgram(const std::string& json_text, const std::string& origi
   if (doc.is_discarded() || !doc.is_object()) throw ConfigError(origin + ": not a JSON object");
   Reader root(doc, "program");
   static const std::set<std::string> kTop = {"program_id", "earn", "tiers", "expiry", "pending_days",
-                                             "claim_window_days", "reversal_window_days", "goodwill", "holds", "ledger",
-                                             "description"};
+                                             "claim_window_days", "reversal_window_days", "goodwill",
+                                             "holds", "ledger", "description"};
   for (auto it = doc.begin(); it != doc.end(); ++it) {
     if (!kTop.count(it.key())) root.Fail(it.key(), "unknown field");
   }

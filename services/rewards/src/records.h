@@ -39,7 +39,7 @@ std::optional<int64_t> RecordInstantMs(RecordKind kind, const nlohmann::json& re
 // instant of the oldest one dated at or after it. A record that cannot be read or dated is
 // kept and not counted: nothing is removed that cannot be shown to be old.
 struct RecordPrune {
-  std::vector<std::string> expired;   // fields to delete
+  std::vector<std::string> expired;  // fields to delete
   std::optional<int64_t> oldest_kept;
 };
 RecordPrune PlanRecordPrune(RecordKind kind, const std::vector<std::pair<std::string, std::string>>& stored,

@@ -1,5 +1,6 @@
 #include "redis_account_store.h"
 
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "commit_lua.h"
