@@ -22,11 +22,13 @@ void CampaignCache::Reload() {
     if (fingerprint == fingerprint_ && generation_ != 0 && unreadable_ == 0) return;
   }
   auto list = std::make_shared<CampaignList>();
+  std::set<std::string> retired;
   size_t unreadable = 0;
   for (const auto& s : stored) {
     try {
       Campaign c = Campaign::FromStored(nlohmann::json::parse(s.doc));
       c.PrepareForServing();
+      if (c.status == "ended" || c.status == "archived") retired.insert(c.campaign_id);
       if (c.status != "archived") list->push_back(std::make_shared<const Campaign>(std::move(c)));
     } catch (const std::exception& e) {
       // Fail closed for this campaign only: what cannot be read is not offered; the rest is.
@@ -37,6 +39,7 @@ void CampaignCache::Reload() {
   std::sort(list->begin(), list->end(), [](const auto& a, const auto& b) { return a->campaign_id < b->campaign_id; });
   std::lock_guard lock(mu_);
   snapshot_ = std::move(list);
+  retired_ = std::move(retired);
   fingerprint_ = std::move(fingerprint);
   unreadable_ = unreadable;
   ++generation_;
@@ -59,6 +62,11 @@ std::shared_ptr<const Campaign> CampaignCache::Find(const std::string& id) const
   auto it = std::lower_bound(snap->begin(), snap->end(), id, [](const auto& c, const std::string& v) { return c->campaign_id < v; });
   if (it != snap->end() && (*it)->campaign_id == id) return *it;
   return nullptr;
+}
+
+bool CampaignCache::Retired(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  return retired_.count(id) > 0;
 }
 
 }  // namespace tessera::offers

@@ -202,6 +202,23 @@ std::optional<MemberFeatures> OffersApp::LoadFeatures(const std::string& member_
   }
 }
 
+void OffersApp::ForgetRetiredStates(const std::string& member_id, const std::map<std::string, std::string>& states) {
+  std::vector<std::string> retired;
+  for (const auto& [campaign_id, state] : states) {
+    if (cache_.Retired(campaign_id)) retired.push_back(campaign_id);
+  }
+  if (retired.empty()) return;
+  try {
+    // Like any write to a cached member key, this one drops the member's listing on every
+    // replica (one more miss); the listing being built is the same with or without these states.
+    store_.ForgetOfferStates(member_id, retired);
+    logger_.Debug("removed offer states of ended campaigns", {{"member_id", member_id}, {"campaigns", retired.size()}});
+  } catch (const std::exception& e) {
+    logger_.Warn("could not remove offer states of ended campaigns; the next listing tries again",
+                 {{"member_id", member_id}, {"error", e.what()}});
+  }
+}
+
 void OffersApp::UseListingCache(ListingCache* listings, std::function<bool()> in_sync) {
   listings_ = listings;
   listings_in_sync_ = std::move(in_sync);
@@ -214,6 +231,7 @@ std::shared_ptr<CachedListing> OffersApp::BuildListing(const std::string& member
   std::map<std::string, std::string> raw_states;
   auto features = LoadFeatures(member_id, &raw_states);
   *complete = features.has_value();
+  ForgetRetiredStates(member_id, raw_states);
   RankResult ranked = Rank(*campaigns.campaigns, features ? &*features : nullptr, States(raw_states), member_id, channel,
                            now, static_cast<size_t>(limit));
   const std::string lang = locale.value_or(features && !features->locale.empty() ? features->locale : "en");

@@ -70,6 +70,11 @@ class OffersApp {
                        const std::string& correlation_id, nlohmann::json payload) const;
   std::optional<MemberFeatures> LoadFeatures(const std::string& member_id,
                                              std::map<std::string, std::string>* offers_out);
+  // Removes the member's states of ended and archived campaigns found in `states` (read by a
+  // listing): nothing can use them again — activating or redeeming such a campaign is a 410 —
+  // so a member's states stay bounded by the campaigns still running. Best effort: a failure is
+  // logged and the next listing tries again.
+  void ForgetRetiredStates(const std::string& member_id, const std::map<std::string, std::string>& states);
   // Ranks and renders the member-dependent part of an offers list. `complete` is false when the
   // member's state could not be read (the list is not personalized and must not be kept).
   std::shared_ptr<CachedListing> BuildListing(const std::string& member_id, const std::string& channel, int limit,

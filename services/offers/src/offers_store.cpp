@@ -92,6 +92,12 @@ bool OffersStore::ApplyPurchaseFeatures(const std::string& member_id, const std:
              .AsInt() == 1;
 }
 
+void OffersStore::ForgetOfferStates(const std::string& member_id, const std::vector<std::string>& campaign_ids) {
+  std::vector<std::string> cmd = {"HDEL", CachedMemberKey(member_id, "offers")};
+  cmd.insert(cmd.end(), campaign_ids.begin(), campaign_ids.end());
+  pool_.Command(cmd).ThrowIfError();
+}
+
 std::optional<std::string> OffersStore::Activate(const std::string& member_id, const std::string& campaign_id,
                                                  const std::string& state_json, const std::string& event) {
   RedisValue v = pool_.Eval(CachedScript("activate", embedded::kActivateLua),

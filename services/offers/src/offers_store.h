@@ -60,6 +60,9 @@ class OffersStore {
   bool ApplyPurchaseFeatures(const std::string& member_id, const std::string& order_id, const std::string& categories_json,
                              int64_t now_ms);
 
+  // Removes the member's states of these campaigns (HDEL; a cached member key, so every replica
+  // hears of it).
+  void ForgetOfferStates(const std::string& member_id, const std::vector<std::string>& campaign_ids);
   // Returns the existing state JSON when the offer was already activated (nothing written).
   std::optional<std::string> Activate(const std::string& member_id, const std::string& campaign_id,
                                       const std::string& state_json, const std::string& event);

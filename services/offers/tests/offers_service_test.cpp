@@ -298,6 +298,41 @@ TEST_F(OffersServiceTest, ACampaignPublishedOnOneReplicaIsOfferedByAnotherWithin
   }, std::chrono::seconds(1), std::chrono::milliseconds(5)));
 }
 
+// A member's offer states of ended and archived campaigns can never be used again (activating
+// or redeeming them is a 410), so the listing that reads them removes them: a member's states
+// stay bounded by the campaigns still running. A state of a campaign this replica does not know
+// is kept.
+TEST_F(OffersServiceTest, StatesOfEndedAndArchivedCampaignsAreRemovedByTheNextListing) {
+  auto c = Offers();
+  for (const char* id : {"c-ended", "c-archived", "c-running"}) {
+    CreateAndPublish(c, Campaign(id));
+    ASSERT_EQ(c.Request("POST", std::string("/v1/members/m-7/offers/") + id + "/activate", R"({"channel":"web"})",
+                        As("storefront"))
+                  .status,
+              201);
+  }
+  const std::string key = CachedMemberKey("m-7", "offers");
+  redis_.Cli({"HSET", key, "c-not-known", R"({"version":1,"activated_at":1})"});
+  const auto fields = [&] {  // the member's states, of these four campaigns
+    std::set<std::string> out;
+    for (const char* id : {"c-ended", "c-archived", "c-running", "c-not-known"}) {
+      if (redis_.Cli({"HEXISTS", key, id}) == "1") out.insert(id);
+    }
+    return out;
+  };
+  ASSERT_EQ(fields().size(), 4u);
+  ASSERT_EQ(c.Request("POST", "/v1/campaigns/c-ended/end", "", As("ops")).status, 200);
+  ASSERT_EQ(c.Request("POST", "/v1/campaigns/c-archived/end", "", As("ops")).status, 200);
+  ASSERT_EQ(c.Request("POST", "/v1/campaigns/c-archived/archive", "", As("ops")).status, 200);
+
+  EXPECT_EQ(Ids(List(c, "m-7", "web")), std::vector<std::string>{"c-running"});
+  EXPECT_EQ(fields(), (std::set<std::string>{"c-not-known", "c-running"}));
+  EXPECT_EQ(List(c, "m-7", "app")["offers"][0]["state"], "activated") << "the running campaign's state is kept";
+  ExpectProblem(c.Request("POST", "/v1/members/m-7/offers/c-ended/activate", R"({"channel":"web"})", As("storefront")),
+                410, "offer_ended");
+  EXPECT_EQ(fields().size(), 2u) << "a refused activation writes nothing";
+}
+
 TEST_F(OffersServiceTest, ACampaignThatCannotBeReadIsLeftOutAndTheOthersStillChange) {
   auto c = Offers();
   CreateAndPublish(c, Campaign("c-ok"));
