@@ -22,13 +22,13 @@ void CampaignCache::Reload() {
     if (fingerprint == fingerprint_ && generation_ != 0 && unreadable_ == 0) return;
   }
   auto list = std::make_shared<CampaignList>();
-  std::set<std::string> retired;
+  auto retired = std::make_shared<std::set<std::string>>();
   size_t unreadable = 0;
   for (const auto& s : stored) {
     try {
       Campaign c = Campaign::FromStored(nlohmann::json::parse(s.doc));
       c.PrepareForServing();
-      if (c.status == "ended" || c.status == "archived") retired.insert(c.campaign_id);
+      if (c.status == "ended" || c.status == "archived") retired->insert(c.campaign_id);
       if (c.status != "archived") list->push_back(std::make_shared<const Campaign>(std::move(c)));
     } catch (const std::exception& e) {
       // Fail closed for this campaign only: what cannot be read is not offered; the rest is.
@@ -64,9 +64,9 @@ std::shared_ptr<const Campaign> CampaignCache::Find(const std::string& id) const
   return nullptr;
 }
 
-bool CampaignCache::Retired(const std::string& id) const {
+std::shared_ptr<const std::set<std::string>> CampaignCache::Retired() const {
   std::lock_guard lock(mu_);
-  return retired_.count(id) > 0;
+  return retired_;
 }
 
 }  // namespace tessera::offers

@@ -35,9 +35,9 @@ class CampaignCache {
   };
   Versioned Current() const;
   std::shared_ptr<const Campaign> Find(const std::string& id) const;
-  // Whether the last reload read this campaign as ended or archived: for good, since neither
-  // status can be left again. An id the reload did not read (unknown yet, or unreadable) is not.
-  bool Retired(const std::string& id) const;
+  // The campaigns the last reload read as ended or archived: for good, since neither status can
+  // be left again. An id the reload did not read (unknown yet, or unreadable) is not in it.
+  std::shared_ptr<const std::set<std::string>> Retired() const;
   // Stored campaigns the last reload could not read (each logged at error, none served).
   size_t unreadable() const;
 
@@ -46,7 +46,7 @@ class CampaignCache {
   Logger& logger_;
   mutable std::mutex mu_;
   std::shared_ptr<const CampaignList> snapshot_ = std::make_shared<CampaignList>();
-  std::set<std::string> retired_;
+  std::shared_ptr<const std::set<std::string>> retired_ = std::make_shared<std::set<std::string>>();
   std::string fingerprint_;  // "<id>:<rev>," of every stored campaign, in index order
   uint64_t generation_ = 0;
   size_t unreadable_ = 0;

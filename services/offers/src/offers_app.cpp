@@ -203,9 +203,11 @@ std::optional<MemberFeatures> OffersApp::LoadFeatures(const std::string& member_
 }
 
 void OffersApp::ForgetRetiredStates(const std::string& member_id, const std::map<std::string, std::string>& states) {
+  if (states.empty()) return;
+  const auto retired_ids = cache_.Retired();
   std::vector<std::string> retired;
   for (const auto& [campaign_id, state] : states) {
-    if (cache_.Retired(campaign_id)) retired.push_back(campaign_id);
+    if (retired_ids->count(campaign_id)) retired.push_back(campaign_id);
   }
   if (retired.empty()) return;
   try {
