@@ -68,6 +68,11 @@ struct CommitResult {
   int64_t version = 0;  // kCommitted: the state's write version now
 };
 
+struct PrunedRecords {
+  int64_t removed = 0;                // records deleted
+  std::optional<int64_t> oldest_kept;  // the oldest record kept's instant (nullopt: none kept)
+};
+
 struct LedgerPage {
   std::vector<std::pair<int64_t, std::string>> entries;  // (member_seq, stored entry), newest first
   std::optional<int64_t> next_before_seq;
@@ -124,9 +129,9 @@ class AccountStore {
   // state was deleted: else the sweep would load it again at every pass.
   virtual bool ForgetDueIfGone(const std::string& member_id) = 0;
   // Removes the member's order, redemption and hold records dated before `before_ms`
-  // (PlanRecordPrune) and returns the instant of the oldest one kept (nullopt: none). Not
-  // atomic with commits: for records past the retention, which no operation changes.
-  virtual std::optional<int64_t> PruneRecords(const std::string& member_id, int64_t before_ms) = 0;
+  // (PlanRecordPrune). Not atomic with commits: for records past the retention, which no
+  // operation changes.
+  virtual PrunedRecords PruneRecords(const std::string& member_id, int64_t before_ms) = 0;
   // A lease on a bucket's sweep so replicas do not sweep the same bucket at once.
   virtual bool TryLockBucket(int bucket, const std::string& owner, int64_t ttl_ms) = 0;
   virtual void UnlockBucket(int bucket, const std::string& owner) = 0;

@@ -213,22 +213,25 @@ void RedisAccountStore::PostponeDue(const std::string& member_id, int64_t until_
   tessera::PostponeDue(pool_, DueKey(MemberBucket(member_id)), member_id, until_ms);
 }
 
-std::optional<int64_t> RedisAccountStore::PruneRecords(const std::string& member_id, int64_t before_ms) {
+PrunedRecords RedisAccountStore::PruneRecords(const std::string& member_id, int64_t before_ms) {
   constexpr std::pair<RecordKind, const char*> kHashes[] = {
       {RecordKind::kOrder, "orders"}, {RecordKind::kRedemption, "redemptions"}, {RecordKind::kHold, "holds"}};
   std::vector<std::vector<std::string>> reads;
   for (const auto& [kind, hash] : kHashes) reads.push_back({"HGETALL", Key(member_id, hash)});
   const auto replies = pool_.Pipeline(reads);
   std::vector<std::vector<std::string>> deletes;
-  std::optional<int64_t> oldest;
+  PrunedRecords result;
   for (size_t i = 0; i < std::size(kHashes); ++i) {
     const auto& fields = replies[i].ThrowIfError().elements;
     std::vector<std::pair<std::string, std::string>> stored;
     stored.reserve(fields.size() / 2);
     for (size_t f = 0; f + 1 < fields.size(); f += 2) stored.emplace_back(fields[f].AsString(), fields[f + 1].AsString());
     RecordPrune plan = PlanRecordPrune(kHashes[i].first, stored, before_ms);
-    if (plan.oldest_kept && (!oldest || *plan.oldest_kept < *oldest)) oldest = plan.oldest_kept;
+    if (plan.oldest_kept && (!result.oldest_kept || *plan.oldest_kept < *result.oldest_kept)) {
+      result.oldest_kept = plan.oldest_kept;
+    }
     if (plan.expired.empty()) continue;
+    result.removed += static_cast<int64_t>(plan.expired.size());
     std::vector<std::string> del = {"HDEL", Key(member_id, kHashes[i].second)};
     del.insert(del.end(), std::make_move_iterator(plan.expired.begin()), std::make_move_iterator(plan.expired.end()));
     deletes.push_back(std::move(del));
@@ -236,7 +239,7 @@ std::optional<int64_t> RedisAccountStore::PruneRecords(const std::string& member
   if (!deletes.empty()) {
     for (const auto& r : pool_.Pipeline(deletes)) r.ThrowIfError();
   }
-  return oldest;
+  return result;
 }
 
 bool RedisAccountStore::ForgetDueIfGone(const std::string& member_id) {

@@ -30,7 +30,7 @@ class RedisAccountStore final : public AccountStore {
   std::vector<int> DueBuckets(int64_t now_ms) override;  // one round trip for all buckets
   void PostponeDue(const std::string& member_id, int64_t until_ms) override;
   // One round trip reads the three hashes, one more deletes (when anything is due).
-  std::optional<int64_t> PruneRecords(const std::string& member_id, int64_t before_ms) override;
+  PrunedRecords PruneRecords(const std::string& member_id, int64_t before_ms) override;
   bool ForgetDueIfGone(const std::string& member_id) override;
   bool TryLockBucket(int bucket, const std::string& owner, int64_t ttl_ms) override;
   void UnlockBucket(int bucket, const std::string& owner) override;

@@ -525,26 +525,28 @@ Reply RewardsApp::Notes(const std::string& member_id, int offset, int limit) {
   return {200, body.dump(), false};
 }
 
-std::optional<int> RewardsApp::SettleMember(const std::string& member_id) {
+std::optional<RewardsApp::Settled> RewardsApp::SettleMember(const std::string& member_id) {
   RequestContext ctx;
   ctx.member_id = member_id;
   ctx.channel = "system";
   ctx.correlation_id = "sweep";
   ctx.causation_id = "sweep";
-  int changes = 0;
+  Settled settled;
   const Reply r = Mutate(ctx, {}, MemberRequirement::kMustExist, 200, [&](Account& a, const LoadResult&, int&) {
     const int64_t now_ms = ToUnixMillis(clock_.Now());
     if (auto due = a.RecordsPruneDue(); due && *due <= now_ms) {
       // Idempotent: a retry after a conflict finds nothing more to remove. Nothing can change a
       // record past the retention (its purchase can no longer earn or be refunded, its
       // redemption no longer be cancelled), so removing it outside the commit races with none.
-      a.RecordsPruned(store_.PruneRecords(member_id, now_ms - rules_.RecordRetentionMs()));
+      const PrunedRecords pruned = store_.PruneRecords(member_id, now_ms - rules_.RecordRetentionMs());
+      settled.records_removed += pruned.removed;  // a retry after a conflict finds none left
+      a.RecordsPruned(pruned.oldest_kept);
     }
-    changes = static_cast<int>(a.changes().size());
+    settled.changes = static_cast<int>(a.changes().size());
     return nlohmann::json::object();
   });
   if (r.status == 404) return std::nullopt;
-  return changes;
+  return settled;
 }
 
 }  // namespace tessera::rewards

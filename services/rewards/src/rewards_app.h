@@ -122,8 +122,12 @@ class RewardsApp {
 
   // Applies what is due for the member (sweep), and removes its order, redemption and hold
   // records once they are past the program's record retention. Returns the number of changes
-  // committed, or nullopt when the member is not enrolled (its state is gone).
-  std::optional<int> SettleMember(const std::string& member_id);
+  // committed and records removed, or nullopt when the member is not enrolled (its state is gone).
+  struct Settled {
+    int changes = 0;
+    int64_t records_removed = 0;
+  };
+  std::optional<Settled> SettleMember(const std::string& member_id);
 
   const ProgramRules& rules() const { return rules_; }
   // The idempotency record key for (member, key) — same hash tag as the member.

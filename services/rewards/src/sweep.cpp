@@ -18,7 +18,9 @@ Sweep::Sweep(RewardsApp& app, AccountStore& store, const Clock& clock, SweepOpti
       changes_(metrics.GetCounter("tessera_rewards_sweep_changes_total", "Ledger changes made by the expiry sweep")),
       members_(metrics.GetCounter("tessera_rewards_sweep_members_total", "Members settled by the expiry sweep")),
       failures_(metrics.GetCounter("tessera_rewards_sweep_failures_total",
-                                   "Members the expiry sweep could not settle (each tried again later)")) {}
+                                   "Members the expiry sweep could not settle (each tried again later)")),
+      records_removed_(metrics.GetCounter("tessera_rewards_sweep_records_removed_total",
+                                          "Order, redemption and hold records the sweep removed past their retention")) {}
 
 int Sweep::RunOnce() {
   int total = 0;
@@ -36,7 +38,7 @@ int Sweep::RunOnce() {
 
 int Sweep::Settle(const std::string& member_id, int64_t now_ms) {
   try {
-    const std::optional<int> settled = app_.SettleMember(member_id);
+    const std::optional<RewardsApp::Settled> settled = app_.SettleMember(member_id);
     if (!settled) {
       // Indexed but not enrolled: its state was deleted (by hand; nothing in Tessera deletes
       // a member). Out of the index, unless it was enrolled again meanwhile.
@@ -45,9 +47,10 @@ int Sweep::Settle(const std::string& member_id, int64_t now_ms) {
       }
       return 0;
     }
-    const int n = *settled;
+    const int n = settled->changes;
     members_.Inc();
     changes_.Inc(n);
+    records_removed_.Inc(static_cast<double>(settled->records_removed));
     return n;
   } catch (const UnavailableError&) {
     throw;  // Redis away: the whole pass waits for the next interval

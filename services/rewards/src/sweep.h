@@ -46,6 +46,7 @@ class Sweep {
   Counter& changes_;
   Counter& members_;
   Counter& failures_;
+  Counter& records_removed_;
 };
 
 }  // namespace tessera::rewards

@@ -138,19 +138,22 @@ class InMemoryAccountStore : public AccountStore {
     auto it = due_.find(member_id);
     if (it != due_.end()) it->second = std::max(it->second, until_ms);
   }
-  std::optional<int64_t> PruneRecords(const std::string& member_id, int64_t before_ms) override {
+  PrunedRecords PruneRecords(const std::string& member_id, int64_t before_ms) override {
     std::lock_guard lock(mu_);
-    std::optional<int64_t> oldest;
+    PrunedRecords result;
     auto m = members_.find(member_id);
-    if (m == members_.end()) return oldest;
+    if (m == members_.end()) return result;
     for (auto [kind, hash] : {std::pair{RecordKind::kOrder, &m->second.orders},
                               std::pair{RecordKind::kRedemption, &m->second.redemptions},
                               std::pair{RecordKind::kHold, &m->second.holds}}) {
       const RecordPrune plan = PlanRecordPrune(kind, {hash->begin(), hash->end()}, before_ms);
       for (const auto& field : plan.expired) hash->erase(field);
-      if (plan.oldest_kept && (!oldest || *plan.oldest_kept < *oldest)) oldest = plan.oldest_kept;
+      result.removed += static_cast<int64_t>(plan.expired.size());
+      if (plan.oldest_kept && (!result.oldest_kept || *plan.oldest_kept < *result.oldest_kept)) {
+        result.oldest_kept = plan.oldest_kept;
+      }
     }
-    return oldest;
+    return result;
   }
   bool ForgetDueIfGone(const std::string& member_id) override {
     std::lock_guard lock(mu_);

@@ -393,6 +393,7 @@ TEST_F(RedisStoreTest, TheSweepRemovesRecordsPastTheRetentionAndNoneCanBeUsedTwi
   EXPECT_EQ(pool_->Command({"HEXISTS", MemberKey("m-1", "orders"), "o-later"}).AsInt(), 1);
   EXPECT_EQ(hlen("redemptions"), 1);  // r-2
   EXPECT_EQ(hlen("holds"), 0);
+  EXPECT_EQ(metrics_.GetCounter("tessera_rewards_sweep_records_removed_total", "").Value(), 4);  // o, r-1, capture's, h
   const auto state = [&] {
     return MemberState::FromJson(pool_->Command({"HGET", RedisAccountStore::StateKey("m-1"), "s"}).AsString());
   };
