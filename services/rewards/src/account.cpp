@@ -223,6 +223,12 @@ std::optional<int64_t> Account::RecordsPruneDue() const {
   return s_.records_since + rules_.RecordRetentionMs();
 }
 
+std::optional<int64_t> Account::RecordsExpiredBefore() const {
+  const auto due = RecordsPruneDue();
+  if (!due || *due > now_) return std::nullopt;
+  return now_ - rules_.RecordRetentionMs();
+}
+
 void Account::RecordsPruned(std::optional<int64_t> oldest_kept) {
   s_.records_since = oldest_kept.value_or(0);
   // Records this change writes are not in the store yet.
@@ -247,7 +253,7 @@ void Account::Keep(RecordKind kind, const std::string& id, nlohmann::json record
 }
 
 void Account::RequireClaimable(int64_t occurred_ms, const std::string& what) const {
-  if (now_ - occurred_ms > int64_t{rules_.claim_window_days} * kDayMs) {
+  if (OlderThan(occurred_ms, rules_.claim_window_days)) {
     Refuse(422, "outside_claim_window",
            what + " is older than " + std::to_string(rules_.claim_window_days) + " days and earns no points");
   }
@@ -472,7 +478,7 @@ nlohmann::json Account::ReverseRefund(const std::string& reversal_id, const std:
   if (!order_record) Refuse(404, "order_not_found", "no earned order " + order_id + " for this member");
   nlohmann::json order = *order_record;
   const int64_t occurred = order["occurred_ms"];
-  if (now_ - occurred > int64_t{rules_.reversal_window_days} * kDayMs) {
+  if (OlderThan(occurred, rules_.reversal_window_days)) {
     Refuse(422, "outside_reversal_window",
            "order " + order_id + " is older than " + std::to_string(rules_.reversal_window_days) + " days");
   }
@@ -510,8 +516,7 @@ nlohmann::json Account::ReverseRedemption(const std::string& reversal_id, const 
   if (!record) Refuse(404, "redemption_not_found", "no redemption " + redemption_id + " for this member");
   nlohmann::json r = *record;
   if (r["status"] != "completed") Refuse(409, "already_reversed", "redemption " + redemption_id + " was already reversed");
-  if (auto at = RecordInstantMs(RecordKind::kRedemption, r);
-      at && now_ - *at > int64_t{rules_.reversal_window_days} * kDayMs) {
+  if (auto at = RecordInstantMs(RecordKind::kRedemption, r); at && OlderThan(*at, rules_.reversal_window_days)) {
     Refuse(422, "outside_reversal_window", "redemption " + redemption_id + " is older than " +
                                                std::to_string(rules_.reversal_window_days) + " days");
   }

@@ -86,9 +86,12 @@ class Account {
   // nothing scheduled).
   std::optional<int64_t> NextDue() const;
   // When the oldest stored record may be past the program's record retention (nullopt: the
-  // member has none). The caller removes the records older than now - RecordRetentionMs() from
-  // the store and reports the oldest one kept (nullopt: none) to RecordsPruned.
+  // member has none).
   std::optional<int64_t> RecordsPruneDue() const;
+  // Once RecordsPruneDue() has come: the instant before which records are past the retention
+  // (nullopt: not yet). The caller removes those from the store and reports the oldest one kept
+  // (nullopt: none) to RecordsPruned.
+  std::optional<int64_t> RecordsExpiredBefore() const;
   void RecordsPruned(std::optional<int64_t> oldest_kept);
 
  private:
@@ -98,6 +101,8 @@ class Account {
   void NoteRecordInstant(std::optional<int64_t> at_ms);
   // 422 outside_claim_window for a purchase (or offer redemption) older than the claim window.
   void RequireClaimable(int64_t occurred_ms, const std::string& what) const;
+  // Whether `at_ms` lies more than `days` before now (the claim and reversal windows).
+  bool OlderThan(int64_t at_ms, int days) const { return now_ - at_ms > int64_t{days} * kDayMs; }
   void Emit(const std::string& type, int64_t points, const std::string& channel, const std::string& reference,
             nlohmann::json payload);
   void SortLots();

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "records.h"
 #include "tessera/idempotency.h"
 
 namespace tessera::rewards {
@@ -71,6 +72,12 @@ struct CommitResult {
 struct PrunedRecords {
   int64_t removed = 0;                // records deleted
   std::optional<int64_t> oldest_kept;  // the oldest record kept's instant (nullopt: none kept)
+
+  // Counts one hash's plan: its expired records as removed, its oldest kept record.
+  void Add(const RecordPrune& plan) {
+    removed += static_cast<int64_t>(plan.expired.size());
+    if (plan.oldest_kept && (!oldest_kept || *plan.oldest_kept < *oldest_kept)) oldest_kept = plan.oldest_kept;
+  }
 };
 
 struct LedgerPage {

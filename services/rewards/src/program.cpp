@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "member_state.h"
 #include "tessera/errors.h"
 
 namespace tessera::rewards {
@@ -93,7 +94,7 @@ int64_t ProgramRules::Multiplier(const std::map<std::string, int64_t>& table, co
 }
 
 int64_t ProgramRules::RecordRetentionMs() const {
-  return (int64_t{std::max(claim_window_days, reversal_window_days)} + 1) * 86'400'000;
+  return (int64_t{std::max(claim_window_days, reversal_window_days)} + 1) * kDayMs;
 }
 
 ProgramRules ParseProgram(const std::string& json_text, const std::string& origin) {

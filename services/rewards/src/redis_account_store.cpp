@@ -227,11 +227,8 @@ PrunedRecords RedisAccountStore::PruneRecords(const std::string& member_id, int6
     stored.reserve(fields.size() / 2);
     for (size_t f = 0; f + 1 < fields.size(); f += 2) stored.emplace_back(fields[f].AsString(), fields[f + 1].AsString());
     RecordPrune plan = PlanRecordPrune(kHashes[i].first, stored, before_ms);
-    if (plan.oldest_kept && (!result.oldest_kept || *plan.oldest_kept < *result.oldest_kept)) {
-      result.oldest_kept = plan.oldest_kept;
-    }
+    result.Add(plan);
     if (plan.expired.empty()) continue;
-    result.removed += static_cast<int64_t>(plan.expired.size());
     std::vector<std::string> del = {"HDEL", Key(member_id, kHashes[i].second)};
     del.insert(del.end(), std::make_move_iterator(plan.expired.begin()), std::make_move_iterator(plan.expired.end()));
     deletes.push_back(std::move(del));

@@ -533,12 +533,11 @@ std::optional<RewardsApp::Settled> RewardsApp::SettleMember(const std::string& m
   ctx.causation_id = "sweep";
   Settled settled;
   const Reply r = Mutate(ctx, {}, MemberRequirement::kMustExist, 200, [&](Account& a, const LoadResult&, int&) {
-    const int64_t now_ms = ToUnixMillis(clock_.Now());
-    if (auto due = a.RecordsPruneDue(); due && *due <= now_ms) {
+    if (auto before = a.RecordsExpiredBefore()) {
       // Idempotent: a retry after a conflict finds nothing more to remove. Nothing can change a
       // record past the retention (its purchase can no longer earn or be refunded, its
       // redemption no longer be cancelled), so removing it outside the commit races with none.
-      const PrunedRecords pruned = store_.PruneRecords(member_id, now_ms - rules_.RecordRetentionMs());
+      const PrunedRecords pruned = store_.PruneRecords(member_id, *before);
       settled.records_removed += pruned.removed;  // a retry after a conflict finds none left
       a.RecordsPruned(pruned.oldest_kept);
     }

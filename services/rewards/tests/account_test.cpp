@@ -261,6 +261,12 @@ TEST_F(AccountTest, RecordsAreDatedSoTheSweepCanRemoveThemAfterTheRetention) {
     Account a(state_, rules_, now_);
     EXPECT_EQ(a.RecordsPruneDue(), now_ - 11 * kDay + 366 * kDay);
     EXPECT_LE(a.NextDue().value(), *a.RecordsPruneDue());
+    EXPECT_FALSE(a.RecordsExpiredBefore().has_value());  // not due yet
+  }
+  {
+    const int64_t due = now_ - 11 * kDay + 366 * kDay;
+    Account a(state_, rules_, due);
+    EXPECT_EQ(a.RecordsExpiredBefore(), due - 366 * kDay);
   }
   // What the sweep's pruning reports becomes the new instant, unless this change writes an
   // older record itself.

@@ -148,10 +148,7 @@ class InMemoryAccountStore : public AccountStore {
                               std::pair{RecordKind::kHold, &m->second.holds}}) {
       const RecordPrune plan = PlanRecordPrune(kind, {hash->begin(), hash->end()}, before_ms);
       for (const auto& field : plan.expired) hash->erase(field);
-      result.removed += static_cast<int64_t>(plan.expired.size());
-      if (plan.oldest_kept && (!result.oldest_kept || *plan.oldest_kept < *result.oldest_kept)) {
-        result.oldest_kept = plan.oldest_kept;
-      }
+      result.Add(plan);
     }
     return result;
   }
