@@ -6,7 +6,7 @@
 FROM debian:12 AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends cmake g++ make pkg-config ca-certificates \
-      libpistache-dev libhiredis-dev librdkafka-dev nlohmann-json3-dev libgtest-dev libgmock-dev \
+      libpistache-dev libhttp-parser-dev libhiredis-dev librdkafka-dev nlohmann-json3-dev libgtest-dev libgmock-dev \
       libssl-dev libcurl4-openssl-dev libcctz-dev libgoogle-perftools-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

@@ -6,7 +6,7 @@ JOBS ?= 2
 
 # Exactly the Debian 12 packages the build, the tests and `make run` need.
 DEB_PACKAGES := cmake g++ make pkg-config \
-  libpistache-dev libhiredis-dev librdkafka-dev nlohmann-json3-dev \
+  libpistache-dev libhttp-parser-dev libhiredis-dev librdkafka-dev nlohmann-json3-dev \
   libgtest-dev libgmock-dev libssl-dev libcurl4-openssl-dev libcctz-dev libgoogle-perftools-dev tzdata \
   redis-server redis-tools curl ca-certificates python3 python3-yaml python3-jsonschema docker-compose
 # Extra packages for `make bench` (load generator and baselines).

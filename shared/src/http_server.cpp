@@ -1,8 +1,10 @@
 #include "tessera/http_server.h"
 
-#include <pistache/endpoint.h>
-#include <pistache/http.h>
+#include <http_parser.h>
+#include <pistache/http_defs.h>
+#include <pistache/listener.h>
 #include <pistache/peer.h>
+#include <pistache/tcp.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,6 +12,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <climits>
+#include <condition_variable>
+#include <map>
 #include <mutex>
 #include <ostream>
 #include <thread>
@@ -46,58 +51,6 @@ bool ValidRequestId(const std::string& id) {
   return std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7F; });
 }
 
-// The parsed form of a response content type. A service answers with a handful of them, so
-// each thread parses each once.
-const Pistache::Http::Mime::MediaType& ParsedMediaType(const std::string& content_type) {
-  thread_local std::unordered_map<std::string, Pistache::Http::Mime::MediaType> parsed;
-  auto it = parsed.find(content_type);
-  if (it == parsed.end()) {
-    it = parsed.emplace(content_type, Pistache::Http::Mime::MediaType::fromString(content_type)).first;
-  }
-  return it->second;
-}
-
-// A response header with a run-time name. Pistache drops headers added with addRaw(), so every
-// custom header is written through this typed class instead.
-class DynamicHeader final : public Pistache::Http::Header::Header {
- public:
-  DynamicHeader(std::string name, std::string value) : name_(std::move(name)), value_(std::move(value)) {}
-  const char* name() const override { return name_.c_str(); }
-  void write(std::ostream& os) const override { os << value_; }
-  void parse(const std::string& data) override { value_ = data; }
-  // Debian's Pistache is built with SAFE_HEADER_CAST: headers carry a name hash.
-  uint64_t hash() const override { return Pistache::Http::Header::detail::hash(name_.c_str()); }
-
- private:
-  std::string name_, value_;
-};
-
-// True on a reactor thread while Pistache runs our handler for a request it read: an answer
-// given then is written through Pistache's queue like any other; one given later, from another
-// thread, is written by ConnectionSocket.
-thread_local bool t_in_reactor = false;
-
-// The bytes of a keep-alive HTTP/1.1 answer with content (not for HEAD, 1xx, 204 or 304), with
-// the headers Pistache's own answers carry.
-std::string RenderKeepAliveAnswer(const HttpResponse& response, const std::string& request_id) {
-  char digits[24];
-  std::string out;
-  size_t extra = 0;
-  for (const auto& [name, value] : response.headers) extra += name.size() + value.size() + 4;
-  out.reserve(128 + request_id.size() + response.content_type.size() + extra + response.body.size());
-  out.append("HTTP/1.1 ");
-  out.append(digits, std::to_chars(digits, digits + sizeof digits, response.status).ptr);
-  out.push_back(' ');
-  out.append(Pistache::Http::codeString(static_cast<Pistache::Http::Code>(response.status)));
-  out.append("\r\nConnection: Keep-Alive\r\nX-Request-Id: ").append(request_id);
-  for (const auto& [name, value] : response.headers) out.append("\r\n").append(name).append(": ").append(value);
-  out.append("\r\nContent-Type: ").append(response.content_type);
-  out.append("\r\nContent-Length: ");
-  out.append(digits, std::to_chars(digits, digits + sizeof digits, response.body.size()).ptr);
-  out.append("\r\n\r\n").append(response.body);
-  return out;
-}
-
 std::string PercentDecode(const std::string& in) {
   std::string out;
   for (size_t i = 0; i < in.size(); ++i) {
@@ -114,118 +67,203 @@ std::string PercentDecode(const std::string& in) {
   return out;
 }
 
-// Runs `then` once Pistache's write promise settles, whether the bytes went out or not.
-void WhenSettled(Pistache::Async::Promise<ssize_t>& promise, const std::function<void()>& then) {
-  promise.then([then](ssize_t) { then(); }, [then](std::exception_ptr) { then(); });
+// The bytes of an answer: status line, headers and, unless the request was a HEAD, the content.
+// A HEAD answer carries the GET's Content-Length and no content (RFC 9110 §9.3.2); 1xx, 204 and
+// 304 answers carry neither.
+std::string RenderAnswer(const HttpResponse& response, const std::string& request_id, bool close, bool head) {
+  char digits[24];
+  std::string out;
+  size_t extra = 0;
+  for (const auto& [name, value] : response.headers) extra += name.size() + value.size() + 4;
+  out.reserve(128 + request_id.size() + response.content_type.size() + extra + response.body.size());
+  out.append("HTTP/1.1 ");
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, response.status).ptr);
+  out.push_back(' ');
+  out.append(Pistache::Http::codeString(static_cast<Pistache::Http::Code>(response.status)));
+  out.append(close ? "\r\nConnection: Close" : "\r\nConnection: Keep-Alive");
+  out.append("\r\nX-Request-Id: ").append(request_id);
+  for (const auto& [name, value] : response.headers) out.append("\r\n").append(name).append(": ").append(value);
+  const bool content = response.status >= 200 && response.status != 204 && response.status != 304;
+  if (content) {
+    out.append("\r\nContent-Type: ").append(response.content_type);
+    out.append("\r\nContent-Length: ");
+    out.append(digits, std::to_chars(digits, digits + sizeof digits, response.body.size()).ptr);
+  }
+  out.append("\r\n\r\n");
+  if (content && !head) out.append(response.body);
+  return out;
 }
 
-// A connection's socket as the server writes it from a thread other than the connection's
-// reactor: an asynchronous route's answer, given e.g. on the Redis pipeline's thread. Pistache's
-// send would queue that answer for the reactor, which costs an eventfd wake-up, eventfd reads
-// and two or three epoll_ctl calls per answer; here it is sent at once.
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// One client connection as the server writes it, from any thread: the reactor's (an answer given
+// while the request is read) or another (an asynchronous route's answer, e.g. from the Redis
+// pipeline's thread).
 //
 // Contract:
-// - The descriptor is a dup() of Pistache's, taken on the reactor thread at the connection's
-//   first request (Of) and closed with the last owner: the Peer keeps one in its data, and each
-//   request in flight on the connection another. Pistache closes its own descriptor when the
-//   connection ends and the number may then be reused for a new connection; this one still names
-//   the old socket, so an answer can never reach another client. (Each connection of a server
-//   with asynchronous routes therefore holds two descriptors; so does, until it closes, a
-//   connection whose answer says Connection: close, which is shut through this descriptor.)
-// - Bytes never interleave: an answer goes straight to the socket only while none of this
-//   connection's answers waits in Pistache's queue. Otherwise it joins that queue, and so does
-//   whatever part of a direct answer the socket did not take at once. Answers Pistache writes
-//   on its own (its 400 for a malformed request, its 408 and 413) are not tracked: a client that
-//   pipelines a request behind such an error can see the two answers' bytes mixed.
+// - Answers leave in the order their requests arrived (Issue() numbers them), whichever thread
+//   gives them and in whatever order: an answer whose predecessors are not out yet waits here and
+//   is written by the thread that writes the last of them. So a client may pipeline requests.
+// - The descriptor is a dup() of Pistache's, taken when the connection opens and closed with the
+//   last owner (the reactor's connection state and each request in flight). Pistache closes its
+//   own descriptor when the connection ends and the number may then be reused for a new
+//   connection; this one still names the old socket, so an answer can never reach another client.
+// - An answer goes straight to the socket. What the socket does not take at once (a slow reader)
+//   goes to Pistache's queue for the connection, and every later answer joins that queue behind
+//   it until the queue is empty again, so bytes never interleave.
+// - After an answer that closes the connection, the server's side is shut (FIN) once its bytes
+//   are out; answers after it are dropped.
 class ConnectionSocket : public std::enable_shared_from_this<ConnectionSocket> {
  public:
+  // How an answer left, counted in `outcomes` (in this order) as soon as it is known.
   enum class Outcome { kWhole, kPartial, kBehindQueue, kClosed };
+  using Outcomes = std::array<Counter*, 4>;
+  using Done = std::function<void()>;
 
-  // The connection's socket, made at its first call. Reactor thread only (the Peer's data is
-  // not locked). nullptr for TLS connections, or when dup() fails (the server then keeps to
-  // Pistache's queue).
-  static std::shared_ptr<ConnectionSocket> Of(Pistache::Tcp::Peer& peer) {
-    static const std::string kKey = "tessera.connection_socket";
-    if (auto existing = peer.tryGetData(kKey)) return std::static_pointer_cast<ConnectionSocket>(existing);
-    if (peer.ssl() != nullptr) return nullptr;
-    const int fd = ::fcntl(peer.fd(), F_DUPFD_CLOEXEC, 0);
-    if (fd < 0) return nullptr;
-    auto socket = std::make_shared<ConnectionSocket>(fd);
-    peer.putData(kKey, socket);
-    return socket;
-  }
-
-  explicit ConnectionSocket(int fd) : fd_(fd) {}
+  ConnectionSocket(int fd, std::weak_ptr<Pistache::Tcp::Peer> peer, const Outcomes& outcomes)
+      : fd_(fd), peer_(std::move(peer)), outcomes_(outcomes) {}
   ConnectionSocket(const ConnectionSocket&) = delete;
   ConnectionSocket& operator=(const ConnectionSocket&) = delete;
   ~ConnectionSocket() { ::close(fd_); }
 
-  // Writes `wire`, from any thread; what goes to Pistache's queue goes through `peer` (nullptr:
-  // the connection is gone, nothing is queued). `written` runs once the bytes are on the wire
-  // or cannot be.
-  Outcome Write(std::string wire, const std::shared_ptr<Pistache::Tcp::Peer>& peer, std::function<void()> written) {
-    std::unique_lock lock(mu_);
-    // The answer is done with (out, or nowhere to go): `written` runs outside the lock.
-    auto done_with = [&](Outcome outcome) {
-      lock.unlock();
-      written();
-      return outcome;
+  // Reactor thread: the number of the request just read, which its answer must give to Answer().
+  uint64_t Issue() {
+    unanswered_.fetch_add(1);
+    reading_since_ms_.store(0);
+    return issued_++;
+  }
+  // Reactor thread: the first bytes of a request have arrived.
+  void Reading() { reading_since_ms_.store(SteadyMs()); }
+
+  // Answers request `seq` with `wire` (from any thread); `done` runs once the bytes are on the
+  // wire or cannot be, outside any lock.
+  void Answer(uint64_t seq, std::string wire, bool close_after, Done done) {
+    std::vector<Done> finished;
+    std::vector<std::pair<Pistache::Async::Promise<ssize_t>, Done>> queued;
+    {
+      std::lock_guard lock(mu_);
+      waiting_.emplace(seq, Pending{std::move(wire), close_after, std::move(done)});
+      while (!waiting_.empty() && waiting_.begin()->first == next_) {
+        auto node = waiting_.extract(waiting_.begin());
+        ++next_;
+        WriteLocked(node.mapped(), finished, queued);
+      }
+    }
+    // A promise already settled runs its callback here, and that takes the lock.
+    for (auto& [promise, then] : queued) {
+      auto settled = [self = shared_from_this(), then = then] {
+        self->Settled();
+        self->Answered();
+        then();
+      };
+      promise.then([settled](ssize_t) { settled(); }, [settled](std::exception_ptr) { settled(); });
+    }
+    for (auto& then : finished) {
+      Answered();
+      then();
+    }
+  }
+
+  // Sends `bytes` (an interim 100 Continue) only if every earlier answer is out and nothing
+  // waits in Pistache's queue; otherwise the client sends its body after its own wait.
+  void SendInterim(std::string_view bytes) {
+    std::lock_guard lock(mu_);
+    if (closed_ || queued_ > 0 || next_ != issued_) return;
+    (void)::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+
+  // For the timeout sweep (any thread): true when the connection has waited longer than
+  // `idle_ms` for a request, or longer than `request_ms` for the rest of one. A connection with a
+  // request in flight never times out: its answer is the handler's to give.
+  enum class Expiry { kNone, kIdle, kRequest };
+  Expiry Expired(int64_t now_ms, int64_t idle_ms, int64_t request_ms) const {
+    if (shut_.load() || unanswered_.load() > 0) return Expiry::kNone;
+    const int64_t reading = reading_since_ms_.load();
+    if (reading != 0) return now_ms - reading > request_ms ? Expiry::kRequest : Expiry::kNone;
+    return now_ms - idle_since_ms_.load() > idle_ms ? Expiry::kIdle : Expiry::kNone;
+  }
+  // Ends the connection both ways; Pistache sees the end on its next read and closes its side.
+  void Shut() {
+    shut_.store(true);
+    ::shutdown(fd_, SHUT_RDWR);
+  }
+
+ private:
+  struct Pending {
+    std::string wire;
+    bool close_after;
+    Done done;
+  };
+
+  void WriteLocked(Pending& p, std::vector<Done>& finished,
+                   std::vector<std::pair<Pistache::Async::Promise<ssize_t>, Done>>& queued) {
+    auto out = [&](Outcome outcome) {
+      outcomes_[static_cast<size_t>(outcome)]->Inc();
+      finished.push_back(std::move(p.done));
     };
+    if (closed_) return out(Outcome::kClosed);
+    closed_ = p.close_after;
     size_t sent = 0;
     const bool behind_queue = queued_ > 0;
     if (!behind_queue) {
-      while (sent < wire.size()) {
-        const ssize_t n = ::send(fd_, wire.data() + sent, wire.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      while (sent < p.wire.size()) {
+        const ssize_t n = ::send(fd_, p.wire.data() + sent, p.wire.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
           sent += static_cast<size_t>(n);
         } else if (n < 0 && errno == EINTR) {
           continue;
         } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-          return done_with(Outcome::kClosed);  // reset or shut: Pistache sees the hang-up on its next read
+          closed_ = true;  // reset or shut: Pistache sees the hang-up on its next read
+          return out(Outcome::kClosed);
         } else {
           break;  // the socket's buffer is full
         }
       }
-      if (sent == wire.size()) return done_with(Outcome::kWhole);
+      if (sent == p.wire.size()) {
+        if (p.close_after) ::shutdown(fd_, SHUT_WR);
+        return out(Outcome::kWhole);
+      }
     }
-    if (!peer) return done_with(Outcome::kClosed);
-    // Queued under the lock, so that no later answer is written directly before these bytes.
+    auto peer = peer_.lock();
+    if (!peer) {
+      closed_ = true;
+      return out(Outcome::kClosed);
+    }
+    outcomes_[static_cast<size_t>(behind_queue ? Outcome::kBehindQueue : Outcome::kPartial)]->Inc();
     ++queued_;
-    const size_t rest = wire.size() - sent;
-    auto promise = peer->send(Pistache::RawBuffer(sent == 0 ? std::move(wire) : wire.substr(sent), rest));
-    lock.unlock();  // a promise settled already runs its callback here, and that takes the lock
-    WhenSettled(promise, [self = shared_from_this(), written] {
-      self->Settled();
-      written();
-    });
-    return behind_queue ? Outcome::kBehindQueue : Outcome::kPartial;
+    shut_when_flushed_ = shut_when_flushed_ || p.close_after;
+    const size_t rest = p.wire.size() - sent;
+    auto promise = peer->send(Pistache::RawBuffer(sent == 0 ? std::move(p.wire) : p.wire.substr(sent), rest));
+    queued.emplace_back(std::move(promise), std::move(p.done));
   }
 
-  // Around an answer Pistache writes itself: Queued() before it is handed to Pistache, Settled()
-  // once its promise settles. An answer whose end is not reported (HEAD's flushed stream) is
-  // Queued() and never Settled(): the connection's later answers all take Pistache's queue.
-  void Queued() {
-    std::lock_guard lock(mu_);
-    ++queued_;
+  void Answered() {
+    idle_since_ms_.store(SteadyMs());
+    unanswered_.fetch_sub(1);
   }
   void Settled() {
     std::lock_guard lock(mu_);
-    --queued_;
-  }
-  // Ends the server's side of the connection (FIN) once an answer that said Connection: close is
-  // out: Pistache 0.0.5 sends the header but leaves the connection open. The client then closes,
-  // and Pistache with it.
-  void ShutdownWrite() {
-    std::lock_guard lock(mu_);
-    ::shutdown(fd_, SHUT_WR);
+    if (--queued_ == 0 && shut_when_flushed_) ::shutdown(fd_, SHUT_WR);
   }
 
- private:
-  std::mutex mu_;
   const int fd_;
-  int queued_ = 0;  // this connection's answers in Pistache's queue, not yet written
+  const std::weak_ptr<Pistache::Tcp::Peer> peer_;
+  const Outcomes outcomes_;
+  uint64_t issued_ = 0;  // reactor thread only
+  std::atomic<int> unanswered_{0};
+  std::atomic<int64_t> reading_since_ms_{0};  // 0: not inside a request
+  std::atomic<int64_t> idle_since_ms_{SteadyMs()};
+  std::atomic<bool> shut_{false};
+  std::mutex mu_;
+  uint64_t next_ = 0;                   // the next answer to write
+  std::map<uint64_t, Pending> waiting_;  // answers given before their predecessors
+  int queued_ = 0;                      // answers in Pistache's queue, not yet written
+  bool closed_ = false;                 // an answer closed the connection, or the socket failed
+  bool shut_when_flushed_ = false;
 };
-
 }  // namespace
 
 // One request from its arrival to its answer. `finish` writes the answer (to the socket, or to
@@ -291,116 +329,276 @@ struct HttpServer::CompiledRoute {
   }
 };
 
-class HttpServer::Adapter final : public Pistache::Http::Handler {
+// Every open connection, for the timeout sweep: a thread that shuts connections idle longer than
+// the idle timeout, or slower than the request timeout to send a whole request.
+class HttpServer::Connections {
  public:
-  HTTP_PROTOTYPE(Adapter)
-  explicit Adapter(HttpServer* server) : server_(server) {}
-
-  void onRequest(const Pistache::Http::Request& req, Pistache::Http::ResponseWriter writer) override {
-    using namespace Pistache;
-    struct InReactor {
-      InReactor() { t_in_reactor = true; }
-      ~InReactor() { t_in_reactor = false; }
-    } in_reactor;
-    auto exchange = std::make_shared<HttpResponder::Exchange>(server_);
-    HttpRequest& request = exchange->request;
-    request.method = Http::methodString(req.method());
-    request.path = req.resource();
-    for (auto it = req.query().parameters_begin(); it != req.query().parameters_end(); ++it) {
-      request.query[PercentDecode(it->first)] = PercentDecode(it->second);
+  Connections(HttpServer& server) : server_(server) {
+    timed_out_[0] = &server.metrics_.GetCounter("tessera_http_connections_timed_out_total",
+                                                "Connections the server closed for a timeout: idle (no request "
+                                                "for TESSERA_HTTP_IDLE_TIMEOUT_MS) or request (a request not "
+                                                "whole after TESSERA_HTTP_REQUEST_TIMEOUT_MS)",
+                                                {{"timeout", "idle"}});
+    timed_out_[1] = &server.metrics_.GetCounter("tessera_http_connections_timed_out_total", "", {{"timeout", "request"}});
+    sweeper_ = std::thread([this] { Sweep(); });
+  }
+  Connections(const Connections&) = delete;
+  Connections& operator=(const Connections&) = delete;
+  ~Connections() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
     }
-    // Pistache 0.0.5 keeps every header it parsed in the raw list, the ones it also parses into
-    // typed headers (Host, Content-Type, Authorization, ...) included: the raw list alone is the
-    // request's headers, as the client sent them. (Writing the typed ones back to text as well
-    // cost about 1 % of a redemption's instructions, only to be overwritten by the raw values.)
-    for (const auto& [name, raw] : req.headers().rawList()) request.headers[Lower(name)] = raw.value();
-    request.body = req.body();
+    cv_.notify_all();
+    sweeper_.join();
+  }
 
-    auto connection = request.Header("connection");
-    const bool close = (connection && Lower(*connection) == "close") ||
-                       (req.version() == Http::Version::Http10 &&
-                        !(connection && Lower(*connection) == "keep-alive"));
-    const bool head = req.method() == Http::Method::Head;
-    // Answers given off the reactor thread can skip Pistache's queue (ConnectionSocket): only
-    // servers with asynchronous routes give any, so only they keep a socket per connection from
-    // its first request. A connection whose answer closes it needs one too, to close it.
-    std::shared_ptr<ConnectionSocket> socket;
-    if (server_->any_async_route_ || close) {
-      if (auto peer = writer.peer()) socket = ConnectionSocket::Of(*peer);
-    }
-    const bool direct_ok = socket && !close && !head && req.version() == Http::Version::Http11;
-    // Pistache queues what a writer sends to the connection's reactor, so the answer may be
-    // written from whichever thread completes the request.
-    exchange->finish = [writer = std::make_shared<Http::ResponseWriter>(std::move(writer)), close, head, direct_ok,
-                        socket = std::move(socket), server = server_](const HttpRequest& request, HttpResponse& response,
-                                                                       std::function<void()> written) {
-      try {
-        if (direct_ok && !t_in_reactor && response.status >= 200 && response.status != 204 && response.status != 304) {
-          std::shared_ptr<Tcp::Peer> peer;
-          try {
-            peer = writer->peer();
-          } catch (const std::exception&) {  // the client has gone; the socket says so
-          }
-          if (peer) peer->setIdle(true);  // as Pistache's send does: the connection awaits its next request
-          const auto outcome = socket->Write(RenderKeepAliveAnswer(response, request.request_id), peer, written);
-          server->direct_answers_[static_cast<size_t>(outcome)]->Inc();
-          return;
-        }
-        Write(*writer, request, response, close, head, socket, written);
-      } catch (const std::exception& e) {  // the client has gone: nobody to answer
-        server->logger_.Log(LogLevel::kDebug, "answer not written", {{"error", e.what()}}, request.request_id);
-        written();
-      }
-    };
-    server_->Run(std::move(exchange));
+  void Add(const std::shared_ptr<ConnectionSocket>& socket) {
+    std::lock_guard lock(mu_);
+    open_.emplace(socket.get(), socket);
+  }
+  void Remove(ConnectionSocket* socket) {
+    std::lock_guard lock(mu_);
+    open_.erase(socket);
   }
 
  private:
-  // Writes through Pistache's queue. Calls `written` when Pistache has sent the answer or given
-  // up on it; not at all if it throws. `socket` (may be null) learns what waits in the queue.
-  static void Write(Pistache::Http::ResponseWriter& writer, const HttpRequest& request, HttpResponse& response,
-                    bool close, bool head, const std::shared_ptr<ConnectionSocket>& socket,
-                    const std::function<void()>& written) {
-    using namespace Pistache;
-    writer.headers().remove<Http::Header::Connection>();
-    writer.headers().add<Http::Header::Connection>(close ? Http::ConnectionControl::Close
-                                                         : Http::ConnectionControl::KeepAlive);
-    writer.headers().add(std::make_shared<DynamicHeader>("X-Request-Id", request.request_id));
-    for (const auto& [name, value] : response.headers) {
-      writer.headers().add(std::make_shared<DynamicHeader>(name, value));
-    }
-    const Http::Mime::MediaType& mime = ParsedMediaType(response.content_type);
-    if (socket) socket->Queued();
-    if (head) {
-      // A HEAD answer is the GET's status and headers without content. Pistache's send() writes
-      // whatever body it is given with its length, and a body after a HEAD answer would be read
-      // as the start of the next answer on the connection, while an empty one would claim
-      // Content-Length: 0, which RFC 9110 §8.6 forbids. So the headers go out alone through a
-      // response stream, flushed without its terminating chunk. Its Transfer-Encoding: chunked
-      // is allowed in a HEAD answer (RFC 9112 §6.1) but there says the GET would be chunked,
-      // which ours is not: a wrong hint about framing the client never reads, where a wrong
-      // length or a stray body would misframe the connection. Nothing reports when the stream's
-      // bytes are out, so `socket` is never told: the connection's answers keep to the queue
-      // (and a HEAD request that asks to close leaves the closing to the client).
-      writer.setMime(mime);
-      auto stream = writer.stream(static_cast<Http::Code>(response.status));
-      stream.flush();
-      written();
-    } else {
-      // Pistache queues the bytes for the connection's reactor; the promise settles once they
-      // are sent (or the connection failed).
-      auto sent = writer.send(static_cast<Http::Code>(response.status), response.body, mime);
-      WhenSettled(sent, [socket, close, written] {
-        if (socket) {
-          socket->Settled();
-          if (close) socket->ShutdownWrite();
-        }
-        written();
-      });
+  void Sweep() {
+    const int64_t idle = server_.options_.idle_timeout.count();
+    const int64_t request = server_.options_.request_timeout.count();
+    const auto tick = std::chrono::milliseconds(std::clamp<int64_t>(std::min(idle, request) / 4, 10, 1000));
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, tick, [this] { return stop_; })) {
+      const int64_t now = SteadyMs();
+      for (auto& [raw, weak] : open_) {
+        auto socket = weak.lock();
+        if (!socket) continue;
+        const auto expiry = socket->Expired(now, idle, request);
+        if (expiry == ConnectionSocket::Expiry::kNone) continue;
+        socket->Shut();
+        timed_out_[expiry == ConnectionSocket::Expiry::kIdle ? 0 : 1]->Inc();
+      }
     }
   }
 
+  HttpServer& server_;
+  std::array<Counter*, 2> timed_out_{};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::unordered_map<ConnectionSocket*, std::weak_ptr<ConnectionSocket>> open_;
+  std::thread sweeper_;
+};
+
+// Reads requests off Pistache's TCP connections with http_parser and hands each to Run(). One
+// clone per reactor thread; a connection stays on one reactor, so its state here is touched by
+// that thread only. Answers go through the connection's ConnectionSocket, from any thread.
+class HttpServer::Adapter final : public Pistache::Tcp::Handler {
+ public:
+  PROTOTYPE_OF(Pistache::Tcp::Handler, Adapter)
+  explicit Adapter(HttpServer* server) : server_(server) {}
+  Adapter(const Adapter& other) : Pistache::Tcp::Handler(), server_(other.server_) {}
+
+  void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
+    const int fd = ::fcntl(peer->fd(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {  // out of descriptors: refuse the connection rather than serve it half
+      server_->logger_.Warn("connection refused: no descriptor for it", {{"errno", errno}});
+      ::shutdown(peer->fd(), SHUT_RDWR);
+      return;
+    }
+    auto connection = std::make_unique<Connection>();
+    connection->server = server_;
+    connection->socket = std::make_shared<ConnectionSocket>(fd, peer, server_->answers_);
+    http_parser_init(&connection->parser, HTTP_REQUEST);
+    connection->parser.data = connection.get();
+    server_->connections_->Add(connection->socket);
+    connections_[peer.get()] = std::move(connection);
+  }
+
+  void onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
+    auto it = connections_.find(peer.get());
+    if (it == connections_.end()) return;
+    server_->connections_->Remove(it->second->socket.get());
+    connections_.erase(it);
+  }
+
+  void onInput(const char* buffer, size_t length, const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
+    auto it = connections_.find(peer.get());
+    if (it == connections_.end()) return;  // refused in onConnection
+    Connection& c = *it->second;
+    if (c.stopped) return;  // the last request this connection gets an answer for has been read
+    http_parser_execute(&c.parser, &Settings(), buffer, length);
+    if (c.stopped) return;
+    if (c.rejection) return Reject(c, *c.rejection);
+    const auto error = HTTP_PARSER_ERRNO(&c.parser);
+    if (error == HPE_HEADER_OVERFLOW) {
+      return Reject(c, Problem::Make(431, codes::kRequestHeadersTooLarge,
+                                     "the request line and headers exceed " + std::to_string(HTTP_MAX_HEADER_SIZE) +
+                                         " bytes"));
+    }
+    if (error != HPE_OK) {
+      return Reject(c, Problem::Make(400, codes::kMalformedRequest,
+                                     std::string("the request is not valid HTTP/1.1: ") +
+                                         http_errno_description(error)));
+    }
+    if (c.parser.upgrade) {  // protocol upgrades are not served; the bytes after them are not HTTP
+      return Reject(c, Problem::Make(400, codes::kMalformedRequest, "protocol upgrades are not supported"));
+    }
+  }
+
+ private:
+  // A connection's reading state (reactor thread only).
+  struct Connection {
+    HttpServer* server = nullptr;
+    http_parser parser{};
+    std::shared_ptr<ConnectionSocket> socket;
+    HttpRequest request;  // the request being read
+    std::string url, field, value;
+    bool in_value = false;
+    bool head = false;
+    std::optional<Problem> rejection;  // set by a callback that stopped the parser
+    bool stopped = false;              // nothing more is read from the connection
+  };
+
+  static Connection& Of(http_parser* p) { return *static_cast<Connection*>(p->data); }
+
+  static void EndHeader(Connection& c) {
+    if (c.field.empty()) return;
+    c.request.headers[Lower(std::move(c.field))] = std::move(c.value);
+    c.field.clear();
+    c.value.clear();
+    c.in_value = false;
+  }
+
+  // Splits the request target into path and decoded query parameters. An absolute-form target
+  // (`http://host/path`) is reduced to its path.
+  static void ParseTarget(const std::string& url, HttpRequest& request) {
+    size_t begin = 0;
+    if (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0) {
+      begin = url.find('/', url.find("//") + 2);
+      if (begin == std::string::npos) begin = url.size();
+    }
+    const size_t fragment = std::min(url.find('#', begin), url.size());
+    const size_t query = std::min(url.find('?', begin), fragment);
+    request.path = begin < query ? url.substr(begin, query - begin) : "/";
+    size_t at = query + 1;
+    while (at < fragment) {
+      size_t end = std::min(url.find('&', at), fragment);
+      const std::string pair = url.substr(at, end - at);
+      if (!pair.empty()) {
+        const size_t eq = pair.find('=');
+        request.query[PercentDecode(pair.substr(0, eq))] = eq == std::string::npos ? "" : PercentDecode(pair.substr(eq + 1));
+      }
+      at = end + 1;
+    }
+  }
+
+  static const http_parser_settings& Settings() {
+    static const http_parser_settings settings = [] {
+      http_parser_settings s{};
+      s.on_message_begin = [](http_parser* p) {
+        Connection& c = Of(p);
+        c.request = HttpRequest{};
+        c.url.clear();
+        c.field.clear();
+        c.value.clear();
+        c.in_value = false;
+        c.socket->Reading();
+        return 0;
+      };
+      s.on_url = [](http_parser* p, const char* at, size_t n) {
+        Of(p).url.append(at, n);
+        return 0;
+      };
+      s.on_header_field = [](http_parser* p, const char* at, size_t n) {
+        Connection& c = Of(p);
+        if (c.in_value) EndHeader(c);
+        c.field.append(at, n);
+        return 0;
+      };
+      s.on_header_value = [](http_parser* p, const char* at, size_t n) {
+        Connection& c = Of(p);
+        c.in_value = true;
+        c.value.append(at, n);
+        return 0;
+      };
+      s.on_headers_complete = [](http_parser* p) {
+        Connection& c = Of(p);
+        EndHeader(c);
+        c.request.method = http_method_str(static_cast<http_method>(p->method));
+        c.head = p->method == HTTP_HEAD;
+        ParseTarget(c.url, c.request);
+        const int64_t limit = c.server->options_.max_body_bytes;
+        if (p->content_length != ULLONG_MAX && p->content_length > static_cast<uint64_t>(limit)) {
+          c.rejection = TooLarge(limit);
+          return -1;
+        }
+        if (auto expect = c.request.headers.find("expect");
+            expect != c.request.headers.end() && Lower(expect->second) == "100-continue") {
+          c.socket->SendInterim("HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        return 0;
+      };
+      s.on_body = [](http_parser* p, const char* at, size_t n) {
+        Connection& c = Of(p);
+        const int64_t limit = c.server->options_.max_body_bytes;
+        if (static_cast<int64_t>(c.request.body.size() + n) > limit) {  // chunked, beyond the limit
+          c.rejection = TooLarge(limit);
+          return -1;
+        }
+        c.request.body.append(at, n);
+        return 0;
+      };
+      s.on_message_complete = [](http_parser* p) {
+        Connection& c = Of(p);
+        const bool close = !http_should_keep_alive(p);
+        Dispatch(c, close);
+        if (!close) return 0;
+        c.stopped = true;  // the answer closes the connection: what follows is not read
+        return -1;
+      };
+      return s;
+    }();
+    return settings;
+  }
+
+  static Problem TooLarge(int64_t limit) {
+    return Problem::Make(413, codes::kPayloadTooLarge, "the request body exceeds " + std::to_string(limit) + " bytes");
+  }
+
+  // Hands the request just read to the server; its answer goes out in its turn.
+  static void Dispatch(Connection& c, bool close) {
+    HttpServer* server = c.server;
+    auto exchange = std::make_shared<HttpResponder::Exchange>(server);
+    exchange->request = std::move(c.request);
+    exchange->finish = Finisher(c, close);
+    server->Run(std::move(exchange));
+  }
+
+  // Answers a request that cannot be read with `problem`, then closes the connection: where the
+  // next request would start is unknown.
+  void Reject(Connection& c, const Problem& problem) {
+    c.stopped = true;
+    auto exchange = std::make_shared<HttpResponder::Exchange>(server_);
+    exchange->request = std::move(c.request);
+    exchange->request.request_id = HexEncode(RandomBytes(12));
+    exchange->finish = Finisher(c, true);
+    exchange->answered = true;
+    server_->in_flight_++;
+    server_->logger_.Log(LogLevel::kDebug, "request refused", {{"status", problem.status}, {"detail", problem.detail}},
+                         exchange->request.request_id);
+    server_->Complete(*exchange, HttpResponse::FromProblem(problem));
+  }
+
+  static decltype(HttpResponder::Exchange::finish) Finisher(Connection& c, bool close) {
+    return [socket = c.socket, seq = c.socket->Issue(), close, head = c.head](
+               const HttpRequest& request, HttpResponse& response, std::function<void()> written) {
+      socket->Answer(seq, RenderAnswer(response, request.request_id, close, head), close, std::move(written));
+    };
+  }
+
   HttpServer* server_;
+  std::unordered_map<Pistache::Tcp::Peer*, std::unique_ptr<Connection>> connections_;
 };
 
 HttpServer::HttpServer(HttpServerOptions options, const Authenticator& auth,
@@ -408,11 +606,12 @@ HttpServer::HttpServer(HttpServerOptions options, const Authenticator& auth,
     : options_(std::move(options)), auth_(auth), metrics_(metrics), logger_(logger) {
   // In ConnectionSocket::Outcome's order.
   const char* outcomes[] = {"whole", "partial", "behind_queue", "closed"};
-  for (size_t i = 0; i < direct_answers_.size(); ++i) {
-    direct_answers_[i] = &metrics_.GetCounter(
-        "tessera_http_direct_answers_total",
-        "Answers given off the reactor thread and written to the socket by that thread, by outcome: whole, partial "
-        "(the rest went to Pistache's queue), behind_queue (queued behind an earlier answer), closed",
+  for (size_t i = 0; i < answers_.size(); ++i) {
+    answers_[i] = &metrics_.GetCounter(
+        "tessera_http_answers_total",
+        "Answers written, by outcome: whole (the socket took it at once), partial (the rest went to Pistache's "
+        "queue: a slow reader), behind_queue (queued behind an earlier answer of the connection), closed (the "
+        "client had gone)",
         {{"outcome", outcomes[i]}});
   }
   Route("GET", "/healthz", {.is_public = true}, [](const HttpRequest&) {
@@ -445,7 +644,6 @@ void HttpServer::Route(const std::string& method, const std::string& pattern, Ro
 
 void HttpServer::RouteAsync(const std::string& method, const std::string& pattern, RouteOptions options,
                             AsyncHttpHandler handler) {
-  any_async_route_ = true;
   AddRoute(method, pattern, std::move(options), std::move(handler));
 }
 
@@ -467,27 +665,24 @@ void HttpServer::SetReadinessCheck(std::function<std::optional<std::string>()> c
 void HttpServer::Start() {
   using namespace Pistache;
   try {
-    endpoint_ = std::make_unique<Http::Endpoint>(Address(Ipv4::any(), Port(static_cast<uint16_t>(options_.port))));
-    auto opts = Http::Endpoint::options()
-                    .threads(options_.threads)
-                    .flags(Tcp::Options::ReuseAddr)
-                    .maxRequestSize(static_cast<size_t>(options_.max_request_bytes))
-                    .maxResponseSize(8 * 1024 * 1024);
-    endpoint_->init(opts);
-    endpoint_->setHandler(Http::make_handler<Adapter>(this));
-    endpoint_->serveThreaded();
+    connections_ = std::make_unique<Connections>(*this);
+    listener_ = std::make_unique<Tcp::Listener>(Address(Ipv4::any(), Port(static_cast<uint16_t>(options_.port))));
+    listener_->init(static_cast<size_t>(options_.threads), Flags<Tcp::Options>(Tcp::Options::ReuseAddr) | Tcp::Options::NoDelay);
+    listener_->setHandler(std::make_shared<Adapter>(this));
+    listener_->bind();
+    listener_->runThreaded();
   } catch (const std::exception& e) {
     throw ConfigError("TESSERA_HTTP_PORT: cannot listen on port " + std::to_string(options_.port) + ": " + e.what());
   }
   logger_.Info("http server listening", {{"port", port()}, {"threads", options_.threads}});
 }
 
-uint16_t HttpServer::port() const { return endpoint_ ? static_cast<uint16_t>(endpoint_->getPort()) : 0; }
+uint16_t HttpServer::port() const { return listener_ ? static_cast<uint16_t>(listener_->getPort()) : 0; }
 
 void HttpServer::Shutdown() {
   if (stopped_.exchange(true)) return;
   draining_ = true;
-  if (!endpoint_) return;
+  if (!listener_) return;
   if (options_.drain_grace.count() > 0) std::this_thread::sleep_for(options_.drain_grace);
   const auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
   while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
@@ -496,7 +691,7 @@ void HttpServer::Shutdown() {
   if (in_flight_.load() > 0) {
     logger_.Warn("drain timeout: stopping with requests in flight", {{"in_flight", in_flight_.load()}});
   }
-  endpoint_->shutdown();
+  listener_->shutdown();
   logger_.Info("http server stopped");
 }
 

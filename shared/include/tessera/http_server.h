@@ -40,8 +40,8 @@
 #include "tessera/logging.h"
 #include "tessera/metrics.h"
 
-namespace Pistache::Http {
-class Endpoint;
+namespace Pistache::Tcp {
+class Listener;
 }
 
 namespace tessera {
@@ -82,9 +82,14 @@ struct HttpServerOptions {
   std::string service;
   int port = 0;
   int threads = 4;
+  // A larger body is refused with 413 while it arrives (from its Content-Length, or as a chunked
+  // body grows past it) and the connection is closed.
   int64_t max_body_bytes = 64 * 1024;
-  // Pistache's own buffer for headers + body; requests above it get Pistache's plain 413.
-  int64_t max_request_bytes = 1024 * 1024;
+  // A keep-alive connection with no request for this long is closed (nginx's keepalive_timeout).
+  std::chrono::milliseconds idle_timeout{75000};
+  // A request whose line, headers and body have not all arrived this long after its first byte
+  // is dropped with its connection (a slow or stalled client holds nothing for longer).
+  std::chrono::milliseconds request_timeout{30000};
   std::chrono::milliseconds drain_timeout{10000};
   // After readiness fails and before draining starts, keep serving this long so load
   // balancers notice (Kubernetes: a few seconds). 0 locally.
@@ -116,6 +121,7 @@ class HttpServer {
  private:
   struct CompiledRoute;
   class Adapter;
+  class Connections;
   friend class HttpResponder;
   friend struct HttpResponder::Exchange;
   // Route and RouteAsync both register through this.
@@ -135,9 +141,9 @@ class HttpServer {
   Logger& logger_;
   std::vector<std::unique_ptr<CompiledRoute>> routes_;
   std::function<std::optional<std::string>()> readiness_;
-  std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
-  bool any_async_route_ = false;
-  std::array<Counter*, 4> direct_answers_{};  // by ConnectionSocket::Outcome
+  std::array<Counter*, 4> answers_{};  // by ConnectionSocket::Outcome
+  std::unique_ptr<Connections> connections_;  // before listener_: the reactors use it until they stop
+  std::unique_ptr<Pistache::Tcp::Listener> listener_;
   std::atomic<int> in_flight_{0};
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopped_{false};
