@@ -7,16 +7,16 @@ Usage: perf script -i FILE -F comm,tid,ip,sym | bench/perf_roles.py
 Needs call graphs that reach the thread's entry point (`perf record --call-graph dwarf`):
 every sample is put in one role by the frames of its stack, checked in this order —
   outbox relay                     under OutboxRelay
-  writing the answer               under HttpServer::Complete, HttpServer::Adapter::Write or
-                                   ResponseWriter::send (on a server thread through Pistache's
-                                   queue, or on the Redis pipeline's thread straight to the
-                                   socket for an asynchronous route)
+  writing the answer               under HttpServer::Complete or ConnectionSocket::Answer (on a
+                                   server thread, or on the Redis pipeline's thread for an
+                                   asynchronous route)
   Redis round trips                under RedisPool (a handler's blocking call) or
                                    RedisPipeline, unless in a rewards callback
   domain work                      under HttpServer::Dispatch, or a rewards callback on the
                                    pipeline's thread
-  adapter                          the rest of onRequest (copying the request, headers)
-  Pistache reactor                 other Pistache frames (epoll, reads, parsing, writes)
+  reading the request              the rest of Adapter::onInput (http-parser, copying the
+                                   request into HttpRequest)
+  Pistache reactor                 other Pistache frames (epoll, socket reads, queued writes)
   librdkafka threads               rd_kafka frames or an rdk:* thread
   context switches                 a thread being switched in (finish_task_switch, __schedule)
   other
@@ -26,11 +26,11 @@ import re
 import sys
 
 ROLES = [
-    "Pistache's reactor outside our handler (epoll, socket reads, HTTP parsing, writes)",
+    "Pistache's reactor outside our handler (epoll, socket reads, queued writes)",
     "domain work in the handler (authentication, JSON, rules or ranking, quote, answer)",
     "Redis round trips (hiredis: a handler's blocking call, or the pipeline's batched writes and reads)",
     "context switches (a thread switched back in after waiting on a socket or a condition variable)",
-    "copying the request into `HttpRequest`, writing the answer (to the socket, or to Pistache's queue)",
+    "reading the request (http-parser, into `HttpRequest`), writing the answer (to the socket, or to Pistache's queue)",
     "outbox relay",
     "librdkafka's threads",
     "other",
@@ -41,13 +41,13 @@ def role(thread, frames):
     chain = " ".join(frames)
     if "OutboxRelay" in chain:
         return ROLES[5]
-    if any(f in chain for f in ("HttpServer::Complete", "HttpServer::Adapter::Write", "ResponseWriter::send")):
+    if any(f in chain for f in ("HttpServer::Complete", "ConnectionSocket::Answer")):
         return ROLES[4]
     if "RedisPool" in chain or "RedisPipeline" in chain:
         if "RedisPipeline" in chain and "tessera::rewards::" in chain:
             return ROLES[1]  # the operation's completion, run on the pipeline's thread
         return ROLES[2]
-    if "HttpServer::Adapter::onRequest" in chain:
+    if "HttpServer::Adapter::onInput" in chain:
         return ROLES[1] if "HttpServer::Dispatch" in chain else ROLES[4]
     if "Pistache" in chain:
         return ROLES[0]
@@ -77,21 +77,21 @@ SELF_TEST = """tessera-rewards 101
 	7f0000000002 redisBufferRead
 	7f0000000003 tessera::RedisPool::Run
 	7f0000000004 tessera::HttpServer::Dispatch
-	7f0000000005 tessera::HttpServer::Adapter::onRequest
+	7f0000000005 tessera::HttpServer::Adapter::onInput
 
 tessera-rewards 101
 	7f0000000006 tessera::rewards::Account::Redeem
 	7f0000000004 tessera::HttpServer::Dispatch
-	7f0000000005 tessera::HttpServer::Adapter::onRequest
+	7f0000000005 tessera::HttpServer::Adapter::onInput
 
 tessera-rewards 101
 	7f0000000007 __libc_send
-	7f0000000008 Pistache::Http::ResponseWriter::send
-	7f0000000005 tessera::HttpServer::Adapter::onRequest
+	7f0000000008 tessera::(anonymous namespace)::ConnectionSocket::Answer
+	7f0000000005 tessera::HttpServer::Adapter::onInput
 
 tessera-rewards 101
-	7f0000000020 std::map<std::string, std::string>::operator[]
-	7f0000000005 tessera::HttpServer::Adapter::onRequest
+	7f0000000020 http_parser_execute
+	7f0000000005 tessera::HttpServer::Adapter::onInput
 
 tessera-rewards 102
 	7f0000000009 epoll_wait
@@ -118,14 +118,14 @@ tessera-rewards 106
 
 tessera-rewards 106
 	7f0000000014 Pistache::Tcp::Transport::asyncWriteImpl
-	7f0000000015 tessera::HttpServer::Adapter::Write
+	7f0000000015 tessera::(anonymous namespace)::ConnectionSocket::Answer
 	7f0000000016 tessera::HttpServer::Complete
 	7f0000000011 tessera::RedisPipeline::Deliver
 	7f0000000012 tessera::RedisPipeline::Loop
 
 tessera-rewards 106
 	7f0000000017 __send
-	7f0000000018 tessera::(anonymous namespace)::ConnectionSocket::Write
+	7f0000000018 tessera::(anonymous namespace)::ConnectionSocket::Answer
 	7f0000000016 tessera::HttpServer::Complete
 	7f0000000019 tessera::rewards::RewardsApp::AfterCachedCommit
 	7f0000000011 tessera::RedisPipeline::Deliver

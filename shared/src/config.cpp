@@ -137,6 +137,8 @@ ServiceConfig LoadServiceConfig(const std::string& service, int default_port,
   c.instance_id = env.String("TESSERA_INSTANCE_ID", std::string(host) + "-" + std::to_string(getpid()));
   c.http_port = static_cast<int>(env.Int("TESSERA_HTTP_PORT", default_port, 0, 65535));
   c.http_threads = static_cast<int>(env.Int("TESSERA_HTTP_THREADS", 4, 1, 256));
+  c.http_idle_timeout_ms = env.Int("TESSERA_HTTP_IDLE_TIMEOUT_MS", 75000, 100, 3600000);
+  c.http_request_timeout_ms = env.Int("TESSERA_HTTP_REQUEST_TIMEOUT_MS", 30000, 100, 3600000);
   c.drain_timeout_ms = env.Int("TESSERA_DRAIN_TIMEOUT_MS", 10000, 0, 600000);
   c.redis_url_text = env.String("TESSERA_REDIS_URL", "redis://127.0.0.1:6379/0");
   c.redis = ParseRedisUrl(c.redis_url_text);

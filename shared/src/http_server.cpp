@@ -355,7 +355,7 @@ class HttpServer::Connections {
 
   void Add(const std::shared_ptr<ConnectionSocket>& socket) {
     std::lock_guard lock(mu_);
-    open_.emplace(socket.get(), socket);
+    open_[socket.get()] = socket;
   }
   void Remove(ConnectionSocket* socket) {
     std::lock_guard lock(mu_);
@@ -440,9 +440,6 @@ class HttpServer::Adapter final : public Pistache::Tcp::Handler {
       return Reject(c, Problem::Make(400, codes::kMalformedRequest,
                                      std::string("the request is not valid HTTP/1.1: ") +
                                          http_errno_description(error)));
-    }
-    if (c.parser.upgrade) {  // protocol upgrades are not served; the bytes after them are not HTTP
-      return Reject(c, Problem::Make(400, codes::kMalformedRequest, "protocol upgrades are not supported"));
     }
   }
 
@@ -551,7 +548,9 @@ class HttpServer::Adapter final : public Pistache::Tcp::Handler {
       };
       s.on_message_complete = [](http_parser* p) {
         Connection& c = Of(p);
-        const bool close = !http_should_keep_alive(p);
+        // A protocol upgrade (or CONNECT) is answered as a plain request; what follows it is not
+        // HTTP, so the connection closes after the answer.
+        const bool close = !http_should_keep_alive(p) || p->upgrade;
         Dispatch(c, close);
         if (!close) return 0;
         c.stopped = true;  // the answer closes the connection: what follows is not read

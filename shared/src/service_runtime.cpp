@@ -35,6 +35,8 @@ ServiceRuntime::ServiceRuntime(ServiceConfig config, const Clock& clock)
   ho.port = config_.http_port;
   ho.threads = config_.http_threads;
   ho.max_body_bytes = config_.max_body_bytes;
+  ho.idle_timeout = std::chrono::milliseconds(config_.http_idle_timeout_ms);
+  ho.request_timeout = std::chrono::milliseconds(config_.http_request_timeout_ms);
   ho.drain_timeout = std::chrono::milliseconds(config_.drain_timeout_ms);
   http_ = std::make_unique<HttpServer>(ho, *auth_, metrics_, logger_);
 

@@ -32,6 +32,8 @@ TEST(ServiceConfig, DefaultsFollowTheSpec) {
   EXPECT_EQ(c.log_level, LogLevel::kInfo);
   EXPECT_TRUE(c.outbox_relay);
   EXPECT_EQ(c.kafka_consumer_workers, 4);
+  EXPECT_EQ(c.http_idle_timeout_ms, 75000);
+  EXPECT_EQ(c.http_request_timeout_ms, 30000);
   EXPECT_EQ(c.redis_pool_size, 4 + 4 + 4) << "a connection per HTTP thread and consumer worker, and four more";
 }
 
@@ -44,7 +46,11 @@ TEST(ServiceConfig, ReadsEveryVariable) {
   vars["TESSERA_LOG_LEVEL"] = "debug";
   vars["TESSERA_OUTBOX_RELAY"] = "false";
   vars["TESSERA_KAFKA_CONSUMER_WORKERS"] = "6";
+  vars["TESSERA_HTTP_IDLE_TIMEOUT_MS"] = "5000";
+  vars["TESSERA_HTTP_REQUEST_TIMEOUT_MS"] = "2000";
   ServiceConfig c = LoadServiceConfig("offers", 8082, Env(vars));
+  EXPECT_EQ(c.http_idle_timeout_ms, 5000);
+  EXPECT_EQ(c.http_request_timeout_ms, 2000);
   EXPECT_EQ(c.http_port, 9000);
   EXPECT_EQ(c.http_threads, 8);
   EXPECT_EQ(c.kafka_consumer_workers, 6);
@@ -88,6 +94,7 @@ TEST(ServiceConfig, InvalidValuesStopWithTheVariableName) {
   ExpectConfigErrorNaming(with("TESSERA_HTTP_PORT", "80a"), "TESSERA_HTTP_PORT");
   ExpectConfigErrorNaming(with("TESSERA_HTTP_PORT", "70000"), "TESSERA_HTTP_PORT");
   ExpectConfigErrorNaming(with("TESSERA_HTTP_THREADS", "0"), "TESSERA_HTTP_THREADS");
+  ExpectConfigErrorNaming(with("TESSERA_HTTP_IDLE_TIMEOUT_MS", "0"), "TESSERA_HTTP_IDLE_TIMEOUT_MS");
   ExpectConfigErrorNaming(with("TESSERA_REDIS_URL", "http://x"), "TESSERA_REDIS_URL");
   ExpectConfigErrorNaming(with("TESSERA_REDIS_URL", "redis://host:port"), "TESSERA_REDIS_URL");
   ExpectConfigErrorNaming(with("TESSERA_REDIS_URL", "unix://relative.sock"), "TESSERA_REDIS_URL");

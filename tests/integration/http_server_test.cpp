@@ -1,7 +1,8 @@
 // The shared HTTP server over real sockets: auth (401/403, app-token member scope), body limit
 // (413), routing problems (404/405), error mapping, request ids, keep-alive, HEAD, metrics and
 // a graceful drain that lets an in-flight request finish; asynchronous routes answered from
-// another thread, with the same error mapping, a 500 for a lost request, and the same drain.
+// another thread, with the same error mapping, a 500 for a lost request, and the same drain;
+// pipelining, unreadable input (problem+json 400/413/431), Expect: 100-continue and timeouts.
 #include "tessera/http_server.h"
 
 #include <arpa/inet.h>
@@ -161,7 +162,8 @@ TEST_F(HttpServerTest, OversizeBodiesAre413AndNeverReachTheHandler) {
   HttpClient c(base_);
   const std::string big = "{\"pad\":\"" + std::string(70 * 1024, 'x') + "\"}";
   ExpectProblem(c.Request("POST", "/v1/echo", big, AuthHeader("pos")), 413, "payload_too_large");
-  // Far beyond Pistache's own buffer: still 413, and the server keeps serving.
+  // Far beyond the limit: 413 as soon as the length is read (or the connection closes while the
+  // client still sends), and the server keeps serving.
   auto huge = c.Request("POST", "/v1/echo", std::string(3 * 1024 * 1024, 'x'), AuthHeader("pos"));
   EXPECT_TRUE(huge.status == 413 || huge.status == 0) << huge.status;
   HttpClient fresh(base_);
@@ -280,8 +282,7 @@ class RawConnection {
 };
 
 // A handler sees each header once, under its lower-cased name, with the value the client sent:
-// the ones Pistache also parses into typed headers (Host, Content-Type, Authorization, Accept,
-// User-Agent) as much as the ones it does not know.
+// well-known ones (Host, Content-Type, Authorization, Accept, User-Agent) as much as any other.
 TEST_F(HttpServerTest, HandlersSeeEveryHeaderAsTheClientSentIt) {
   RawConnection c(server_->port());
   c.Send("GET /v1/headers HTTP/1.1\r\nHost: example.test:8081\r\n"
@@ -560,6 +561,14 @@ TEST_F(HttpServerTest, UnreadableRequestsGetAProblemAndTheirConnectionCloses) {
   auto [head, body] = ok.Answer();
   EXPECT_EQ(head.rfind("HTTP/1.1 201", 0), 0u) << head;
   EXPECT_EQ(nlohmann::json::parse(body)["bytes"], 7) << body;
+  // A protocol upgrade is answered as a plain request; what would follow is not HTTP, so the
+  // connection closes after the answer.
+  RawConnection upgrade(server_->port());
+  upgrade.Send("GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+  auto [upgrade_head, upgrade_body] = upgrade.Answer();
+  EXPECT_EQ(upgrade_body, R"({"status":"ok"})") << upgrade_head;
+  EXPECT_NE(upgrade_head.find("\r\nConnection: Close\r\n"), std::string::npos) << upgrade_head;
+  EXPECT_TRUE(upgrade.ClosedWithin(std::chrono::seconds(2)));
   EXPECT_EQ(HttpClient(base_).Get("/healthz").status, 200);
 }
 

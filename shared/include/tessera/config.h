@@ -52,6 +52,8 @@ struct ServiceConfig {
   int http_port = 0;          // TESSERA_HTTP_PORT (0 = any free port)
   int http_threads = 4;       // TESSERA_HTTP_THREADS
   int64_t max_body_bytes = 64 * 1024;  // SPEC §3; larger bodies get 413
+  int64_t http_idle_timeout_ms = 75000;     // TESSERA_HTTP_IDLE_TIMEOUT_MS
+  int64_t http_request_timeout_ms = 30000;  // TESSERA_HTTP_REQUEST_TIMEOUT_MS
   int64_t drain_timeout_ms = 10000;    // TESSERA_DRAIN_TIMEOUT_MS
   std::string redis_url_text;          // TESSERA_REDIS_URL
   RedisUrl redis;

@@ -1,25 +1,27 @@
-// The HTTP server every service runs (Pistache 0.0.5 underneath, hidden from handlers).
+// The HTTP server every service runs: Pistache 0.0.5's TCP listener and reactors underneath,
+// requests read with http-parser, both hidden from handlers (docs/architecture.md, "The HTTP
+// server").
 //
 // One code path serves all routes: request id, body limit (413), routing (404/405 as
 // problem+json), authentication and per-route roles (401/403), the handler, error mapping
 // (ProblemError -> its problem, UnavailableError -> 503, anything else -> 500), response
-// headers (keep-alive by default: Pistache 0.0.5 closes unless the client asks otherwise; after
-// an answer that says Connection: close the server shuts its side, which Pistache alone does not), and
-// per-route metrics. /healthz, /readyz and /metrics are built in. A HEAD request runs its GET
-// route and answers the same status and headers with no content; it carries
-// Transfer-Encoding: chunked instead of the GET's Content-Length (Pistache cannot send a
-// length without the bytes).
+// headers (keep-alive unless the client asks to close or speaks HTTP/1.0 without keep-alive;
+// after an answer that says Connection: Close the server shuts its side), and per-route
+// metrics. /healthz, /readyz and /metrics are built in. A HEAD request runs its GET route and
+// answers the same status and headers, Content-Length included, with no content. Input that is
+// not readable HTTP/1.1 gets a problem+json 400, 413 or 431 and its connection closes.
+// Pipelined requests are served and answered in order. Connections idle longer than
+// `idle_timeout`, or slower than `request_timeout` to send a whole request, are closed.
 //
 // A route is synchronous (Route: the handler returns the answer on the server's thread) or
 // asynchronous (RouteAsync: the handler takes an HttpResponder and may answer later, from any
 // thread, e.g. from a Redis reply; the server's thread is free meanwhile). Both go through the
 // same pipeline; a request counts as in flight (for the drain) until its answer has been sent.
-// An answer given on the server's thread is written through Pistache's queue. One given later
-// from another thread is written to the socket by that thread, through a dup() of the
-// connection's descriptor (so a number Pistache has closed and reused for another client never
-// receives it); bytes join Pistache's queue instead while an earlier answer of the connection
-// waits there, and so does what the socket does not take at once. Servers with asynchronous
-// routes therefore hold two descriptors per connection.
+// Whichever thread gives an answer writes it to the socket, through a dup() of the connection's
+// descriptor (so a number Pistache has closed and reused for another client never receives it),
+// once every earlier answer of the connection is out; what the socket does not take at once
+// goes to Pistache's write queue, and later answers follow it there. Each connection therefore
+// holds two descriptors.
 //
 // Shutdown() drains: readiness fails at once, then the server waits for requests in flight to
 // finish (up to the drain timeout) before stopping the listener, so no accepted request is cut.
