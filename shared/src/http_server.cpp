@@ -16,7 +16,6 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <ostream>
 #include <thread>
 #include <unordered_map>
 
@@ -333,13 +332,14 @@ struct HttpServer::CompiledRoute {
 // the idle timeout, or slower than the request timeout to send a whole request.
 class HttpServer::Connections {
  public:
-  Connections(HttpServer& server) : server_(server) {
-    timed_out_[0] = &server.metrics_.GetCounter("tessera_http_connections_timed_out_total",
-                                                "Connections the server closed for a timeout: idle (no request "
-                                                "for TESSERA_HTTP_IDLE_TIMEOUT_MS) or request (a request not "
-                                                "whole after TESSERA_HTTP_REQUEST_TIMEOUT_MS)",
-                                                {{"timeout", "idle"}});
-    timed_out_[1] = &server.metrics_.GetCounter("tessera_http_connections_timed_out_total", "", {{"timeout", "request"}});
+  // Starts the sweep; the destructor stops it. `server` must outlive this.
+  explicit Connections(HttpServer& server) : server_(server) {
+    const char* help =
+        "Connections the server closed for a timeout: idle (no request for TESSERA_HTTP_IDLE_TIMEOUT_MS) or "
+        "request (a request not whole after TESSERA_HTTP_REQUEST_TIMEOUT_MS)";
+    timed_out_[0] = &server.metrics_.GetCounter("tessera_http_connections_timed_out_total", help, {{"timeout", "idle"}});
+    timed_out_[1] =
+        &server.metrics_.GetCounter("tessera_http_connections_timed_out_total", help, {{"timeout", "request"}});
     sweeper_ = std::thread([this] { Sweep(); });
   }
   Connections(const Connections&) = delete;
