@@ -452,7 +452,6 @@ class HttpServer::Adapter final : public Pistache::Tcp::Handler {
     HttpRequest request;  // the request being read
     std::string url, field, value;
     bool in_value = false;
-    bool head = false;
     std::optional<Problem> rejection;  // set by a callback that stopped the parser
     bool stopped = false;              // nothing more is read from the connection
   };
@@ -523,7 +522,6 @@ class HttpServer::Adapter final : public Pistache::Tcp::Handler {
         Connection& c = Of(p);
         EndHeader(c);
         c.request.method = http_method_str(static_cast<http_method>(p->method));
-        c.head = p->method == HTTP_HEAD;
         ParseTarget(c.url, c.request);
         const int64_t limit = c.server->options_.max_body_bytes;
         if (p->content_length != ULLONG_MAX && p->content_length > static_cast<uint64_t>(limit)) {
@@ -590,8 +588,9 @@ class HttpServer::Adapter final : public Pistache::Tcp::Handler {
   }
 
   static decltype(HttpResponder::Exchange::finish) Finisher(Connection& c, bool close) {
-    return [socket = c.socket, seq = c.socket->Issue(), close, head = c.head](
-               const HttpRequest& request, HttpResponse& response, std::function<void()> written) {
+    return [socket = c.socket, seq = c.socket->Issue(), close](const HttpRequest& request, HttpResponse& response,
+                                                               std::function<void()> written) {
+      const bool head = request.method == "HEAD";
       socket->Answer(seq, RenderAnswer(response, request.request_id, close, head), close, std::move(written));
     };
   }
@@ -737,11 +736,8 @@ HttpResponse HttpServer::ResponseFor(std::exception_ptr error, const HttpRequest
   return HttpResponse::FromProblem(Problem::Make(500, codes::kInternal, "internal error"));
 }
 
+// The body is within max_body_bytes: the Adapter refuses a larger one while it arrives.
 void HttpServer::Dispatch(HttpRequest& request, const HttpResponder& responder) {
-  if (static_cast<int64_t>(request.body.size()) > options_.max_body_bytes) {
-    throw ProblemError(Problem::Make(413, codes::kPayloadTooLarge,
-                                     "the request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes"));
-  }
   const auto parts = Split(request.path.empty() ? "/" : request.path);
   std::vector<std::string> allowed;
   for (const auto& r : routes_) {

@@ -555,6 +555,15 @@ TEST_F(HttpServerTest, UnreadableRequestsGetAProblemAndTheirConnectionCloses) {
     EXPECT_NE(body.find("\"code\":\"" + k.code + "\""), std::string::npos) << label << "\n" << body;
     EXPECT_TRUE(c.ClosedWithin(std::chrono::seconds(2))) << label;
   }
+  // A refusal after a HEAD answer on the same connection still carries its problem: the HEAD
+  // request's lack of content is not carried over to the next answer.
+  RawConnection after_head(server_->port());
+  const std::string both =
+      after_head.Exchange("HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n" + post + "Content-Length: -1\r\n\r\n");
+  const size_t refusal = both.find("\r\n\r\n") + 4;  // the HEAD answer is its head alone
+  EXPECT_EQ(both.rfind("HTTP/1.1 200", 0), 0u) << both;
+  EXPECT_EQ(both.find("HTTP/1.1 400 ", refusal), refusal) << both;
+  EXPECT_NE(both.find(R"("code":"malformed_request")", refusal), std::string::npos) << both;
   // A chunked body within the limit is read whole.
   RawConnection ok(server_->port());
   ok.Send(post + "Transfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n");
