@@ -120,7 +120,7 @@ NOTIFICATIONS = {
 }
 COMMON_PROBLEMS = ["unauthorized (401)", "forbidden (403)", "validation_failed (400)", "malformed_json (400)",
                    "payload_too_large (413)", "malformed_request (400)", "request_headers_too_large (431)",
-                   "service_unavailable (503)"]
+                   "too_many_pipelined_requests (429)", "service_unavailable (503)"]
 
 
 def op(summary, roles, ok, ok_schema, request=None, problems=(), member=False, key=None, query=None):

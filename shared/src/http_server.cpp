@@ -6,6 +6,7 @@
 #include <pistache/peer.h>
 #include <pistache/tcp.h>
 #include <fcntl.h>
+#include <linux/tcp.h>  // tcp_info.tcpi_bytes_acked (glibc's netinet/tcp.h lacks it)
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,6 +49,12 @@ std::string Lower(std::string s) {
 bool ValidRequestId(const std::string& id) {
   if (id.empty() || id.size() > 128) return false;
   return std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7F; });
+}
+
+// The client's X-Request-Id when it is a usable one (1-128 printable ASCII), else a fresh id.
+std::string RequestIdFor(const HttpRequest& request) {
+  auto rid = request.Header("x-request-id");
+  return rid && ValidRequestId(*rid) ? *rid : HexEncode(RandomBytes(12));
 }
 
 std::string PercentDecode(const std::string& in) {
@@ -136,12 +143,15 @@ class ConnectionSocket : public std::enable_shared_from_this<ConnectionSocket> {
   }
   // Reactor thread: the first bytes of a request have arrived.
   void Reading() { reading_since_ms_.store(SteadyMs()); }
+  // Requests read whose answers are not yet on the wire (being handled, waiting for an earlier
+  // answer, or in Pistache's queue).
+  int Unanswered() const { return unanswered_.load(); }
 
   // Answers request `seq` with `wire` (from any thread); `done` runs once the bytes are on the
   // wire or cannot be, outside any lock.
   void Answer(uint64_t seq, std::string wire, bool close_after, Done done) {
     std::vector<Done> finished;
-    std::vector<std::pair<Pistache::Async::Promise<ssize_t>, Done>> queued;
+    std::vector<std::pair<Pistache::Async::Promise<ssize_t>, uint64_t>> queued;
     {
       std::lock_guard lock(mu_);
       waiting_.emplace(seq, Pending{std::move(wire), close_after, std::move(done)});
@@ -152,12 +162,8 @@ class ConnectionSocket : public std::enable_shared_from_this<ConnectionSocket> {
       }
     }
     // A promise already settled runs its callback here, and that takes the lock.
-    for (auto& [promise, then] : queued) {
-      auto settled = [self = shared_from_this(), then = then] {
-        self->Settled();
-        self->Answered();
-        then();
-      };
+    for (auto& [promise, id] : queued) {
+      auto settled = [self = shared_from_this(), id = id] { self->Settled(id); };
       promise.then([settled](ssize_t) { settled(); }, [settled](std::exception_ptr) { settled(); });
     }
     for (auto& then : finished) {
@@ -174,16 +180,47 @@ class ConnectionSocket : public std::enable_shared_from_this<ConnectionSocket> {
     (void)::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   }
 
-  // For the timeout sweep (any thread): true when the connection has waited longer than
-  // `idle_ms` for a request, or longer than `request_ms` for the rest of one. A connection with a
+  // For the timeout sweep (one thread): kIdle when the connection has waited longer than
+  // `idle_ms` for a request, kRequest longer than `request_ms` for the rest of one, kWrite when
+  // answers wait in Pistache's queue and the client has taken none of their bytes for longer
+  // than `request_ms` (it does not read what it asked for). Otherwise a connection with a
   // request in flight never times out: its answer is the handler's to give.
-  enum class Expiry { kNone, kIdle, kRequest };
-  Expiry Expired(int64_t now_ms, int64_t idle_ms, int64_t request_ms) const {
-    if (shut_.load() || unanswered_.load() > 0) return Expiry::kNone;
+  enum class Expiry { kNone, kIdle, kRequest, kWrite };
+  Expiry Expired(int64_t now_ms, int64_t idle_ms, int64_t request_ms) {
+    if (shut_.load()) return Expiry::kNone;
+    if (int64_t writing = write_progress_ms_.load(); writing != 0) {
+      const uint64_t acked = BytesAcked();
+      if (acked != swept_acked_) {  // the client took bytes since the last sweep
+        swept_acked_ = acked;
+        write_progress_ms_.compare_exchange_strong(writing, now_ms);  // unless the queue moved meanwhile
+      } else if (now_ms - writing > request_ms) {
+        return Expiry::kWrite;
+      }
+    }
+    if (unanswered_.load() > 0) return Expiry::kNone;
     const int64_t reading = reading_since_ms_.load();
     if (reading != 0) return now_ms - reading > request_ms ? Expiry::kRequest : Expiry::kNone;
     return now_ms - idle_since_ms_.load() > idle_ms ? Expiry::kIdle : Expiry::kNone;
   }
+  // Reactor thread, when Pistache drops the connection: Pistache 0.0.5 discards its write queue
+  // without settling the queued answers' promises, so they are finished here (each once:
+  // `queued_done_` holds what is not yet finished).
+  void Gone() {
+    std::vector<Done> dropped;
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+      for (auto& [id, done] : queued_done_) dropped.push_back(std::move(done));
+      queued_done_.clear();
+      queued_ = 0;
+      write_progress_ms_.store(0);
+    }
+    for (auto& done : dropped) {
+      Answered();
+      done();
+    }
+  }
+
   // Ends the connection both ways; Pistache sees the end on its next read and closes its side.
   void Shut() {
     shut_.store(true);
@@ -198,7 +235,7 @@ class ConnectionSocket : public std::enable_shared_from_this<ConnectionSocket> {
   };
 
   void WriteLocked(Pending& p, std::vector<Done>& finished,
-                   std::vector<std::pair<Pistache::Async::Promise<ssize_t>, Done>>& queued) {
+                   std::vector<std::pair<Pistache::Async::Promise<ssize_t>, uint64_t>>& queued) {
     auto out = [&](Outcome outcome) {
       outcomes_[static_cast<size_t>(outcome)]->Inc();
       finished.push_back(std::move(p.done));
@@ -232,20 +269,46 @@ class ConnectionSocket : public std::enable_shared_from_this<ConnectionSocket> {
       return out(Outcome::kClosed);
     }
     outcomes_[static_cast<size_t>(behind_queue ? Outcome::kBehindQueue : Outcome::kPartial)]->Inc();
-    ++queued_;
+    if (queued_++ == 0) write_progress_ms_.store(SteadyMs());
     shut_when_flushed_ = shut_when_flushed_ || p.close_after;
     const size_t rest = p.wire.size() - sent;
     auto promise = peer->send(Pistache::RawBuffer(sent == 0 ? std::move(p.wire) : p.wire.substr(sent), rest));
-    queued.emplace_back(std::move(promise), std::move(p.done));
+    const uint64_t id = next_queued_id_++;
+    queued_done_.emplace(id, std::move(p.done));
+    queued.emplace_back(std::move(promise), id);
+  }
+
+  // Bytes of this connection the client's TCP has acknowledged (it acknowledges only what its
+  // receive buffer has room for, so the count stops while the client reads nothing).
+  uint64_t BytesAcked() const {
+    tcp_info info{};
+    socklen_t size = sizeof info;
+    if (::getsockopt(fd_, IPPROTO_TCP, TCP_INFO, &info, &size) != 0) return 0;
+    return info.tcpi_bytes_acked;
   }
 
   void Answered() {
     idle_since_ms_.store(SteadyMs());
     unanswered_.fetch_sub(1);
   }
-  void Settled() {
-    std::lock_guard lock(mu_);
-    if (--queued_ == 0 && shut_when_flushed_) ::shutdown(fd_, SHUT_WR);
+  // Queued answer `id` left (or failed): finishes it, unless Gone() already did.
+  void Settled(uint64_t id) {
+    Done done;
+    {
+      std::lock_guard lock(mu_);
+      auto it = queued_done_.find(id);
+      if (it == queued_done_.end()) return;
+      done = std::move(it->second);
+      queued_done_.erase(it);
+      if (--queued_ > 0) {
+        write_progress_ms_.store(SteadyMs());  // one left: the client reads
+      } else {
+        write_progress_ms_.store(0);
+        if (shut_when_flushed_) ::shutdown(fd_, SHUT_WR);
+      }
+    }
+    Answered();
+    done();
   }
 
   const int fd_;
@@ -255,11 +318,16 @@ class ConnectionSocket : public std::enable_shared_from_this<ConnectionSocket> {
   std::atomic<int> unanswered_{0};
   std::atomic<int64_t> reading_since_ms_{0};  // 0: not inside a request
   std::atomic<int64_t> idle_since_ms_{SteadyMs()};
+  // 0: nothing in Pistache's queue; else when the queue or the client's acknowledgements last moved
+  std::atomic<int64_t> write_progress_ms_{0};
+  uint64_t swept_acked_ = 0;  // the sweep's only: BytesAcked() at its last look
   std::atomic<bool> shut_{false};
   std::mutex mu_;
   uint64_t next_ = 0;                   // the next answer to write
   std::map<uint64_t, Pending> waiting_;  // answers given before their predecessors
   int queued_ = 0;                      // answers in Pistache's queue, not yet written
+  std::map<uint64_t, Done> queued_done_;  // their `done`s, by queue number, until finished
+  uint64_t next_queued_id_ = 0;
   bool closed_ = false;                 // an answer closed the connection, or the socket failed
   bool shut_when_flushed_ = false;
 };
@@ -329,17 +397,20 @@ struct HttpServer::CompiledRoute {
 };
 
 // Every open connection, for the timeout sweep: a thread that shuts connections idle longer than
-// the idle timeout, or slower than the request timeout to send a whole request.
+// the idle timeout, slower than the request timeout to send a whole request, or to read the
+// answers queued for it.
 class HttpServer::Connections {
  public:
   // Starts the sweep; the destructor stops it. `server` must outlive this.
   explicit Connections(HttpServer& server) : server_(server) {
     const char* help =
-        "Connections the server closed for a timeout: idle (no request for TESSERA_HTTP_IDLE_TIMEOUT_MS) or "
-        "request (a request not whole after TESSERA_HTTP_REQUEST_TIMEOUT_MS)";
+        "Connections the server closed for a timeout: idle (no request for TESSERA_HTTP_IDLE_TIMEOUT_MS), "
+        "request (a request not whole after TESSERA_HTTP_REQUEST_TIMEOUT_MS) or write (answers not read by the "
+        "client for TESSERA_HTTP_REQUEST_TIMEOUT_MS)";
     timed_out_[0] = &server.metrics_.GetCounter("tessera_http_connections_timed_out_total", help, {{"timeout", "idle"}});
     timed_out_[1] =
         &server.metrics_.GetCounter("tessera_http_connections_timed_out_total", help, {{"timeout", "request"}});
+    timed_out_[2] = &server.metrics_.GetCounter("tessera_http_connections_timed_out_total", help, {{"timeout", "write"}});
     sweeper_ = std::thread([this] { Sweep(); });
   }
   Connections(const Connections&) = delete;
@@ -376,13 +447,13 @@ class HttpServer::Connections {
         const auto expiry = socket->Expired(now, idle, request);
         if (expiry == ConnectionSocket::Expiry::kNone) continue;
         socket->Shut();
-        timed_out_[expiry == ConnectionSocket::Expiry::kIdle ? 0 : 1]->Inc();
+        timed_out_[static_cast<size_t>(expiry) - 1]->Inc();
       }
     }
   }
 
   HttpServer& server_;
-  std::array<Counter*, 2> timed_out_{};
+  std::array<Counter*, 3> timed_out_{};  // in Expiry's order, after kNone
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
@@ -398,6 +469,11 @@ class HttpServer::Adapter final : public Pistache::Tcp::Handler {
   PROTOTYPE_OF(Pistache::Tcp::Handler, Adapter)
   explicit Adapter(HttpServer* server) : server_(server) {}
   Adapter(const Adapter& other) : Pistache::Tcp::Handler(), server_(other.server_) {}
+
+  // Pipelined requests of one connection whose answers are not yet on the wire, at most: the
+  // next is refused with 429 and the connection closes. Bounds what a client that sends without
+  // reading makes the server hold (Pistache reads whatever arrives).
+  static constexpr int kMaxUnanswered = 128;
 
   void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
     const int fd = ::fcntl(peer->fd(), F_DUPFD_CLOEXEC, 0);
@@ -419,6 +495,7 @@ class HttpServer::Adapter final : public Pistache::Tcp::Handler {
     auto it = connections_.find(peer.get());
     if (it == connections_.end()) return;
     server_->connections_->Remove(it->second->socket.get());
+    it->second->socket->Gone();
     connections_.erase(it);
   }
 
@@ -523,6 +600,13 @@ class HttpServer::Adapter final : public Pistache::Tcp::Handler {
         EndHeader(c);
         c.request.method = http_method_str(static_cast<http_method>(p->method));
         ParseTarget(c.url, c.request);
+        if (c.socket->Unanswered() >= kMaxUnanswered) {  // a client that sends without reading
+          c.rejection = Problem::Make(429, codes::kTooManyPipelinedRequests,
+                                      std::to_string(kMaxUnanswered) +
+                                          " requests of this connection await their answers; read them before "
+                                          "sending more");
+          return -1;
+        }
         const int64_t limit = c.server->options_.max_body_bytes;
         if (p->content_length != ULLONG_MAX && p->content_length > static_cast<uint64_t>(limit)) {
           c.rejection = TooLarge(limit);
@@ -578,7 +662,7 @@ class HttpServer::Adapter final : public Pistache::Tcp::Handler {
     c.stopped = true;
     auto exchange = std::make_shared<HttpResponder::Exchange>(server_);
     exchange->request = std::move(c.request);
-    exchange->request.request_id = HexEncode(RandomBytes(12));
+    exchange->request.request_id = RequestIdFor(exchange->request);  // as much of it as was read
     exchange->finish = Finisher(c, true);
     exchange->answered = true;
     server_->in_flight_++;
@@ -696,8 +780,7 @@ void HttpServer::Shutdown() {
 void HttpServer::Run(std::shared_ptr<HttpResponder::Exchange> exchange) {
   in_flight_++;
   HttpRequest& request = exchange->request;
-  auto rid = request.Header("x-request-id");
-  request.request_id = rid && ValidRequestId(*rid) ? *rid : HexEncode(RandomBytes(12));
+  request.request_id = RequestIdFor(request);
   const HttpResponder responder(std::move(exchange));
   try {
     Dispatch(request, responder);

@@ -249,6 +249,20 @@ class RawConnection {
     buffered_.erase(0, end + 4 + length);
     return {head, body};
   }
+  // Reads until `bytes` are buffered (or the server closes), at most 16 KiB per read with
+  // `pause` after each: a client that reads steadily but slowly. Returns the bytes buffered.
+  size_t ReadSlowly(size_t bytes, std::chrono::milliseconds pause) {
+    while (buffered_.size() < bytes) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 5000) != 1) break;
+      char buf[16384];
+      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      buffered_.append(buf, static_cast<size_t>(n));
+      std::this_thread::sleep_for(pause);
+    }
+    return buffered_.size();
+  }
   // True when no byte arrives within `wait`.
   bool Quiet(std::chrono::milliseconds wait) { return buffered_.empty() && !Fill(wait); }
   // True when the server closes the connection (end of stream) within `wait`; bytes before it
@@ -435,6 +449,32 @@ TEST_F(HttpServerTest, AsyncAnswersToASlowReaderArriveWholeAndInOrder) {
   EXPECT_EQ(Answers("whole"), whole + 2);  // "again", and the answer that showed `whole`
 }
 
+// A client that pipelines requests without reading the answers cannot make the server hold
+// them without bound: with 128 answers of the connection not yet on the wire, the next request
+// gets 429 (in its turn, after the others) and the connection closes.
+TEST_F(HttpServerTest, AClientThatPipelinesWithoutReadingIsCutOffAt128UnansweredRequests) {
+  RawConnection c(server_->port(), 4096);
+  c.Send(AsyncPost("big"));  // 6 MiB: the socket takes part, the rest waits in Pistache's queue
+  ASSERT_TRUE(testing::WaitFor([&] { return Answers("partial") == 1; }, std::chrono::seconds(5)));
+  std::string many;
+  for (int i = 0; i < 200; ++i) many += "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Request-Id: pipe-" + std::to_string(i) + "\r\n\r\n";
+  c.Send(many);
+  auto [head, body] = c.Answer();
+  EXPECT_TRUE(body == BigBody()) << head;
+  for (int i = 0; i < 127; ++i) {
+    auto [h, b] = c.Answer();
+    ASSERT_EQ(b, R"({"status":"ok"})") << "answer " << i << ": " << h;
+    ASSERT_NE(h.find("X-Request-Id: pipe-" + std::to_string(i) + "\r\n"), std::string::npos) << h;
+  }
+  auto [refused_head, refused] = c.Answer();
+  EXPECT_EQ(refused_head.rfind("HTTP/1.1 429 ", 0), 0u) << refused_head;
+  EXPECT_NE(refused_head.find("Content-Type: application/problem+json"), std::string::npos) << refused_head;
+  EXPECT_NE(refused_head.find("X-Request-Id: pipe-127\r\n"), std::string::npos) << refused_head;  // the client's id
+  EXPECT_EQ(nlohmann::json::parse(refused)["code"], "too_many_pipelined_requests") << refused;
+  EXPECT_TRUE(c.ClosedWithin(std::chrono::seconds(2)));
+  EXPECT_EQ(HttpClient(base_).Get("/healthz").status, 200);
+}
+
 // The client leaves before its asynchronous answer is ready, and new connections arrive; the
 // server's descriptor number of the old one is free for them to take. The answer must not reach
 // any of them.
@@ -555,6 +595,12 @@ TEST_F(HttpServerTest, UnreadableRequestsGetAProblemAndTheirConnectionCloses) {
     EXPECT_NE(body.find("\"code\":\"" + k.code + "\""), std::string::npos) << label << "\n" << body;
     EXPECT_TRUE(c.ClosedWithin(std::chrono::seconds(2))) << label;
   }
+  // A refusal echoes the client's X-Request-Id when it was read before the refusal.
+  RawConnection with_id(server_->port());
+  with_id.Send(post + "X-Request-Id: too-big-1\r\nContent-Length: 70000\r\n\r\n{");
+  auto [id_head, id_body] = with_id.Answer();
+  EXPECT_EQ(id_head.rfind("HTTP/1.1 413 ", 0), 0u) << id_head;
+  EXPECT_NE(id_head.find("\r\nX-Request-Id: too-big-1\r\n"), std::string::npos) << id_head;
   // A refusal after a HEAD answer on the same connection still carries its problem: the HEAD
   // request's lack of content is not carried over to the next answer.
   RawConnection after_head(server_->port());
@@ -632,6 +678,53 @@ TEST(HttpServerTimeouts, IdleAndStalledConnectionsAreClosedButNotOnesAwaitingAnA
   EXPECT_GE(timed_out("idle"), 1) << m;  // `busy` may have idled out too by now
   EXPECT_EQ(timed_out("request"), 1) << m;
   server.Shutdown();
+}
+
+// A client that asks for an answer and then reads none of it holds the server's queued bytes
+// only for the request timeout: when it has taken none of them for that long, the connection is
+// closed, and its answer no longer counts as in flight.
+TEST(HttpServerTimeouts, AConnectionWhoseAnswersAreNotReadIsClosed) {
+  SystemClock clock;
+  std::ostringstream log;
+  Logger logger("tessera-test", LogLevel::kWarn, log, clock);
+  MetricsRegistry metrics;
+  const Authenticator auth =
+      Authenticator::FromFile(testing::SourceDir() + "/config/dev/api-keys.json", testing::kDevJwtSecret, clock);
+  HttpServerOptions o;
+  o.service = "test";
+  o.threads = 2;
+  o.request_timeout = std::chrono::milliseconds(300);
+  o.drain_timeout = std::chrono::seconds(3);
+  HttpServer server(o, auth, metrics, logger);
+  const std::string big(16u * 1024 * 1024, 'x');
+  server.Route("GET", "/v1/big", {.is_public = true}, [&big](const HttpRequest&) {
+    return HttpResponse::Text(200, big, "text/plain");
+  });
+  server.Route("GET", "/v1/small", {.is_public = true}, [&big](const HttpRequest&) {
+    return HttpResponse::Text(200, big.substr(0, 1024 * 1024), "text/plain");
+  });
+  server.Start();
+  RawConnection stalled(server.port(), 4096);
+  stalled.Send("GET /v1/big HTTP/1.1\r\nHost: t\r\n\r\n");
+  // A client that reads the same answer steadily, but so slowly that it takes several times the
+  // timeout in all, is not cut off: the timeout counts from the last bytes it took.
+  RawConnection slow(server.port(), 32768);
+  slow.Send("GET /v1/small HTTP/1.1\r\nHost: t\r\n\r\n");
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_GE(slow.ReadSlowly(1024 * 1024, std::chrono::milliseconds(10)), 1024u * 1024);
+  EXPECT_GT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(600));
+  auto [head, body] = slow.Answer();
+  EXPECT_EQ(body.size(), 1024u * 1024) << head;
+  EXPECT_TRUE(stalled.ClosedWithin(std::chrono::seconds(3)));  // it read nothing all along
+  const std::string m = metrics.Render();
+  const std::string series = "tessera_http_connections_timed_out_total{timeout=\"write\"} ";
+  const size_t at = m.find(series);
+  ASSERT_NE(at, std::string::npos) << m;
+  EXPECT_EQ(std::stod(m.substr(at + series.size())), 1) << m;
+  EXPECT_EQ(HttpClient("http://127.0.0.1:" + std::to_string(server.port())).Get("/healthz").status, 200);
+  // The closed connection's queued answer counts as finished: the drain does not wait for it.
+  server.Shutdown();
+  EXPECT_EQ(log.str().find("drain timeout"), std::string::npos) << log.str();
 }
 
 }  // namespace

@@ -18,6 +18,8 @@ inline constexpr const char* kMethodNotAllowed = "method_not_allowed";
 inline constexpr const char* kPayloadTooLarge = "payload_too_large";
 inline constexpr const char* kMalformedRequest = "malformed_request";  // not HTTP/1.1 the server can read
 inline constexpr const char* kRequestHeadersTooLarge = "request_headers_too_large";
+// more pipelined requests of one connection await their answers than the server holds
+inline constexpr const char* kTooManyPipelinedRequests = "too_many_pipelined_requests";
 inline constexpr const char* kUnauthorized = "unauthorized";
 inline constexpr const char* kForbidden = "forbidden";
 inline constexpr const char* kIdempotencyKeyRequired = "idempotency_key_required";

@@ -10,8 +10,10 @@
 // metrics. /healthz, /readyz and /metrics are built in. A HEAD request runs its GET route and
 // answers the same status and headers, Content-Length included, with no content. Input that is
 // not readable HTTP/1.1 gets a problem+json 400, 413 or 431 and its connection closes.
-// Pipelined requests are served and answered in order. Connections idle longer than
-// `idle_timeout`, or slower than `request_timeout` to send a whole request, are closed.
+// Pipelined requests are served and answered in order; a connection with 128 unanswered gets
+// 429 for the next and closes. Connections idle longer than `idle_timeout`, slower than
+// `request_timeout` to send a whole request, or that leave answers queued unread for
+// `request_timeout`, are closed.
 //
 // A route is synchronous (Route: the handler returns the answer on the server's thread) or
 // asynchronous (RouteAsync: the handler takes an HttpResponder and may answer later, from any
@@ -90,7 +92,8 @@ struct HttpServerOptions {
   // A keep-alive connection with no request for this long is closed (nginx's keepalive_timeout).
   std::chrono::milliseconds idle_timeout{75000};
   // A request whose line, headers and body have not all arrived this long after its first byte
-  // is dropped with its connection (a slow or stalled client holds nothing for longer).
+  // is dropped with its connection, and so is a connection whose queued answers have not moved
+  // for this long (a slow or stalled client holds nothing for longer).
   std::chrono::milliseconds request_timeout{30000};
   std::chrono::milliseconds drain_timeout{10000};
   // After readiness fails and before draining starts, keep serving this long so load
