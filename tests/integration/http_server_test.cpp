@@ -639,22 +639,39 @@ TEST_F(HttpServerTest, ExpectContinueIsAnsweredBeforeTheBody) {
   EXPECT_EQ(head.rfind("HTTP/1.1 201", 0), 0u) << head;
 }
 
+// A server of each test's own with 300 ms timeouts (and a 3 s drain), for the timeout sweep.
+class HttpServerTimeouts : public ::testing::Test {
+ protected:
+  HttpServerOptions Options() const {
+    HttpServerOptions o;
+    o.service = "test";
+    o.threads = 2;
+    o.idle_timeout = std::chrono::milliseconds(300);
+    o.request_timeout = std::chrono::milliseconds(300);
+    o.drain_timeout = std::chrono::seconds(3);
+    return o;
+  }
+  // tessera_http_connections_timed_out_total{timeout=kind}; -1 when absent.
+  double TimedOut(const std::string& kind) {
+    const std::string m = metrics_.Render();
+    const std::string series = "tessera_http_connections_timed_out_total{timeout=\"" + kind + "\"} ";
+    const size_t at = m.find(series);
+    return at == std::string::npos ? -1 : std::stod(m.substr(at + series.size()));
+  }
+
+  SystemClock clock_;
+  std::ostringstream log_;
+  Logger logger_{"tessera-test", LogLevel::kWarn, log_, clock_};
+  MetricsRegistry metrics_;
+  const Authenticator auth_ =
+      Authenticator::FromFile(testing::SourceDir() + "/config/dev/api-keys.json", testing::kDevJwtSecret, clock_);
+};
+
 // Connections do not stay open for ever: one with no request for the idle timeout, and one that
 // sends part of a request and stalls (slowloris), are closed; one whose request a handler is
 // still working on is not.
-TEST(HttpServerTimeouts, IdleAndStalledConnectionsAreClosedButNotOnesAwaitingAnAnswer) {
-  SystemClock clock;
-  std::ostringstream log;
-  Logger logger("tessera-test", LogLevel::kError, log, clock);
-  MetricsRegistry metrics;
-  const Authenticator auth =
-      Authenticator::FromFile(testing::SourceDir() + "/config/dev/api-keys.json", testing::kDevJwtSecret, clock);
-  HttpServerOptions o;
-  o.service = "test";
-  o.threads = 2;
-  o.idle_timeout = std::chrono::milliseconds(300);
-  o.request_timeout = std::chrono::milliseconds(300);
-  HttpServer server(o, auth, metrics, logger);
+TEST_F(HttpServerTimeouts, IdleAndStalledConnectionsAreClosedButNotOnesAwaitingAnAnswer) {
+  HttpServer server(Options(), auth_, metrics_, logger_);
   server.Route("GET", "/v1/slow", {.is_public = true}, [](const HttpRequest&) {
     std::this_thread::sleep_for(std::chrono::milliseconds(900));
     return HttpResponse::Json(200, {{"slow", true}});
@@ -669,33 +686,18 @@ TEST(HttpServerTimeouts, IdleAndStalledConnectionsAreClosedButNotOnesAwaitingAnA
   EXPECT_TRUE(stalled.ClosedWithin(std::chrono::seconds(3)));
   auto [head, body] = busy.Answer();
   EXPECT_EQ(body, R"({"slow":true})") << head;
-  const std::string m = metrics.Render();
-  auto timed_out = [&](const std::string& kind) {
-    const std::string series = "tessera_http_connections_timed_out_total{timeout=\"" + kind + "\"} ";
-    const size_t at = m.find(series);
-    return at == std::string::npos ? -1 : std::stod(m.substr(at + series.size()));
-  };
-  EXPECT_GE(timed_out("idle"), 1) << m;  // `busy` may have idled out too by now
-  EXPECT_EQ(timed_out("request"), 1) << m;
+  EXPECT_GE(TimedOut("idle"), 1);  // `busy` may have idled out too by now
+  EXPECT_EQ(TimedOut("request"), 1);
   server.Shutdown();
 }
 
 // A client that asks for an answer and then reads none of it holds the server's queued bytes
 // only for the request timeout: when it has taken none of them for that long, the connection is
 // closed, and its answer no longer counts as in flight.
-TEST(HttpServerTimeouts, AConnectionWhoseAnswersAreNotReadIsClosed) {
-  SystemClock clock;
-  std::ostringstream log;
-  Logger logger("tessera-test", LogLevel::kWarn, log, clock);
-  MetricsRegistry metrics;
-  const Authenticator auth =
-      Authenticator::FromFile(testing::SourceDir() + "/config/dev/api-keys.json", testing::kDevJwtSecret, clock);
-  HttpServerOptions o;
-  o.service = "test";
-  o.threads = 2;
-  o.request_timeout = std::chrono::milliseconds(300);
-  o.drain_timeout = std::chrono::seconds(3);
-  HttpServer server(o, auth, metrics, logger);
+TEST_F(HttpServerTimeouts, AConnectionWhoseAnswersAreNotReadIsClosed) {
+  HttpServerOptions o = Options();
+  o.idle_timeout = std::chrono::seconds(75);  // only the write timeout may close `stalled`
+  HttpServer server(o, auth_, metrics_, logger_);
   const std::string big(16u * 1024 * 1024, 'x');
   server.Route("GET", "/v1/big", {.is_public = true}, [&big](const HttpRequest&) {
     return HttpResponse::Text(200, big, "text/plain");
@@ -716,15 +718,11 @@ TEST(HttpServerTimeouts, AConnectionWhoseAnswersAreNotReadIsClosed) {
   auto [head, body] = slow.Answer();
   EXPECT_EQ(body.size(), 1024u * 1024) << head;
   EXPECT_TRUE(stalled.ClosedWithin(std::chrono::seconds(3)));  // it read nothing all along
-  const std::string m = metrics.Render();
-  const std::string series = "tessera_http_connections_timed_out_total{timeout=\"write\"} ";
-  const size_t at = m.find(series);
-  ASSERT_NE(at, std::string::npos) << m;
-  EXPECT_EQ(std::stod(m.substr(at + series.size())), 1) << m;
+  EXPECT_EQ(TimedOut("write"), 1);
   EXPECT_EQ(HttpClient("http://127.0.0.1:" + std::to_string(server.port())).Get("/healthz").status, 200);
   // The closed connection's queued answer counts as finished: the drain does not wait for it.
   server.Shutdown();
-  EXPECT_EQ(log.str().find("drain timeout"), std::string::npos) << log.str();
+  EXPECT_EQ(log_.str().find("drain timeout"), std::string::npos) << log_.str();
 }
 
 }  // namespace
