@@ -535,12 +535,26 @@ class HttpServer::Adapter final : public Pistache::Tcp::Handler {
 
   static Connection& Of(http_parser* p) { return *static_cast<Connection*>(p->data); }
 
-  static void EndHeader(Connection& c) {
-    if (c.field.empty()) return;
-    c.request.headers[Lower(std::move(c.field))] = std::move(c.value);
+  // Files the header just read. A list-valued header sent twice is joined with ", " (RFC 9110
+  // 5.3); a second value of a header that must appear once (`kSingletons`) makes the request
+  // ambiguous — a proxy may have acted on the other one — so it is refused (false, `rejection`).
+  static bool EndHeader(Connection& c) {
+    if (c.field.empty()) return true;
+    std::string name = Lower(std::move(c.field));
     c.field.clear();
-    c.value.clear();
     c.in_value = false;
+    std::string value = std::move(c.value);
+    c.value.clear();
+    auto [it, added] = c.request.headers.try_emplace(std::move(name), std::move(value));
+    if (added) return true;  // try_emplace leaves `value` alone otherwise
+    static constexpr std::array<std::string_view, 7> kSingletons = {
+        "authorization", "content-type", "expect", "host", "idempotency-key", "if-match", "x-request-id"};
+    if (std::find(kSingletons.begin(), kSingletons.end(), it->first) != kSingletons.end()) {
+      c.rejection = Problem::Make(400, codes::kMalformedRequest, "the " + it->first + " header appears more than once");
+      return false;
+    }
+    it->second += ", " + value;
+    return true;
   }
 
   // Splits the request target into path and decoded query parameters. An absolute-form target
@@ -585,7 +599,7 @@ class HttpServer::Adapter final : public Pistache::Tcp::Handler {
       };
       s.on_header_field = [](http_parser* p, const char* at, size_t n) {
         Connection& c = Of(p);
-        if (c.in_value) EndHeader(c);
+        if (c.in_value && !EndHeader(c)) return -1;
         c.field.append(at, n);
         return 0;
       };
@@ -597,7 +611,7 @@ class HttpServer::Adapter final : public Pistache::Tcp::Handler {
       };
       s.on_headers_complete = [](http_parser* p) {
         Connection& c = Of(p);
-        EndHeader(c);
+        if (!EndHeader(c)) return -1;
         c.request.method = http_method_str(static_cast<http_method>(p->method));
         ParseTarget(c.url, c.request);
         if (c.socket->Unanswered() >= kMaxUnanswered) {  // a client that sends without reading

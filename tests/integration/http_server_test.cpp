@@ -296,13 +296,14 @@ class RawConnection {
 };
 
 // A handler sees each header once, under its lower-cased name, with the value the client sent:
-// well-known ones (Host, Content-Type, Authorization, Accept, User-Agent) as much as any other.
+// well-known ones (Host, Content-Type, Authorization, Accept, User-Agent) as much as any other;
+// a header sent twice, as one list.
 TEST_F(HttpServerTest, HandlersSeeEveryHeaderAsTheClientSentIt) {
   RawConnection c(server_->port());
   c.Send("GET /v1/headers HTTP/1.1\r\nHost: example.test:8081\r\n"
          "Content-Type: application/json;  charset=UTF-8\r\nAuthorization: Bearer abc.def\r\n"
          "Accept: application/json, */*;q=0.5\r\nUser-Agent: pos/7.1 (store 12)\r\n"
-         "Idempotency-Key: k-1\r\nX-Custom: a, b\r\n\r\n");
+         "Idempotency-Key: k-1\r\nX-Custom: a, b\r\nX-Custom: c\r\n\r\n");
   auto [head, body] = c.Answer();
   ASSERT_NE(head.find("HTTP/1.1 200"), std::string::npos) << head;
   const auto headers = nlohmann::json::parse(body);
@@ -312,7 +313,7 @@ TEST_F(HttpServerTest, HandlersSeeEveryHeaderAsTheClientSentIt) {
                                      {"accept", "application/json, */*;q=0.5"},
                                      {"user-agent", "pos/7.1 (store 12)"},
                                      {"idempotency-key", "k-1"},
-                                     {"x-custom", "a, b"}}))
+                                     {"x-custom", "a, b, c"}}))  // a list sent twice, joined
       << body;
 }
 
@@ -579,6 +580,9 @@ TEST_F(HttpServerTest, UnreadableRequestsGetAProblemAndTheirConnectionCloses) {
       {post + "Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400, "malformed_request"},
       {"GET /healthz HTTP/1.1\r\nHost t\r\n\r\n", 400, "malformed_request"},
       {"BREW /healthz HTTP/1.1\r\n\r\n", 400, "malformed_request"},
+      // a header that must appear once, twice: a proxy may have acted on the other value
+      {post + "Authorization: Bearer dev-ops\r\nContent-Length: 2\r\n\r\n{}", 400, "malformed_request"},
+      {post + "Idempotency-Key: a\r\nIdempotency-Key: b\r\nContent-Length: 2\r\n\r\n{}", 400, "malformed_request"},
       {"GET /healthz HTTP/1.1\r\nX-Big: " + std::string(100 * 1024, 'a') + "\r\n\r\n", 431, "request_headers_too_large"},
       {post + "Content-Length: 70000\r\n\r\n{", 413, "payload_too_large"},
       {post + "Transfer-Encoding: chunked\r\n\r\n10001\r\n" + std::string(0x10001, 'x') + "\r\n0\r\n\r\n", 413,

@@ -9,7 +9,9 @@
 // after an answer that says Connection: Close the server shuts its side), and per-route
 // metrics. /healthz, /readyz and /metrics are built in. A HEAD request runs its GET route and
 // answers the same status and headers, Content-Length included, with no content. Input that is
-// not readable HTTP/1.1 gets a problem+json 400, 413 or 431 and its connection closes.
+// not readable HTTP/1.1 gets a problem+json 400, 413 or 431 and its connection closes; so does a
+// header that must appear once (Authorization, Content-Type, Expect, Host, Idempotency-Key,
+// If-Match, X-Request-Id) sent twice. Other headers sent twice reach handlers joined with ", ".
 // Pipelined requests are served and answered in order; a connection with 128 unanswered gets
 // 429 for the next and closes. Connections idle longer than `idle_timeout`, slower than
 // `request_timeout` to send a whole request, or that leave answers queued unread for
