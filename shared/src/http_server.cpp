@@ -176,7 +176,7 @@ class ConnectionSocket : public std::enable_shared_from_this<ConnectionSocket> {
   // waits in Pistache's queue; otherwise the client sends its body after its own wait.
   void SendInterim(std::string_view bytes) {
     std::lock_guard lock(mu_);
-    if (closed_ || queued_ > 0 || next_ != issued_) return;
+    if (closed_ || !queued_.empty() || next_ != issued_) return;
     (void)::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   }
 
@@ -204,15 +204,14 @@ class ConnectionSocket : public std::enable_shared_from_this<ConnectionSocket> {
   }
   // Reactor thread, when Pistache drops the connection: Pistache 0.0.5 discards its write queue
   // without settling the queued answers' promises, so they are finished here (each once:
-  // `queued_done_` holds what is not yet finished).
+  // `queued_` holds what is not yet finished).
   void Gone() {
     std::vector<Done> dropped;
     {
       std::lock_guard lock(mu_);
       closed_ = true;
-      for (auto& [id, done] : queued_done_) dropped.push_back(std::move(done));
-      queued_done_.clear();
-      queued_ = 0;
+      for (auto& [id, done] : queued_) dropped.push_back(std::move(done));
+      queued_.clear();
       write_progress_ms_.store(0);
     }
     for (auto& done : dropped) {
@@ -243,7 +242,7 @@ class ConnectionSocket : public std::enable_shared_from_this<ConnectionSocket> {
     if (closed_) return out(Outcome::kClosed);
     closed_ = p.close_after;
     size_t sent = 0;
-    const bool behind_queue = queued_ > 0;
+    const bool behind_queue = !queued_.empty();
     if (!behind_queue) {
       while (sent < p.wire.size()) {
         const ssize_t n = ::send(fd_, p.wire.data() + sent, p.wire.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -269,12 +268,12 @@ class ConnectionSocket : public std::enable_shared_from_this<ConnectionSocket> {
       return out(Outcome::kClosed);
     }
     outcomes_[static_cast<size_t>(behind_queue ? Outcome::kBehindQueue : Outcome::kPartial)]->Inc();
-    if (queued_++ == 0) write_progress_ms_.store(SteadyMs());
+    if (queued_.empty()) write_progress_ms_.store(SteadyMs());
     shut_when_flushed_ = shut_when_flushed_ || p.close_after;
     const size_t rest = p.wire.size() - sent;
     auto promise = peer->send(Pistache::RawBuffer(sent == 0 ? std::move(p.wire) : p.wire.substr(sent), rest));
     const uint64_t id = next_queued_id_++;
-    queued_done_.emplace(id, std::move(p.done));
+    queued_.emplace(id, std::move(p.done));
     queued.emplace_back(std::move(promise), id);
   }
 
@@ -296,11 +295,11 @@ class ConnectionSocket : public std::enable_shared_from_this<ConnectionSocket> {
     Done done;
     {
       std::lock_guard lock(mu_);
-      auto it = queued_done_.find(id);
-      if (it == queued_done_.end()) return;
+      auto it = queued_.find(id);
+      if (it == queued_.end()) return;
       done = std::move(it->second);
-      queued_done_.erase(it);
-      if (--queued_ > 0) {
+      queued_.erase(it);
+      if (!queued_.empty()) {
         write_progress_ms_.store(SteadyMs());  // one left: the client reads
       } else {
         write_progress_ms_.store(0);
@@ -325,8 +324,8 @@ class ConnectionSocket : public std::enable_shared_from_this<ConnectionSocket> {
   std::mutex mu_;
   uint64_t next_ = 0;                   // the next answer to write
   std::map<uint64_t, Pending> waiting_;  // answers given before their predecessors
-  int queued_ = 0;                      // answers in Pistache's queue, not yet written
-  std::map<uint64_t, Done> queued_done_;  // their `done`s, by queue number, until finished
+  // Answers in Pistache's queue, not yet finished: their `done`s, by queue number.
+  std::map<uint64_t, Done> queued_;
   uint64_t next_queued_id_ = 0;
   bool closed_ = false;                 // an answer closed the connection, or the socket failed
   bool shut_when_flushed_ = false;
@@ -407,10 +406,10 @@ class HttpServer::Connections {
         "Connections the server closed for a timeout: idle (no request for TESSERA_HTTP_IDLE_TIMEOUT_MS), "
         "request (a request not whole after TESSERA_HTTP_REQUEST_TIMEOUT_MS) or write (answers not read by the "
         "client for TESSERA_HTTP_REQUEST_TIMEOUT_MS)";
-    timed_out_[0] = &server.metrics_.GetCounter("tessera_http_connections_timed_out_total", help, {{"timeout", "idle"}});
-    timed_out_[1] =
-        &server.metrics_.GetCounter("tessera_http_connections_timed_out_total", help, {{"timeout", "request"}});
-    timed_out_[2] = &server.metrics_.GetCounter("tessera_http_connections_timed_out_total", help, {{"timeout", "write"}});
+    const char* kinds[] = {"idle", "request", "write"};  // in Expiry's order, after kNone
+    for (size_t i = 0; i < timed_out_.size(); ++i) {
+      timed_out_[i] = &server.metrics_.GetCounter("tessera_http_connections_timed_out_total", help, {{"timeout", kinds[i]}});
+    }
     sweeper_ = std::thread([this] { Sweep(); });
   }
   Connections(const Connections&) = delete;
