@@ -9,7 +9,7 @@ How: it watches Redis (MONITOR) while it makes one redemption through the servic
 the commit's EVALSHA as the service sent it. Replayed as is, every call after the first would
 lose the compare-and-set, so the replay differs from it in what makes a call a first:
 - the member's keys and the idempotency key get redis-benchmark's `__rand_int__` (a fresh member
-  and a fresh key per call, out of 10^9), and the expected write version is 0;
+  and a fresh key per call, out of 10^9), and the expected write version is 0 (the new one 1);
 - the outbox stream is a key of its own that no relay reads, so nothing reaches Kafka;
 - the sweep's due index is left alone (it is not touched by a redemption either).
 Before the run the script checks that one such call (a member and key of its own) answers
@@ -81,6 +81,8 @@ def replay_command(args, member_id):
     keys[6] = b"tessera:bench:commit-ceiling-outbox"
     keys[7] = b"tessera:bench:commit-ceiling-idem:__rand_int__"
     argv[0] = b"0"  # expected write version of a member never written
+    if len(argv) > 12:
+        argv[12] = b"1"  # and the version it gets (the self-test's line is shorter)
     argv[3] = b""  # the due index is unchanged
     return [b"EVALSHA", sha, b"9"] + keys + argv
 

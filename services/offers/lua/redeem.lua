@@ -20,5 +20,5 @@ local new = {state = 'redeemed', redemptions = count + 1, version = tonumber(ARG
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(new))
 redis.call('HSET', KEYS[2], order_key, ARGV[6])
 tessera_outbox_append(KEYS[3], 'tessera.offers.v1', ARGV[8], ARGV[5])
-tessera_idem_store(KEYS[4], ARGV[7], 201, ARGV[6], 86400000)
+tessera_idem_store(KEYS[4], ARGV[7], '201', ARGV[6], '86400000')
 return {'ok', '201', ARGV[6]}

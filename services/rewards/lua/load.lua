@@ -3,7 +3,8 @@
 --       3 orders, 4 redemptions, 5 holds
 -- ARGV: 1 begin ('1'|'0'), 2 request hash, 3 in-flight ttl ms, 4 order id, 5 redemption id, 6 hold id
 -- Returns {idem_tag, status, body, state|false, seq, order|false, redemption|false, hold|false,
---          write version}
+--          write version}; seq and version as decimal strings
+--          (the load's early returns give them as 0)
 local tag, status, body = 'proceed', '', ''
 if ARGV[1] == '1' then
   local rec = redis.call('HMGET', KEYS[2], 'h', 's', 'b')
@@ -23,5 +24,6 @@ local function field(key, f)
   if f == '' then return false end
   return redis.call('HGET', key, f)
 end
-return {tag, status, body, st[1], tonumber(st[2] or '0'), field(KEYS[3], ARGV[4]), field(KEYS[4], ARGV[5]),
-        field(KEYS[5], ARGV[6]), tonumber(st[3] or '0')}
+-- seq and version as the decimal strings they are stored as (no tonumber: tessera_lib.lua).
+return {tag, status, body, st[1], st[2] or '0', field(KEYS[3], ARGV[4]), field(KEYS[4], ARGV[5]),
+        field(KEYS[5], ARGV[6]), st[3] or '0'}

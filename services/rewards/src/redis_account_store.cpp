@@ -1,6 +1,7 @@
 #include "redis_account_store.h"
 
 #include <iterator>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 
 #include "commit_lua.h"
@@ -91,7 +92,7 @@ LoadResult RedisAccountStore::Load(const LoadRequest& r) {
 }
 
 RedisAccountStore::CommitCall::CommitCall(const CommitRequest& r) {
-  args.reserve(16 + 2 * r.ledger_entries.size() + r.events.size() +
+  args.reserve(18 + 2 * r.ledger_entries.size() + r.events.size() +
                2 * (r.orders.size() + r.redemptions.size() + r.holds.size()));
   args.push_back(Own(std::to_string(r.expected_version)));
   args.push_back(Own(std::to_string(r.new_seq)));
@@ -102,23 +103,31 @@ RedisAccountStore::CommitCall::CommitCall(const CommitRequest& r) {
   args.push_back(Own(std::to_string(r.response_status)));
   args.push_back(r.response_body);
   args.push_back(Own(std::to_string(r.ledger_online_entries)));
-  args.push_back(Own(std::to_string(r.ledger_entries.size())));
-  args.push_back(Own(std::to_string(r.events.size())));
-  args.push_back(Own(std::to_string(r.orders.size())));
-  args.push_back(Own(std::to_string(r.redemptions.size())));
-  args.push_back(Own(std::to_string(r.holds.size())));
+  // Entries are scored by rising member_seqs of their own, so the ledger can exceed the limit only
+  // once the newest entry's seq does: only then does the script count it.
+  const bool may_exceed = !r.ledger_entries.empty() && r.ledger_entries.back().first > r.ledger_online_entries;
+  args.push_back(may_exceed ? "1" : "0");
   args.push_back(r.marked_in_flight ? "0" : "1");
   args.push_back(r.require_new_order);
+  args.push_back(Own(std::to_string(r.expected_version + 1)));  // stored as is: the script does no arithmetic
+  // Five lists, each ended by an empty argument (commit.lua): an empty item would end its list early.
+  const auto item = [&](std::string_view v) {
+    if (v.empty()) throw std::logic_error("commit: an empty ledger entry, event or record field");
+    args.push_back(v);
+  };
   for (const auto& [seq, json] : r.ledger_entries) {
     args.push_back(Own(std::to_string(seq)));
-    args.push_back(json);
+    item(json);
   }
-  for (const auto& e : r.events) args.push_back(e);
+  args.push_back("");
+  for (const auto& e : r.events) item(e);
+  args.push_back("");
   for (const auto* records : {&r.orders, &r.redemptions, &r.holds}) {
     for (const auto& [field, json] : *records) {
-      args.push_back(field);
-      args.push_back(json);
+      item(field);
+      item(json);
     }
+    args.push_back("");
   }
   const std::string_view state_key = Own(StateKey(r.member_id));
   keys = {state_key,
