@@ -81,8 +81,8 @@ def replay_command(args, member_id):
     keys[6] = b"tessera:bench:commit-ceiling-outbox"
     keys[7] = b"tessera:bench:commit-ceiling-idem:__rand_int__"
     argv[0] = b"0"  # expected write version of a member never written
-    if len(argv) > 12:
-        argv[12] = b"1"  # and the version it gets (the self-test's line is shorter)
+    if len(argv) > 11:
+        argv[11] = b"1"  # and the version it gets (the self-test's line is shorter)
     argv[3] = b""  # the due index is unchanged
     return [b"EVALSHA", sha, b"9"] + keys + argv
 

@@ -7,17 +7,18 @@
 -- ARGV (positional, so nothing needs decoding):
 --   1 expected write version, 2 new member_seq, 3 state JSON ('' = unchanged), 4 due ms
 --   ('' = unchanged, '-' = nothing due), 5 member id, 6 request hash ('' = no idempotency
---   record), 7 response status, 8 response body, 9 online ledger limit, 10 '1' when the ledger
---   may exceed the limit (the newest entry's member_seq is above it; see the end), 11 '1' when
---   this request did not mark its key in flight (the cached path: another request's marker
---   means 'in_progress'), 12 order id that must not be recorded yet ('' = none: 'conflict' if it
---   is), 13 the new write version (expected + 1; stored when the state changes), then five
+--   record), 7 response status, 8 response body, 9 the online ledger limit when the ledger may
+--   exceed it ('' when it cannot: the newest entry's member_seq is within it; see the end),
+--   10 '1' when this request did not mark its key in flight (the cached path: another request's
+--   marker means 'in_progress'), 11 order id that must not be recorded yet ('' = none:
+--   'conflict' if it is), 12 the new write version (expected + 1; stored when the state
+--   changes), then five
 --   lists, each ended by an empty argument: ledger entries as (member_seq, json) pairs, events,
 --   and (field, json) pairs for the orders, redemptions and holds hashes. None of these items is
 --   ever empty (the service refuses to send one).
 -- No number is parsed or formatted on the common path: the version is compared and stored as
 -- text, the lists end with a marker instead of a count, and the service works out whether the
--- ledger needs counting: under callgrind each tonumber() cost 2 000-3 000 instructions, in a
+-- ledger needs counting. Under callgrind each tonumber() cost 2 000-3 000 instructions, in a
 -- commit of about 165 000 (bench/README.md, session 28).
 -- Returns {'committed', '', '', write version now stored} or {'replay', status, body, 0},
 -- {'in_progress', '', '', 0}, {'conflict', '', '', 0}.
@@ -25,16 +26,16 @@ local idem = ARGV[6]
 if idem ~= '' then
   local done, in_flight = tessera_idem_lookup(KEYS[8], idem)
   if done then return {'replay', done[1], done[2], 0} end
-  if in_flight and ARGV[11] == '1' then return {'in_progress', '', '', 0} end
+  if in_flight and ARGV[10] == '1' then return {'in_progress', '', '', 0} end
 end
 local cur = redis.call('HGET', KEYS[1], 'v') or '0'
 if cur ~= ARGV[1] then return {'conflict', '', '', 0} end
-if ARGV[12] ~= '' and redis.call('HEXISTS', KEYS[3], ARGV[12]) == 1 then return {'conflict', '', '', 0} end
+if ARGV[11] ~= '' and redis.call('HEXISTS', KEYS[3], ARGV[11]) == 1 then return {'conflict', '', '', 0} end
 if ARGV[3] ~= '' then
-  cur = ARGV[13]
+  cur = ARGV[12]
   redis.call('HSET', KEYS[1], 's', ARGV[3], 'q', ARGV[2], 'v', cur)
 end
-local i = 14
+local i = 13
 while ARGV[i] ~= '' do
   redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1])
   i = i + 2
@@ -61,21 +62,19 @@ end
 -- audit still balances. Every entry is scored by a member_seq of its own (one per entry, rising),
 -- so while the newest entry's seq is within the limit the ledger cannot exceed it and is not
 -- counted; a lowered limit takes effect at the member's next entry.
-local limit, n = 0, 0
-if ARGV[10] == '1' then
-  limit = tonumber(ARGV[9])
-  n = redis.call('ZCARD', KEYS[2])
-end
-if n > limit then
-  local old = redis.call('ZRANGE', KEYS[2], 0, n - limit - 1)
-  local sum = 0
-  for _, e in ipairs(old) do
-    local d = cjson.decode(e)  -- compact entry: points is the 2nd field (ledger_entry.h)
-    sum = sum + (d.points or d[2])
+if ARGV[9] ~= '' then
+  local limit, n = tonumber(ARGV[9]), redis.call('ZCARD', KEYS[2])
+  if n > limit then
+    local old = redis.call('ZRANGE', KEYS[2], 0, n - limit - 1)
+    local sum = 0
+    for _, e in ipairs(old) do
+      local d = cjson.decode(e)  -- compact entry: points is the 2nd field (ledger_entry.h)
+      sum = sum + (d.points or d[2])
+    end
+    redis.call('HINCRBY', KEYS[9], 'trimmed_points', sum)
+    redis.call('HINCRBY', KEYS[9], 'trimmed_entries', #old)
+    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - limit - 1)
   end
-  redis.call('HINCRBY', KEYS[9], 'trimmed_points', sum)
-  redis.call('HINCRBY', KEYS[9], 'trimmed_entries', #old)
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - limit - 1)
 end
 if idem ~= '' then tessera_idem_store(KEYS[8], idem, ARGV[7], ARGV[8], '86400000') end
 return {'committed', '', '', cur}

@@ -92,7 +92,7 @@ LoadResult RedisAccountStore::Load(const LoadRequest& r) {
 }
 
 RedisAccountStore::CommitCall::CommitCall(const CommitRequest& r) {
-  args.reserve(18 + 2 * r.ledger_entries.size() + r.events.size() +
+  args.reserve(17 + 2 * r.ledger_entries.size() + r.events.size() +
                2 * (r.orders.size() + r.redemptions.size() + r.holds.size()));
   args.push_back(Own(std::to_string(r.expected_version)));
   args.push_back(Own(std::to_string(r.new_seq)));
@@ -102,11 +102,10 @@ RedisAccountStore::CommitCall::CommitCall(const CommitRequest& r) {
   args.push_back(r.idempotency ? std::string_view(r.idempotency->request_hash) : "");
   args.push_back(Own(std::to_string(r.response_status)));
   args.push_back(r.response_body);
-  args.push_back(Own(std::to_string(r.ledger_online_entries)));
   // Entries are scored by rising member_seqs of their own, so the ledger can exceed the limit only
-  // once the newest entry's seq does: only then does the script count it.
+  // once the newest entry's seq does: only then is the limit sent, and the script counts.
   const bool may_exceed = !r.ledger_entries.empty() && r.ledger_entries.back().first > r.ledger_online_entries;
-  args.push_back(may_exceed ? "1" : "0");
+  args.push_back(may_exceed ? Own(std::to_string(r.ledger_online_entries)) : "");
   args.push_back(r.marked_in_flight ? "0" : "1");
   args.push_back(r.require_new_order);
   args.push_back(Own(std::to_string(r.expected_version + 1)));  // stored as is: the script does no arithmetic
