@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "tessera/crypto.h"
+#include "tessera/thread_name.h"
 
 namespace tessera {
 
@@ -410,7 +411,10 @@ class HttpServer::Connections {
     for (size_t i = 0; i < timed_out_.size(); ++i) {
       timed_out_[i] = &server.metrics_.GetCounter("tessera_http_connections_timed_out_total", help, {{"timeout", kinds[i]}});
     }
-    sweeper_ = std::thread([this] { Sweep(); });
+    sweeper_ = std::thread([this] {
+      NameThisThread("http-timeouts");
+      Sweep();
+    });
   }
   Connections(const Connections&) = delete;
   Connections& operator=(const Connections&) = delete;
@@ -475,6 +479,9 @@ class HttpServer::Adapter final : public Pistache::Tcp::Handler {
   static constexpr int kMaxUnanswered = 128;
 
   void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
+    // Pistache's reactor threads carry the process's name; this one serves connections from now on.
+    thread_local const bool named = (NameThisThread("http-io"), true);
+    (void)named;
     const int fd = ::fcntl(peer->fd(), F_DUPFD_CLOEXEC, 0);
     if (fd < 0) {  // out of descriptors: refuse the connection rather than serve it half
       server_->logger_.Warn("connection refused: no descriptor for it", {{"errno", errno}});

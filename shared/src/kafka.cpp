@@ -9,6 +9,7 @@
 #include "tessera/clock.h"
 #include "tessera/errors.h"
 #include "tessera/events.h"
+#include "tessera/thread_name.h"
 
 namespace tessera {
 
@@ -143,6 +144,7 @@ KafkaProducer::KafkaProducer(const KafkaProducerOptions& options, Logger& logger
     unexpiring_.emplace(topic, RdKafkaTopicPtr(rkt));
   }
   poller_ = std::thread([this] {
+    NameThisThread("kafka-producer");  // serves the delivery reports
     while (running_.load()) rd_kafka_poll(rk_.get(), 100);
   });
 }
@@ -301,10 +303,16 @@ void KafkaConsumer::Start() {
     for (int i = 0; i < options_.workers; ++i) {
       workers_.push_back(std::make_unique<Worker>());
       Worker& w = *workers_.back();
-      w.thread = std::thread([this, &w] { WorkerLoop(w); });
+      w.thread = std::thread([this, &w, i] {
+        NameThisThread("kafka-worker-" + std::to_string(i));
+        WorkerLoop(w);
+      });
     }
   }
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("kafka-consumer");
+    Loop();
+  });
 }
 
 void KafkaConsumer::Stop() {
@@ -603,6 +611,7 @@ bool KafkaTopicTail::Start(std::chrono::milliseconds timeout) {
   rd_kafka_assign(rk_.get(), list.get());
   running_ = true;
   thread_ = std::thread([this] {
+    NameThisThread("kafka-tail");
     while (running_.load()) {
       rd_kafka_message_t* raw = rd_kafka_consumer_poll(rk_.get(), 100);
       if (!raw) continue;

@@ -5,6 +5,7 @@
 
 #include "tessera/events.h"
 #include "tessera/lease.h"
+#include "tessera/thread_name.h"
 
 namespace tessera {
 
@@ -40,7 +41,10 @@ OutboxRelay::~OutboxRelay() { Stop(std::chrono::milliseconds(0)); }
 
 void OutboxRelay::Start() {
   running_ = true;
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("outbox-relay");
+    Loop();
+  });
 }
 
 void OutboxRelay::Stop(std::chrono::milliseconds drain) {

@@ -11,6 +11,7 @@
 
 #include "tessera/crypto.h"
 #include "tessera/metrics.h"
+#include "tessera/thread_name.h"
 
 namespace tessera {
 
@@ -421,6 +422,7 @@ void RedisPipeline::Submit(Item item) {
 }
 
 void RedisPipeline::Loop() {
+  NameThisThread("redis-pipeline");
   std::deque<Item> in_flight;  // written to Redis, answered in this order
   std::vector<Item> fresh;
   for (;;) {

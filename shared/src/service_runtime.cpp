@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "tessera/keys.h"
+#include "tessera/thread_name.h"
 
 namespace tessera {
 
@@ -85,6 +86,7 @@ void ServiceRuntime::Start() {
   for (auto& c : consumers_) c->Start();
   for (auto& [name, task] : tasks_) {
     task_threads_.emplace_back([this, name = name, task = task](std::stop_token st) {
+      NameThisThread(name);
       try {
         task(st);
       } catch (const std::exception& e) {

@@ -1,9 +1,16 @@
 #include "tessera/task_queue.h"
 
+#include "tessera/thread_name.h"
+
 namespace tessera {
 
 TaskQueue::TaskQueue(int threads) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] {
+      NameThisThread("task-queue");
+      Work();
+    });
+  }
 }
 
 TaskQueue::~TaskQueue() {

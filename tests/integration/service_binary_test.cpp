@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
@@ -34,14 +36,36 @@ TEST(ServiceBinary, InvalidConfigurationExitsWithTheVariableName) {
   }
 }
 
+// The names of a process's threads (/proc/<pid>/task/*/comm), as `top -H` shows them.
+std::multiset<std::string> ThreadNames(pid_t pid) {
+  std::multiset<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) names.insert(name);
+  }
+  return names;
+}
+
 TEST(ServiceBinary, AllThreeServeHealthReadinessAndMetricsThenStopOnSigterm) {
   RedisServer redis;
   DevBroker broker;
+  // Each service's own threads say what they are for (docs/operations.md, "Threads").
+  const std::map<std::string, std::vector<std::string>> roles = {
+      {"rewards", {"http-io", "http-timeouts", "redis-pipeline", "outbox-relay", "kafka-producer",
+                   "kafka-consumer", "expiry-sweep", "task-queue"}},
+      {"offers", {"http-io", "outbox-relay", "kafka-producer", "kafka-consumer", "campaign-cache",
+                  "campaign-stats", "listing-invalid"}},
+      {"notifications", {"http-io", "outbox-relay", "kafka-producer", "kafka-consumer", "dispatcher"}}};
   for (const std::string name : {"rewards", "offers", "notifications"}) {
     auto service = std::make_unique<ServiceProcess>(name, ServiceEnv(redis, broker, 0));
     HttpClient c(service->BaseUrl());
     EXPECT_EQ(c.Get("/healthz").status, 200) << name;
     EXPECT_TRUE(WaitFor([&] { return c.Get("/readyz").status == 200; }, std::chrono::seconds(20))) << name;
+    const std::multiset<std::string> threads = ThreadNames(service->process().pid());
+    for (const auto& role : roles.at(name)) {
+      EXPECT_TRUE(threads.count(role)) << name << " has no thread named " << role;
+    }
     auto metrics = c.Get("/metrics");
     EXPECT_EQ(metrics.status, 200);
     EXPECT_NE(metrics.body.find("tessera_outbox_depth"), std::string::npos) << name;
