@@ -23,7 +23,7 @@ colors = ["#2e7d32" if r[2] is not None and r[1] >= r[2] else ("#c62828" if r[2]
 y = range(len(rows))
 ax.barh(y, ratios, color=colors)
 for i, r in enumerate(rows):
-    ax.text(r[1] + 0.01, i, f"{r[1]:.2f}", va="center", fontsize=9)
+    ax.text(r[1] + 0.01, i, f"{r[1]:.3f}", va="center", fontsize=9)
     if r[2] is not None:
         ax.plot([r[2], r[2]], [i - 0.4, i + 0.4], color="black", linewidth=2)
 ax.set_yticks(list(y))

@@ -84,7 +84,8 @@ wait_idle() {
   done
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a/b }'; }
+# ratio A B: A/B to three decimals. Two would round 0.295 up to a "0.30" that meets its target.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a/b }'; }
 # cpu_ticks PID...: user+system CPU of the processes so far, in clock ticks.
 cpu_ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
 # per_request_us TICKS_BEFORE TICKS_AFTER: CPU microseconds per request over the last wrk_run
@@ -234,12 +235,13 @@ for pair in $(seq 1 "$PAIRS"); do
   # for the few members not cached): what Redis spends on the domain's atomic change itself.
   r_script=$(redis-cli -p "$REDIS_PORT" INFO commandstats | tr -d '\r' |
     awk -F'[=,]' '/^cmdstat_evalsha:/ { for (i = 1; i < NF; i++) if ($i == "usec_per_call") print $(i + 1) }')
-  echo "$(ratio "$r_rps" "$nr_rps") $nr_rps $nr_p50 $nr_p99 $nr_p999 $nr_wrk $r_rps $r_p50 $r_p99 $r_p999 $r_non2xx $r_cpu $r_cpu_redis $r_wrk $r_script" >>"$WORK/redeem_pairs"
+  # The first field, the exact ratio, is what the median is taken on (a rounded one ties).
+  echo "$(awk -v a="$r_rps" -v b="$nr_rps" 'BEGIN { printf "%.6f", a/b }') $nr_rps $nr_p50 $nr_p99 $nr_p999 $nr_wrk $r_rps $r_p50 $r_p99 $r_p999 $r_non2xx $r_cpu $r_cpu_redis $r_wrk $r_script" >>"$WORK/redeem_pairs"
   echo "[bench]   pair $pair: redemption $r_rps/s against nginx $nr_rps/s = $(ratio "$r_rps" "$nr_rps") ×"
 done
 read -r _ NR_RPS NR_P50 NR_P99 NR_P999 NR_WRK_CPU R_RPS R_P50 R_P99 R_P999 R_NON2XX R_CPU R_CPU_REDIS R_WRK_CPU R_SCRIPT_US \
   <<<"$(sort -n -k1,1 "$WORK/redeem_pairs" | sed -n "$(((PAIRS + 1) / 2))p")"
-R_PAIR_RATIOS=$(awk '{print $1}' "$WORK/redeem_pairs" | paste -sd' ' | sed 's/ /, /g')
+R_PAIR_RATIOS=$(awk '{printf "%.3f\n", $1}' "$WORK/redeem_pairs" | paste -sd' ' | sed 's/ /, /g')
 read -r PB_BATCHES1 PB_COMMANDS1 <<<"$(pipeline_batches)"
 PB_MEAN=$(awk -v b="$((PB_BATCHES1 - PB_BATCHES0))" -v c="$((PB_COMMANDS1 - PB_COMMANDS0))" 'BEGIN { printf "%.1f", (b > 0 ? c / b : 0) }')
 step 6 "earn: POST /v1/members/{id}/earnings, a new order each"
