@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "campaign_cache.h"
 #include "tessera/auth.h"
@@ -176,6 +177,37 @@ TEST_F(OffersServiceTest, BudgetHoldsUnderTwoHundredConcurrentRedeemers) {
   auto stats = c.Get("/v1/campaigns/c-budget/stats", As("ops")).Json();
   EXPECT_EQ(stats["redeemed"], 50);
   EXPECT_EQ(stats["budget_left"]["redemptions_left"], 0);
+}
+
+// Identifiers may contain ':', so "a" with order "b:c" and "a:b" with order "c" once spelled the
+// same natural-key record ("a:b:c") and the second redemption was answered as a replay of the
+// first: no reward, another campaign's answer.
+TEST_F(OffersServiceTest, CampaignAndOrderIdsThatSpellTheSameRecordAreTwoRedemptions) {
+  auto c = Offers();
+  CreateAndPublish(c, Campaign("a"));
+  CreateAndPublish(c, Campaign("a:b"));
+  auto first =
+      c.Request("POST", "/v1/members/m-1/offers/a/redeem", R"({"order_id":"b:c","channel":"store"})", As("pos", "k-1"));
+  ASSERT_EQ(first.status, 201) << first.body;
+  auto second =
+      c.Request("POST", "/v1/members/m-1/offers/a:b/redeem", R"({"order_id":"c","channel":"store"})", As("pos", "k-2"));
+  ASSERT_EQ(second.status, 201) << second.body;
+  EXPECT_FALSE(second.headers.count("idempotent-replayed")) << second.body;
+  EXPECT_EQ(second.Json()["campaign_id"], "a:b");
+  EXPECT_EQ(second.Json()["order_id"], "c");
+  EXPECT_NE(second.Json()["redemption_id"], first.Json()["redemption_id"]);
+  // Each pair is still redeemed once: a retry under a new key is answered with its own first answer.
+  const std::tuple<std::string, std::string, HttpResult> pairs[] = {
+      {"/v1/members/m-1/offers/a/redeem", R"({"order_id":"b:c","channel":"store"})", first},
+      {"/v1/members/m-1/offers/a:b/redeem", R"({"order_id":"c","channel":"store"})", second}};
+  for (const auto& [path, body, original] : pairs) {
+    auto retry = c.Request("POST", path, body, As("pos", "retry-" + path));
+    EXPECT_EQ(retry.status, 201) << retry.body;
+    EXPECT_TRUE(retry.headers.count("idempotent-replayed")) << path;
+    EXPECT_EQ(retry.Json()["redemption_id"], original.Json()["redemption_id"]) << path;
+  }
+  EXPECT_EQ(c.Get("/v1/campaigns/a/stats", As("ops")).Json()["redeemed"], 1);
+  EXPECT_EQ(c.Get("/v1/campaigns/a:b/stats", As("ops")).Json()["redeemed"], 1);
 }
 
 TEST_F(OffersServiceTest, PerMemberLimitHoldsUnderConcurrentRetriesFromThreeChannels) {
