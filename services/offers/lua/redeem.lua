@@ -9,9 +9,11 @@ local done = tessera_idem_check(KEYS[4], ARGV[7])
 if done then return {'replay', done[1], done[2]} end
 -- The natural-key record is the field '<campaign>:<order>'. Identifiers may contain ':', so two
 -- pairs can spell the same field ('a' + 'b:c' and 'a:b' + 'c'): a record found there is this
--- pair's only if its answer names this campaign and order. Otherwise this pair's record is kept
--- under '<campaign>|<order>', which no other pair can spell ('|' is in no identifier). The
--- common field stays as earlier releases wrote and read it, so they run side by side.
+-- pair's only if its answer names this campaign and order. When the field is another pair's,
+-- this pair's record is kept under '<campaign>|<order>', which no other pair can spell ('|' is in
+-- no identifier); that field is looked up too whenever the first is not this pair's, since the
+-- other pair's record may have gone since (forget.lua). The common field stays as earlier
+-- releases wrote and read it, so they run side by side.
 local order_key = ARGV[1] .. ':' .. ARGV[2]
 local prev = redis.call('HGET', KEYS[2], order_key)
 if prev then
@@ -19,10 +21,11 @@ if prev then
   if (p.campaign_id == nil or p.campaign_id == ARGV[1]) and (p.order_id == nil or p.order_id == ARGV[2]) then
     return {'duplicate', '201', prev}
   end
-  order_key = ARGV[1] .. '|' .. ARGV[2]
-  prev = redis.call('HGET', KEYS[2], order_key)
-  if prev then return {'duplicate', '201', prev} end
 end
+local own_key = ARGV[1] .. '|' .. ARGV[2]
+local own = redis.call('HGET', KEYS[2], own_key)
+if own then return {'duplicate', '201', own} end
+if prev then order_key = own_key end
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 local st = raw and cjson.decode(raw) or nil
 if ARGV[4] == '1' and not st then return {'not_activated', '', ''} end

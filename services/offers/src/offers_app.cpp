@@ -213,10 +213,11 @@ void OffersApp::ForgetRetiredStates(const std::string& member_id, const std::map
   try {
     // Like any write to a cached member key, this one drops the member's listing on every
     // replica (one more miss); the listing being built is the same with or without these states.
-    store_.ForgetOfferStates(member_id, retired);
-    logger_.Debug("removed offer states of ended campaigns", {{"member_id", member_id}, {"campaigns", retired.size()}});
+    const ForgottenOffers gone = store_.ForgetOffers(member_id, retired);
+    logger_.Debug("removed offer states and redemption records of ended campaigns",
+                  {{"member_id", member_id}, {"states", gone.states}, {"records", gone.records}});
   } catch (const std::exception& e) {
-    logger_.Warn("could not remove offer states of ended campaigns; the next listing tries again",
+    logger_.Warn("could not remove offer states and records of ended campaigns; the next listing tries again",
                  {{"member_id", member_id}, {"error", e.what()}});
   }
 }

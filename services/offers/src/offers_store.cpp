@@ -7,6 +7,7 @@
 #include "budget_lua.h"
 #include "campaign_save_lua.h"
 #include "features_lua.h"
+#include "forget_lua.h"
 #include "redeem_lua.h"
 #include "tessera/keys.h"
 #include "tessera/lua_library.h"
@@ -92,10 +93,10 @@ bool OffersStore::ApplyPurchaseFeatures(const std::string& member_id, const std:
              .AsInt() == 1;
 }
 
-void OffersStore::ForgetOfferStates(const std::string& member_id, const std::vector<std::string>& campaign_ids) {
-  std::vector<std::string> cmd = {"HDEL", CachedMemberKey(member_id, "offers")};
-  cmd.insert(cmd.end(), campaign_ids.begin(), campaign_ids.end());
-  pool_.Command(cmd).ThrowIfError();
+ForgottenOffers OffersStore::ForgetOffers(const std::string& member_id, const std::vector<std::string>& campaign_ids) {
+  RedisValue v = pool_.Eval(CachedScript("forget", embedded::kForgetLua),
+                            {CachedMemberKey(member_id, "offers"), MemberKey(member_id, "offer-redemptions")}, campaign_ids);
+  return {v.elements.at(0).AsInt(), v.elements.at(1).AsInt()};
 }
 
 std::optional<std::string> OffersStore::Activate(const std::string& member_id, const std::string& campaign_id,

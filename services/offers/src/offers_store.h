@@ -38,6 +38,12 @@ struct RedeemResult {
   std::string body;
 };
 
+// What OffersStore::ForgetOffers removed.
+struct ForgottenOffers {
+  int64_t states = 0;   // offer states
+  int64_t records = 0;  // natural-key records of redemptions
+};
+
 class OffersStore {
  public:
   explicit OffersStore(RedisPool& pool) : pool_(pool) {}
@@ -60,9 +66,10 @@ class OffersStore {
   bool ApplyPurchaseFeatures(const std::string& member_id, const std::string& order_id, const std::string& categories_json,
                              int64_t now_ms);
 
-  // Removes the member's states of these campaigns (HDEL; a cached member key, so every replica
-  // hears of it).
-  void ForgetOfferStates(const std::string& member_id, const std::vector<std::string>& campaign_ids);
+  // Removes, atomically, the member's states of these campaigns (a cached member key, so every
+  // replica hears of it) and the natural-key records of the member's redemptions of them
+  // (forget.lua). For campaigns that have ended or been archived only: nothing reads either again.
+  ForgottenOffers ForgetOffers(const std::string& member_id, const std::vector<std::string>& campaign_ids);
   // Returns the existing state JSON when the offer was already activated (nothing written).
   std::optional<std::string> Activate(const std::string& member_id, const std::string& campaign_id,
                                       const std::string& state_json, const std::string& event);

@@ -343,6 +343,18 @@ TEST_F(OffersServiceTest, StatesOfEndedAndArchivedCampaignsAreRemovedByTheNextLi
                   .status,
               201);
   }
+  // Redemptions leave natural-key records. "c-ended" with order "x:1" and "c-ended:x" (still
+  // running) with order "1" spell the same field; each record goes with its own campaign.
+  CreateAndPublish(c, Campaign("c-ended:x"));
+  const std::string records = MemberKey("m-7", "offer-redemptions");
+  for (const auto& [id, order] : std::vector<std::pair<std::string, std::string>>{
+           {"c-ended", "x:1"}, {"c-ended:x", "1"}, {"c-archived", "o-2"}, {"c-running", "o-3"}}) {
+    ASSERT_EQ(c.Request("POST", "/v1/members/m-7/offers/" + id + "/redeem",
+                        json({{"order_id", order}, {"channel", "store"}}).dump(), As("pos", "r-" + id + order))
+                  .status,
+              201);
+  }
+  ASSERT_EQ(redis_.Cli({"HLEN", records}), "4");
   const std::string key = CachedMemberKey("m-7", "offers");
   redis_.Cli({"HSET", key, "c-not-known", R"({"version":1,"activated_at":1})"});
   const auto fields = [&] {  // the member's states, of these four campaigns
@@ -357,9 +369,20 @@ TEST_F(OffersServiceTest, StatesOfEndedAndArchivedCampaignsAreRemovedByTheNextLi
   ASSERT_EQ(c.Request("POST", "/v1/campaigns/c-archived/end", "", As("ops")).status, 200);
   ASSERT_EQ(c.Request("POST", "/v1/campaigns/c-archived/archive", "", As("ops")).status, 200);
 
-  EXPECT_EQ(Ids(List(c, "m-7", "web")), std::vector<std::string>{"c-running"});
+  EXPECT_EQ(Ids(List(c, "m-7", "web")), (std::vector<std::string>{"c-ended:x", "c-running"}));
   EXPECT_EQ(fields(), (std::set<std::string>{"c-not-known", "c-running"}));
-  EXPECT_EQ(List(c, "m-7", "app")["offers"][0]["state"], "activated") << "the running campaign's state is kept";
+  // The records of the ended and archived campaigns' redemptions went with their states.
+  EXPECT_EQ(redis_.Cli({"HLEN", records}), "2");
+  EXPECT_EQ(redis_.Cli({"HEXISTS", records, "c-running:o-3"}), "1");
+  auto again = c.Request("POST", "/v1/members/m-7/offers/c-ended:x/redeem", R"({"order_id":"1","channel":"store"})",
+                         As("pos", "r-again"));
+  EXPECT_EQ(again.status, 201) << again.body;
+  EXPECT_TRUE(again.headers.count("idempotent-replayed")) << "the running campaign's record is kept";
+  EXPECT_EQ(again.Json()["campaign_id"], "c-ended:x") << again.body;
+  const json on_app = List(c, "m-7", "app");
+  ASSERT_EQ(on_app["offers"].size(), 2u) << on_app.dump();
+  EXPECT_EQ(on_app["offers"][1]["offer_id"], "c-running");
+  EXPECT_EQ(on_app["offers"][1]["state"], "redeemed") << "the running campaign's state is kept";
   ExpectProblem(c.Request("POST", "/v1/members/m-7/offers/c-ended/activate", R"({"channel":"web"})", As("storefront")),
                 410, "offer_ended");
   EXPECT_EQ(fields().size(), 2u) << "a refused activation writes nothing";
