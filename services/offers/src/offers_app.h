@@ -71,9 +71,9 @@ class OffersApp {
   std::optional<MemberFeatures> LoadFeatures(const std::string& member_id,
                                              std::map<std::string, std::string>* offers_out);
   // Removes the member's states of ended and archived campaigns found in `states` (read by a
-  // listing): nothing can use them again — activating or redeeming such a campaign is a 410 —
-  // so a member's states stay bounded by the campaigns still running. Best effort: a failure is
-  // logged and the next listing tries again.
+  // listing), with the natural-key records of its redemptions of them: nothing can use them
+  // again — activating or redeeming such a campaign is a 410 — so both stay bounded by the
+  // campaigns still running. Best effort: a failure is logged and the next listing tries again.
   void ForgetRetiredStates(const std::string& member_id, const std::map<std::string, std::string>& states);
   // Ranks and renders the member-dependent part of an offers list. `complete` is false when the
   // member's state could not be read (the list is not personalized and must not be kept).
