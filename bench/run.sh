@@ -84,8 +84,9 @@ wait_idle() {
   done
 }
 
-# ratio A B: A/B to three decimals. Two would round 0.295 up to a "0.30" that meets its target.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a/b }'; }
+# ratio A B [DECIMALS]: A/B to three decimals (or DECIMALS). Two would round 0.295 up to a "0.30"
+# that meets its target.
+ratio() { awk -v a="$1" -v b="$2" -v d="${3:-3}" 'BEGIN { printf "%." d "f", a/b }'; }
 # cpu_ticks PID...: user+system CPU of the processes so far, in clock ticks.
 cpu_ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
 # per_request_us TICKS_BEFORE TICKS_AFTER: CPU microseconds per request over the last wrk_run
@@ -236,7 +237,7 @@ for pair in $(seq 1 "$PAIRS"); do
   r_script=$(redis-cli -p "$REDIS_PORT" INFO commandstats | tr -d '\r' |
     awk -F'[=,]' '/^cmdstat_evalsha:/ { for (i = 1; i < NF; i++) if ($i == "usec_per_call") print $(i + 1) }')
   # The first field, the exact ratio, is what the median is taken on (a rounded one ties).
-  echo "$(awk -v a="$r_rps" -v b="$nr_rps" 'BEGIN { printf "%.6f", a/b }') $nr_rps $nr_p50 $nr_p99 $nr_p999 $nr_wrk $r_rps $r_p50 $r_p99 $r_p999 $r_non2xx $r_cpu $r_cpu_redis $r_wrk $r_script" >>"$WORK/redeem_pairs"
+  echo "$(ratio "$r_rps" "$nr_rps" 6) $nr_rps $nr_p50 $nr_p99 $nr_p999 $nr_wrk $r_rps $r_p50 $r_p99 $r_p999 $r_non2xx $r_cpu $r_cpu_redis $r_wrk $r_script" >>"$WORK/redeem_pairs"
   echo "[bench]   pair $pair: redemption $r_rps/s against nginx $nr_rps/s = $(ratio "$r_rps" "$nr_rps") ×"
 done
 read -r _ NR_RPS NR_P50 NR_P99 NR_P999 NR_WRK_CPU R_RPS R_P50 R_P99 R_P999 R_NON2XX R_CPU R_CPU_REDIS R_WRK_CPU R_SCRIPT_US \
