@@ -46,29 +46,59 @@ nlohmann::json EventEnvelope::ToJson() const {
   return j;
 }
 
-std::string EventEnvelope::Dump() const {
-  // Keys in the order nlohmann::json writes them (sorted).
-  std::string out = "{\"causation_id\":";
-  AppendJsonString(out, causation_id);
+namespace {
+// Dump()'s text before the payload's value, and after it. Keys in the order nlohmann::json
+// writes them (sorted).
+void AppendHead(std::string& out, const EventEnvelope& e) {
+  out += "{\"causation_id\":";
+  AppendJsonString(out, e.causation_id);
   out += ",\"channel\":";
-  AppendJsonString(out, channel);
+  AppendJsonString(out, e.channel);
   out += ",\"correlation_id\":";
-  AppendJsonString(out, correlation_id);
+  AppendJsonString(out, e.correlation_id);
   out += ",\"event_id\":";
-  AppendJsonString(out, event_id);
+  AppendJsonString(out, e.event_id);
   out += ",\"member_id\":";
-  if (member_id) AppendJsonString(out, *member_id);
+  if (e.member_id) AppendJsonString(out, *e.member_id);
   else out += "null";
-  if (member_seq) out += ",\"member_seq\":" + std::to_string(*member_seq);
+  if (e.member_seq) {
+    out += ",\"member_seq\":";
+    AppendJsonInt(out, *e.member_seq);
+  }
   out += ",\"occurred_at\":";
-  AppendJsonString(out, occurred_at);
+  AppendJsonString(out, e.occurred_at);
   out += ",\"payload\":";
-  AppendJson(out, payload);
-  out += ",\"schema_version\":" + std::to_string(schema_version) + ",\"source\":";
-  AppendJsonString(out, source);
+}
+
+void AppendTail(std::string& out, const EventEnvelope& e) {
+  out += ",\"schema_version\":";
+  AppendJsonInt(out, e.schema_version);
+  out += ",\"source\":";
+  AppendJsonString(out, e.source);
   out += ",\"type\":";
-  AppendJsonString(out, type);
+  AppendJsonString(out, e.type);
   out += '}';
+}
+
+// Room for an envelope's fixed part: one allocation for most events.
+constexpr size_t kEnvelopeReserve = 320;
+}  // namespace
+
+std::string EventEnvelope::Dump() const {
+  std::string out;
+  out.reserve(kEnvelopeReserve + 256);
+  AppendHead(out, *this);
+  AppendJson(out, payload);
+  AppendTail(out, *this);
+  return out;
+}
+
+std::string EventEnvelope::DumpWithPayload(std::string_view payload_json) const {
+  std::string out;
+  out.reserve(kEnvelopeReserve + payload_json.size());
+  AppendHead(out, *this);
+  out += payload_json;
+  AppendTail(out, *this);
   return out;
 }
 

@@ -47,6 +47,12 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
+std::string JsonString(std::string_view s) {
+  std::string out;
+  AppendJsonString(out, s);
+  return out;
+}
+
 void AppendJsonStrings(std::string& out, const std::vector<std::string>& items) {
   out.push_back('[');
   for (size_t i = 0; i < items.size(); ++i) {
@@ -107,5 +113,33 @@ std::string JsonText(const nlohmann::json& value) {
   AppendJson(out, value);
   return out;
 }
+
+void AppendJsonInt(std::string& out, int64_t v) { AppendInt(out, v); }
+
+JsonMembers MembersOf(const nlohmann::json& object) {
+  JsonMembers members;
+  if (!object.is_object()) return members;
+  members.reserve(object.size());
+  for (const auto& [k, v] : object.get_ref<const nlohmann::json::object_t&>()) members.emplace_back(k, JsonText(v));
+  return members;
+}
+
+void AppendJsonObject(std::string& out, const JsonMembers& a, const JsonMembers& b) {
+  out.push_back('{');
+  auto ia = a.begin(), ib = b.begin();
+  bool first = true;
+  while (ia != a.end() || ib != b.end()) {
+    const bool from_a = ib == b.end() || (ia != a.end() && ia->first < ib->first);
+    const auto& [key, value] = from_a ? *ia++ : *ib++;
+    if (!first) out.push_back(',');
+    first = false;
+    AppendJsonString(out, key);
+    out.push_back(':');
+    out += value;
+  }
+  out.push_back('}');
+}
+
+RenderedJson::RenderedJson(const nlohmann::json& value) : text_(JsonText(value)) {}
 
 }  // namespace tessera

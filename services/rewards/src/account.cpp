@@ -4,6 +4,7 @@
 
 #include "tessera/clock.h"
 #include "tessera/errors.h"
+#include "tessera/json_text.h"
 
 namespace tessera::rewards {
 
@@ -30,19 +31,45 @@ Account::Account(MemberState& state, const ProgramRules& rules, int64_t now_ms)
 
 // Hot-path objects are filled key by key: nlohmann's initializer-list form first builds a
 // two-element array per key (an allocation each), then converts it.
-nlohmann::json Account::Balances() const {
+nlohmann::json BalanceFigures::ToJson() const {
   nlohmann::json b = nlohmann::json::object();
-  b["available"] = s_.Available();
-  b["pending"] = s_.Pending();
-  b["held"] = s_.held;
-  b["lifetime"] = s_.lifetime;
-  b["qualifying"] = s_.Qualifying(now_, rules_.qualifying_window_days);
-  b["tier"] = s_.tier;
+  b["available"] = available;
+  b["pending"] = pending;
+  b["held"] = held;
+  b["lifetime"] = lifetime;
+  b["qualifying"] = qualifying;
+  b["tier"] = tier;
   return b;
 }
 
+void BalanceFigures::AppendJson(std::string& out) const {
+  out += "{\"available\":";
+  AppendJsonInt(out, available);
+  out += ",\"held\":";
+  AppendJsonInt(out, held);
+  out += ",\"lifetime\":";
+  AppendJsonInt(out, lifetime);
+  out += ",\"pending\":";
+  AppendJsonInt(out, pending);
+  out += ",\"qualifying\":";
+  AppendJsonInt(out, qualifying);
+  out += ",\"tier\":";
+  AppendJsonString(out, tier);
+  out += '}';
+}
+
+BalanceFigures Account::Figures() const {
+  return {s_.Available(), s_.Pending(), s_.held, s_.lifetime, s_.Qualifying(now_, rules_.qualifying_window_days),
+          s_.tier};
+}
+
 void Account::Emit(const std::string& type, int64_t points, const std::string& channel,
-                   const std::string& reference, nlohmann::json payload) {
+                   const std::string& reference, const nlohmann::json& payload) {
+  EmitRendered(type, points, channel, reference, MembersOf(payload));
+}
+
+void Account::EmitRendered(const std::string& type, int64_t points, const std::string& channel,
+                           const std::string& reference, JsonMembers payload) {
   Change c;
   c.seq = ++s_.seq;
   c.type = type;
@@ -50,7 +77,7 @@ void Account::Emit(const std::string& type, int64_t points, const std::string& c
   c.channel = channel;
   c.reference = reference;
   c.payload = std::move(payload);
-  c.balances = Balances();
+  c.balances = Figures();
   c.total_after = s_.Total();
   c.available_after = s_.Available();
   changes_.push_back(std::move(c));
@@ -364,25 +391,32 @@ nlohmann::json Account::Bonus(const std::string& order_key, int64_t points, cons
   return body;
 }
 
-nlohmann::json Account::Redeem(const std::string& redemption_id, int64_t points, const std::string& reward_id,
-                               const std::string& order_id, const std::string& channel) {
+RenderedJson Account::Redeem(const std::string& redemption_id, int64_t points, const std::string& reward_id,
+                             const std::string& order_id, const std::string& channel) {
   RequireAvailable(points);
   const auto taken = TakeVested(points);
   nlohmann::json allocations = nlohmann::json::array();
   for (const auto& a : taken) allocations.push_back(AllocationJson(a));
-  nlohmann::json payload = nlohmann::json::object();
-  payload["redemption_id"] = redemption_id;
-  payload["points"] = points;
-  if (!reward_id.empty()) payload["reward_id"] = reward_id;
-  if (!order_id.empty()) payload["order_id"] = order_id;
-  nlohmann::json body = payload;
-  Emit("points.redeemed", -points, channel, redemption_id, std::move(payload));
+  // The payload's members (keys ascending), shared by the event and the answer.
+  JsonMembers members;
+  members.reserve(4);
+  if (!order_id.empty()) members.emplace_back("order_id", JsonString(order_id));
+  members.emplace_back("points", std::to_string(points));
+  members.emplace_back("redemption_id", JsonString(redemption_id));
+  if (!reward_id.empty()) members.emplace_back("reward_id", JsonString(reward_id));
+  EmitRendered("points.redeemed", -points, channel, redemption_id, members);
   Keep(RecordKind::kRedemption, redemption_id, RedemptionRecord(std::move(allocations), ""));
-  body["member_id"] = s_.member_id;
-  body["status"] = "completed";
-  body["member_seq"] = s_.seq;
-  body["balances"] = changes_.back().balances;  // nothing changed since the event's
-  return body;
+  std::string balances;
+  balances.reserve(128);
+  changes_.back().balances.AppendJson(balances);  // nothing changed since the event's
+  std::string body;
+  body.reserve(256);
+  AppendJsonObject(body, members,
+                   {{"balances", std::move(balances)},
+                    {"member_id", JsonString(s_.member_id)},
+                    {"member_seq", std::to_string(s_.seq)},
+                    {"status", "\"completed\""}});
+  return RenderedJson(std::move(body));
 }
 
 nlohmann::json Account::RedemptionRecord(nlohmann::json allocations, const std::string& hold_id) const {

@@ -15,8 +15,19 @@
 #include "member_state.h"
 #include "program.h"
 #include "records.h"
+#include "tessera/json_text.h"
 
 namespace tessera::rewards {
+
+// A member's balances at one instant, as answers and ledger events show them (SPEC §4).
+struct BalanceFigures {
+  int64_t available = 0, pending = 0, held = 0, lifetime = 0, qualifying = 0;
+  std::string tier;
+
+  nlohmann::json ToJson() const;
+  // Appends ToJson().dump(), byte for byte, written as text.
+  void AppendJson(std::string& out) const;
+};
 
 // One step of member_seq: becomes a ledger entry and an event on tessera.ledger.v1.
 struct Change {
@@ -25,8 +36,10 @@ struct Change {
   int64_t points = 0;   // effect on available + pending + held
   std::string channel;
   std::string reference;
-  nlohmann::json payload;   // type-specific
-  nlohmann::json balances;  // after this change
+  // The type-specific payload's members, without the "balances" and "entry_id" every ledger
+  // event's payload also carries (the commit adds them).
+  JsonMembers payload;
+  BalanceFigures balances;  // after this change
   int64_t total_after = 0;
   int64_t available_after = 0;
 };
@@ -59,8 +72,9 @@ class Account {
   // `occurred_ms` is when the offer was redeemed (the claim window).
   nlohmann::json Bonus(const std::string& order_key, int64_t points, const std::string& channel,
                        const nlohmann::json& details, int64_t occurred_ms);
-  nlohmann::json Redeem(const std::string& redemption_id, int64_t points, const std::string& reward_id,
-                        const std::string& order_id, const std::string& channel);
+  // Written as text, not as a tree: the redemption is the hot path (bench/README.md).
+  RenderedJson Redeem(const std::string& redemption_id, int64_t points, const std::string& reward_id,
+                      const std::string& order_id, const std::string& channel);
   nlohmann::json Hold(const std::string& hold_id, int64_t points, const std::string& channel,
                       const std::string& store_id, int ttl_seconds);
   // `record` is the stored hold record (nullopt: 404). Captured holds answer their first answer.
@@ -76,7 +90,8 @@ class Account {
 
   // The account as GET /v1/members/{id} shows it.
   nlohmann::json View() const;
-  nlohmann::json Balances() const;
+  nlohmann::json Balances() const { return Figures().ToJson(); }
+  BalanceFigures Figures() const;
 
   const std::vector<Change>& changes() const { return changes_; }
   // The changes, handed over (changes() is empty afterwards).
@@ -104,7 +119,10 @@ class Account {
   // Whether `at_ms` lies more than `days` before now (the claim and reversal windows).
   bool OlderThan(int64_t at_ms, int days) const { return now_ - at_ms > int64_t{days} * kDayMs; }
   void Emit(const std::string& type, int64_t points, const std::string& channel, const std::string& reference,
-            nlohmann::json payload);
+            const nlohmann::json& payload);
+  // Emit with the payload's members already written.
+  void EmitRendered(const std::string& type, int64_t points, const std::string& channel, const std::string& reference,
+                    JsonMembers payload);
   void SortLots();
   void AddVestedPoints(Lot lot);  // pays debt first
   std::vector<Allocation> TakeVested(int64_t points);

@@ -37,7 +37,11 @@ std::string MemberState::ToJson() const {
   // their default (a member's state is in Redis for every member: bench/README.md, memory).
   const auto num = [](std::string& out, std::string_view key, int64_t v) {
     out += key;
-    out += std::to_string(v);
+    AppendJsonInt(out, v);
+  };
+  const auto comma_num = [](std::string& out, int64_t v) {
+    out += ',';
+    AppendJsonInt(out, v);
   };
   const auto str = [](std::string& out, std::string_view key, std::string_view v) {
     out += key;
@@ -59,7 +63,9 @@ std::string MemberState::ToJson() const {
         const Allocation& a = h.allocations[k];
         out += k > 0 ? ",[" : "[";
         AppendJsonString(out, a.lot_id);
-        out += ',' + std::to_string(a.points) + ',' + std::to_string(a.expires_ms) + ']';
+        comma_num(out, a.points);
+        comma_num(out, a.expires_ms);
+        out += ']';
       }
       num(out, "],\"at\":", h.created_ms);
       str(out, ",\"ch\":", h.channel);
@@ -79,8 +85,10 @@ std::string MemberState::ToJson() const {
     const Lot& l = lots[i];
     out += i > 0 ? ",[" : "[";
     AppendJsonString(out, l.id);
-    out += ',' + std::to_string(l.remaining) + ',' + std::to_string(l.expires_ms) + ',' + std::to_string(l.vests_ms) +
-           (l.warned ? ",1," : ",0,");
+    comma_num(out, l.remaining);
+    comma_num(out, l.expires_ms);
+    comma_num(out, l.vests_ms);
+    out += l.warned ? ",1," : ",0,";
     AppendJsonString(out, l.order_id);
     out += ']';
   }
@@ -94,7 +102,9 @@ std::string MemberState::ToJson() const {
   for (const auto& [day, points] : qualifying_days) {
     if (!first) out += ',';
     first = false;
-    out += '"' + std::to_string(day) + "\":" + std::to_string(points);
+    out += '"';
+    AppendJsonInt(out, day);
+    num(out, "\":", points);
   }
   out += '}';
   if (records_since != 0) num(out, ",\"rec\":", records_since);

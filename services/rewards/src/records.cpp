@@ -1,5 +1,6 @@
 #include "records.h"
 
+#include <algorithm>
 #include <array>
 #include <span>
 #include <string_view>
@@ -28,6 +29,8 @@ constexpr std::array<Field, 9> kOrderFields = {{{"points", ""},
 constexpr std::array<Field, 4> kRedemptionFields = {
     {{"allocations", ""}, {"at", ""}, {"status", R"("completed")"}, {"hold_id", ""}}};
 
+constexpr size_t kMaxFields = std::max(kOrderFields.size(), kRedemptionFields.size());
+
 std::span<const Field> FieldsOf(RecordKind kind) {
   if (kind == RecordKind::kOrder) return kOrderFields;
   if (kind == RecordKind::kRedemption) return kRedemptionFields;
@@ -38,13 +41,25 @@ std::span<const Field> FieldsOf(RecordKind kind) {
 // [lot_id, points, expires_ms, lot_id, ...].
 constexpr size_t kAllocationWidth = 3;
 
-nlohmann::json Flattened(const nlohmann::json& allocations) {
-  nlohmann::json flat = nlohmann::json::array();
+bool AreLotTriples(const nlohmann::json& allocations) {
+  if (!allocations.is_array()) return false;
   for (const auto& a : allocations) {
-    if (!a.is_array() || a.size() != kAllocationWidth) return nullptr;
-    for (const auto& v : a) flat.push_back(v);
+    if (!a.is_array() || a.size() != kAllocationWidth) return false;
   }
-  return flat;
+  return true;
+}
+
+void AppendFlattened(std::string& out, const nlohmann::json& allocations) {
+  out.push_back('[');
+  bool first = true;
+  for (const auto& a : allocations) {
+    for (const auto& v : a) {
+      if (!first) out.push_back(',');
+      first = false;
+      AppendJson(out, v);
+    }
+  }
+  out.push_back(']');
 }
 
 nlohmann::json Grouped(const nlohmann::json& flat) {
@@ -64,31 +79,35 @@ bool IsAllocations(RecordKind kind, size_t field) { return kind == RecordKind::k
 std::string EncodeRecord(RecordKind kind, const nlohmann::json& record) {
   const auto fields = FieldsOf(kind);
   if (!record.is_object()) return JsonText(record);
-  nlohmann::json values = nlohmann::json::array();
+  // Written as text in one pass over the fields, no array built first: a record is written with
+  // every redemption.
+  std::array<const nlohmann::json*, kMaxFields> values{};  // null: written as null
   size_t used = 0, last = 0;
   for (size_t i = 0; i < fields.size(); ++i) {
     auto it = record.find(fields[i].name);
-    if (it == record.end() || it->is_null()) {
-      values.push_back(nullptr);
-      continue;
-    }
+    if (it == record.end() || it->is_null()) continue;
     ++used;
-    if (!fields[i].default_json.empty() && JsonText(*it) == fields[i].default_json) {
-      values.push_back(nullptr);
-      continue;
-    }
-    if (IsAllocations(kind, i)) {
-      nlohmann::json flat = Flattened(*it);
-      if (flat.is_null()) return JsonText(record);  // not lot triples: keep the object
-      values.push_back(std::move(flat));
-    } else {
-      values.push_back(*it);
-    }
+    if (!fields[i].default_json.empty() && JsonText(*it) == fields[i].default_json) continue;
+    if (IsAllocations(kind, i) && !AreLotTriples(*it)) return JsonText(record);  // keep the object
+    values[i] = &*it;
     last = i + 1;
   }
   if (used != record.size()) return JsonText(record);  // a field outside the list: keep the object
-  values.erase(values.begin() + static_cast<std::ptrdiff_t>(last), values.end());  // trailing absents
-  return JsonText(values);
+  std::string out;
+  out.reserve(64);
+  out.push_back('[');
+  for (size_t i = 0; i < last; ++i) {  // trailing absents left out
+    if (i > 0) out.push_back(',');
+    if (!values[i]) {
+      out += "null";
+    } else if (IsAllocations(kind, i)) {
+      AppendFlattened(out, *values[i]);
+    } else {
+      AppendJson(out, *values[i]);
+    }
+  }
+  out.push_back(']');
+  return out;
 }
 
 nlohmann::json DecodeRecord(RecordKind kind, const std::string& stored) {

@@ -141,7 +141,8 @@ class RewardsApp {
     bool order_must_be_new = false;
   };
   enum class MemberRequirement { kMustExist, kMustNotExist, kAny };
-  using Operation = std::function<nlohmann::json(Account&, const LoadResult&, int& status)>;
+  // Returns the answer's body (a tree, or text an operation wrote itself).
+  using Operation = std::function<RenderedJson(Account&, const LoadResult&, int& status)>;
 
   Reply Mutate(const RequestContext& ctx, const Lookup& lookup, MemberRequirement requirement, int success_status,
                const Operation& op);

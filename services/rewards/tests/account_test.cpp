@@ -12,6 +12,13 @@ namespace {
 constexpr int64_t kT0 = 1'795'329'804'000;  // 2026-11-22T06:43:24Z
 constexpr int64_t kDay = kDayMs;
 
+// A change's payload as a tree.
+nlohmann::json Payload(const Change& c) {
+  std::string text;
+  AppendJsonObject(text, c.payload);
+  return nlohmann::json::parse(text);
+}
+
 class AccountTest : public ::testing::Test {
  protected:
   explicit AccountTest(int pending_days = 0) : rules_(test::TestProgram(pending_days)) {
@@ -94,7 +101,7 @@ TEST_F(AccountTest, ExpiryWarnsOnceThenExpiresTheLot) {
   now_ += 2 * kDay;  // 9 days before expiry: inside the 10-day warning window
   Settle();
   EXPECT_EQ(Types(), std::vector<std::string>{"points.expiring"});
-  EXPECT_EQ(last_changes_[0].payload["points"], 100);
+  EXPECT_EQ(Payload(last_changes_[0])["points"], 100);
   Settle();
   EXPECT_TRUE(Types().empty()) << "warned once per lot";
   now_ += 10 * kDay;
@@ -154,7 +161,7 @@ TEST_F(AccountTest, TierRisesAtOnceAndFallsWhenTheWindowMovesOn) {
   Earn(120, "o-1");  // 1200 qualifying: silver (1000)
   EXPECT_EQ(Types(), (std::vector<std::string>{"points.earned", "tier.changed"}));
   EXPECT_EQ(state_.tier, "silver");
-  EXPECT_EQ(last_changes_[1].payload["direction"], "up");
+  EXPECT_EQ(Payload(last_changes_[1])["direction"], "up");
   now_ += 364 * kDay;
   Settle();
   EXPECT_EQ(state_.tier, "silver");
@@ -163,7 +170,7 @@ TEST_F(AccountTest, TierRisesAtOnceAndFallsWhenTheWindowMovesOn) {
   EXPECT_EQ(state_.tier, "member");
   ASSERT_FALSE(last_changes_.empty());
   EXPECT_EQ(last_changes_.back().type, "tier.changed");
-  EXPECT_EQ(last_changes_.back().payload["direction"], "down");
+  EXPECT_EQ(Payload(last_changes_.back())["direction"], "down");
 }
 
 TEST_F(AccountTest, TierMultiplierAppliesToTheTierAtPurchase) {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace tessera {
 
@@ -41,6 +42,9 @@ struct EventEnvelope {
   // The message value: ToJson().dump(), byte for byte, written as text (every change publishes
   // one, so no intermediate JSON tree).
   std::string Dump() const;
+  // Dump() with `payload_json` written as the payload instead of `payload` (which is ignored):
+  // for a producer that wrote the payload as text. `payload_json` must be one JSON object.
+  std::string DumpWithPayload(std::string_view payload_json) const;
   // Validates the envelope against schemas/events/envelope.schema.json (event_id a UUID, type
   // "<noun>.<verb>", occurred_at RFC 3339, member_id an id, member_seq and schema_version >= 1);
   // on failure returns nullopt and sets `error`. Consumers dead-letter what fails.
