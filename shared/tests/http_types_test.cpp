@@ -111,5 +111,34 @@ TEST(JsonText, WritesWholeDocumentsAsDumpDoes) {
     EXPECT_EQ(appended, "prefix:" + j.dump());
   }
 }
+
+TEST(JsonText, IntegersAndStringsAloneAreWrittenAsDumpDoes) {
+  for (const int64_t v : {int64_t{0}, int64_t{-7}, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()}) {
+    std::string out = "x";
+    AppendJsonInt(out, v);
+    EXPECT_EQ(out, "x" + nlohmann::json(v).dump());
+  }
+  EXPECT_EQ(JsonString("a \"b\"\n"), nlohmann::json("a \"b\"\n").dump());
+}
+
+// A ledger event's payload is the change's own members merged with the balances and entry id
+// the commit adds: the result must be the object nlohmann would write, keys in order.
+TEST(JsonText, MergedMembersAreOneObjectWithKeysInOrder) {
+  const nlohmann::json own = {{"allocations", {1, 2}}, {"direction", "up"}, {"zeta", nullptr}, {"points", 5}};
+  const nlohmann::json added = {{"balances", {{"available", 1}}}, {"entry_id", "m-1:4"}};
+  std::string out;
+  AppendJsonObject(out, MembersOf(own), MembersOf(added));
+  nlohmann::json both = own;
+  both.update(added);
+  EXPECT_EQ(out, both.dump());
+  out.clear();
+  AppendJsonObject(out, {}, MembersOf(added));  // either side may be empty
+  EXPECT_EQ(out, added.dump());
+  out.clear();
+  AppendJsonObject(out, MembersOf(nlohmann::json::object()));
+  EXPECT_EQ(out, "{}");
+  EXPECT_TRUE(MembersOf(nlohmann::json::array({1})).empty());  // not an object: no members
+  EXPECT_EQ(RenderedJson(own).text(), own.dump());
+}
 }  // namespace
 }  // namespace tessera

@@ -135,5 +135,14 @@ TEST(Events, DumpWritesWhatToJsonWrites) {
   EXPECT_EQ(e.Dump(), e.ToJson().dump());
 }
 
+TEST(Events, DumpWithPayloadWritesTheGivenPayloadInPlace) {
+  EventEnvelope e = SampleEnvelope();
+  e.payload = {{"ignored", true}};
+  const nlohmann::json payload = {{"points", -5}, {"redemption_id", "rdm_1"}};
+  const std::string text = e.DumpWithPayload(payload.dump());
+  e.payload = payload;
+  EXPECT_EQ(text, e.Dump());
+}
+
 }  // namespace
 }  // namespace tessera

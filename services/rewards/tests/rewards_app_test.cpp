@@ -209,7 +209,17 @@ TEST_F(RewardsAppTest, EventsAndLedgerEntriesAreCanonicalJson) {
   Earn("m-1", "o-\"quoted\"\\1", 1000);
   RequestContext ctx = Ctx("m-1", "k-1", "5");
   ctx.correlation_id = "req \"x\"\n";
-  ASSERT_EQ(app_.Redeem({5, "reward-1", "app", ""}, ctx).status, 201);
+  const Reply answer = app_.Redeem({5, "reward-1", "app", "o-\"r\"\\2"}, ctx);
+  ASSERT_EQ(answer.status, 201);
+  // The answer is written as text too: the same canonical JSON, with every field.
+  const auto body = nlohmann::json::parse(answer.body);
+  EXPECT_EQ(body.dump(), answer.body);
+  EXPECT_EQ(body["order_id"], "o-\"r\"\\2");
+  EXPECT_EQ(body["reward_id"], "reward-1");
+  EXPECT_EQ(body["points"], 5);
+  EXPECT_EQ(body["status"], "completed");
+  EXPECT_EQ(body["member_id"], "m-1");
+  EXPECT_EQ(body["balances"]["available"], 95);
   ASSERT_GE(store_.events.size(), 3u);
   for (const auto& e : store_.events) {
     const auto j = nlohmann::json::parse(e);
@@ -221,6 +231,10 @@ TEST_F(RewardsAppTest, EventsAndLedgerEntriesAreCanonicalJson) {
   EXPECT_EQ(last["type"], "points.redeemed");
   EXPECT_EQ(last["correlation_id"], "req \"x\"\n");
   EXPECT_EQ(last["channel"], "app");
+  EXPECT_EQ(last["payload"]["order_id"], body["order_id"]);
+  EXPECT_EQ(last["payload"]["redemption_id"], body["redemption_id"]);
+  EXPECT_EQ(last["payload"]["balances"], body["balances"]);
+  EXPECT_EQ(last["member_seq"], body["member_seq"]);
   const auto page = nlohmann::json::parse(app_.Ledger("m-1", std::nullopt, 10).body);
   ASSERT_FALSE(page["entries"].empty());
   const auto& newest = page["entries"][0];
