@@ -176,15 +176,18 @@ size_t OutboxRelay::ReadAndPublish() {
   // default), which copied as strings cost more than the read itself at low load.
   const std::string count = std::to_string(options_.batch), block = std::to_string(options_.block.count());
   std::vector<std::string_view> cmd = {"XREAD", "COUNT", count, "BLOCK", block, "STREAMS"};
-  cmd.reserve(cmd.size() + 2 * owned_.size());
-  for (const auto& s : owned_) cmd.push_back(s);
-  for (const auto& s : owned_) cmd.push_back(cursor_[s]);
+  // cursor_ has exactly the owned streams, in the same order: walked, not looked up (65 lookups
+  // of a stream's name per read were a tenth of the relay's instructions at low load).
+  cmd.reserve(cmd.size() + 2 * cursor_.size());
+  for (const auto& [stream, id] : cursor_) cmd.push_back(stream);
+  for (const auto& [stream, id] : cursor_) cmd.push_back(id);
   RedisValue v = pool_.BlockingCommand(cmd, options_.block + pool_.options().command_timeout);
   v.ThrowIfError();
   if (v.IsNil()) return 0;
   size_t n = 0;
   for (const auto& stream_reply : v.elements) {
     const std::string& stream = stream_reply.elements.at(0).AsString();
+    std::string& cursor = cursor_[stream];
     for (const auto& entry : stream_reply.elements.at(1).elements) {
       const std::string& id = entry.elements.at(0).AsString();
       const auto& fields = entry.elements.at(1).elements;
@@ -199,7 +202,7 @@ size_t OutboxRelay::ReadAndPublish() {
         else if (f == "key") key = &fields[i + 1].AsString();
         else if (f == "value") value = &fields[i + 1].AsString();
       }
-      cursor_[stream] = id;
+      cursor = id;
       if (topic->empty()) {
         logger_.Error("outbox entry without a topic dropped", {{"stream", stream}, {"id", id}});
         pool_.Command({"XDEL", stream, id});

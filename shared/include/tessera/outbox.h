@@ -104,7 +104,7 @@ class OutboxRelay {
   Counter& failed_counter_;
   Gauge& owned_gauge_;
   std::set<std::string> owned_;
-  std::map<std::string, std::string> cursor_;  // last id read per owned stream
+  std::map<std::string, std::string> cursor_;  // last id read per owned stream: keys are owned_
   std::chrono::steady_clock::time_point next_renew_{};
   std::chrono::steady_clock::time_point next_delete_{};
   std::shared_ptr<Completions> completions_ = std::make_shared<Completions>();
