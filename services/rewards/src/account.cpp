@@ -43,16 +43,16 @@ nlohmann::json BalanceFigures::ToJson() const {
 }
 
 void BalanceFigures::AppendJson(std::string& out) const {
-  out += "{\"available\":";
-  AppendJsonInt(out, available);
-  out += ",\"held\":";
-  AppendJsonInt(out, held);
-  out += ",\"lifetime\":";
-  AppendJsonInt(out, lifetime);
-  out += ",\"pending\":";
-  AppendJsonInt(out, pending);
-  out += ",\"qualifying\":";
-  AppendJsonInt(out, qualifying);
+  // Keys in ToJson()'s (sorted) order.
+  const std::pair<std::string_view, int64_t> numbers[] = {{"{\"available\":", available},
+                                                          {",\"held\":", held},
+                                                          {",\"lifetime\":", lifetime},
+                                                          {",\"pending\":", pending},
+                                                          {",\"qualifying\":", qualifying}};
+  for (const auto& [key, value] : numbers) {
+    out += key;
+    AppendJsonInt(out, value);
+  }
   out += ",\"tier\":";
   AppendJsonString(out, tier);
   out += '}';

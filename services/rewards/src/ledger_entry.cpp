@@ -46,14 +46,21 @@ std::string LedgerEventId(const std::string& member_id, int64_t member_seq, int6
 }
 
 std::string EncodeLedgerEntry(const LedgerEntry& e) {
-  std::string out = "[";
+  std::string out;
+  out.reserve(64 + e.reference.size());
+  out += '[';
   AppendCoded(out, kTypes, e.type);
-  out += ',' + std::to_string(e.points) + ',' + std::to_string(e.balance_after) + ',' +
-         std::to_string(e.available_after) + ',';
+  for (const int64_t v : {e.points, e.balance_after, e.available_after}) {
+    out += ',';
+    AppendJsonInt(out, v);
+  }
+  out += ',';
   AppendCoded(out, kChannels, e.channel);
   out += ',';
   AppendJsonString(out, e.reference);
-  out += ',' + std::to_string(e.occurred_ms) + ']';
+  out += ',';
+  AppendJsonInt(out, e.occurred_ms);
+  out += ']';
   return out;
 }
 
