@@ -68,36 +68,43 @@ def monitor_args(line):
 
 
 def is_commit_of(args, member_id):
-    """commit.lua takes 9 keys (load.lua 5); its first key is the member's state hash."""
-    return (len(args) > 12 and args[0].upper() == b"EVALSHA" and args[2] == b"9" and
-            args[3].endswith(b":m:" + member_id.encode() + b":state"))
+    """commit.lua takes 4 to 9 keys, the member's state hash then its ledger (load.lua's second
+    key is an idempotency record)."""
+    own = b":m:" + member_id.encode() + b":"
+    return (len(args) > 12 and args[0].upper() == b"EVALSHA" and args[2].isdigit() and 4 <= int(args[2]) <= 9 and
+            args[3].endswith(own + b"state") and args[4].endswith(own + b"ledger"))
 
 
 def replay_command(args, member_id):
     """The commit as a first write of a fresh member, per redis-benchmark call (see above)."""
-    sha, keys, argv = args[1], list(args[3:12]), list(args[12:])
+    n = int(args[2])
+    sha, keys, argv = args[1], list(args[3:3 + n]), list(args[3 + n:])
     own = b":m:" + member_id.encode() + b":"
     keys = [k.replace(own, b":m:cb-__rand_int__:") for k in keys]
-    keys[6] = b"tessera:bench:commit-ceiling-outbox"
-    keys[7] = b"tessera:bench:commit-ceiling-idem:__rand_int__"
+    keys[2] = b"tessera:bench:commit-ceiling-outbox"
+    keys[3] = b"tessera:bench:commit-ceiling-idem:__rand_int__"
     argv[0] = b"0"  # expected write version of a member never written
     if len(argv) > 11:
         argv[11] = b"1"  # and the version it gets (the self-test's line is shorter)
     argv[3] = b""  # the due index is unchanged
-    return [b"EVALSHA", sha, b"9"] + keys + argv
+    return [b"EVALSHA", sha, args[2]] + keys + argv
 
 
 def self_test():
-    line = (b'1763830000.123456 [0 127.0.0.1:40000] "EVALSHA" "abc" "9" "tessera:{b07}:m:m-1:state" '
-            b'"tessera:{b07}:m:m-1:ledger" "o" "r" "h" "due" "outbox" "idem" "meta" "12" "13" '
+    line = (b'1763830000.123456 [0 127.0.0.1:40000] "EVALSHA" "abc" "5" "tessera:{b07}:m:m-1:state" '
+            b'"tessera:{b07}:m:m-1:ledger" "outbox" "idem" "tessera:{b07}:m:m-1:redemptions" "12" "13" '
             b'"{\\"s\\":\\"a b\\"}" "" "m-1" "x\\xff\\n"')
     args = monitor_args(line)
-    assert args[:4] == [b"EVALSHA", b"abc", b"9", b"tessera:{b07}:m:m-1:state"], args
-    assert args[14] == b'{"s":"a b"}' and args[15] == b"" and args[17] == b"x\xff\n", args[14:]
+    assert args[:4] == [b"EVALSHA", b"abc", b"5", b"tessera:{b07}:m:m-1:state"], args
+    assert args[10] == b'{"s":"a b"}' and args[11] == b"" and args[13] == b"x\xff\n", args[10:]
     assert is_commit_of(args, "m-1") and not is_commit_of(args, "m-10")
+    load = [b"EVALSHA", b"def", b"5", b"tessera:{b07}:m:m-1:state", b"tessera:{b07}:idem:x"] + [b"k"] * 3 + [b"1"] * 6
+    assert not is_commit_of(load, "m-1")
     cmd = replay_command(args, "m-1")
-    assert cmd[3] == b"tessera:{b07}:m:cb-__rand_int__:state" and cmd[9] == b"tessera:bench:commit-ceiling-outbox"
-    assert cmd[10].endswith(b":__rand_int__") and cmd[12] == b"0" and cmd[15] == b"" and cmd[14] == b'{"s":"a b"}'
+    assert cmd[2] == b"5" and cmd[3] == b"tessera:{b07}:m:cb-__rand_int__:state"
+    assert cmd[5] == b"tessera:bench:commit-ceiling-outbox" and cmd[6].endswith(b":__rand_int__")
+    assert cmd[7] == b"tessera:{b07}:m:cb-__rand_int__:redemptions"
+    assert cmd[8] == b"0" and cmd[11] == b"" and cmd[10] == b'{"s":"a b"}'
     print("commit_ceiling self-test: ok")
 
 

@@ -2,8 +2,12 @@
 -- ('v', bumped by every write of the state; member_seq 'q' is what clients see), then the new
 -- state, ledger entries, outbox events, order/redemption/hold records, the sweep's due index
 -- and the idempotency record — all or nothing.
--- KEYS: 1 state hash, 2 ledger zset, 3 orders, 4 redemptions, 5 holds, 6 due zset (bucket),
---       7 outbox stream (bucket), 8 idempotency record (or an unused key), 9 ledger meta hash
+-- KEYS: 1 state hash, 2 ledger zset, 3 outbox stream (bucket), 4 idempotency record (or an
+--       unused key), then, as far as this change needs them: 5 redemptions, 6 orders, 7 holds,
+--       8 due zset (bucket), 9 ledger meta hash. The service leaves out the keys after the last
+--       one it needs: a redemption that moves no due instant sends five. Each key costs Redis
+--       about 1 600 instructions (bench/README.md, session 30); the script touches no key it
+--       was not given.
 -- ARGV (positional, so nothing needs decoding):
 --   1 expected write version, 2 new member_seq, 3 state JSON ('' = unchanged), 4 due ms
 --   ('' = unchanged, '-' = nothing due), 5 member id, 6 request hash ('' = no idempotency
@@ -12,9 +16,9 @@
 --   10 '1' when this request did not mark its key in flight (the cached path: another request's
 --   marker means 'in_progress'), 11 order id that must not be recorded yet ('' = none:
 --   'conflict' if it is), 12 the new write version (expected + 1; stored when the state
---   changes), then five
---   lists, each ended by an empty argument: ledger entries as (member_seq, json) pairs, events,
---   and (field, json) pairs for the orders, redemptions and holds hashes. None of these items is
+--   changes), then five lists, each ended by an empty argument or by the end of ARGV (so
+--   trailing empty lists are left out): ledger entries as (member_seq, json) pairs, events, and
+--   (field, json) pairs for the redemptions, orders and holds hashes. None of these items is
 --   ever empty (the service refuses to send one).
 -- No number is parsed or formatted on the common path: the version is compared and stored as
 -- text, the lists end with a marker instead of a count, and the service works out whether the
@@ -24,39 +28,44 @@
 -- {'in_progress', '', '', 0}, {'conflict', '', '', 0}.
 local idem = ARGV[6]
 if idem ~= '' then
-  local done, in_flight = tessera_idem_lookup(KEYS[8], idem)
+  local done, in_flight = tessera_idem_lookup(KEYS[4], idem)
   if done then return {'replay', done[1], done[2], 0} end
   if in_flight and ARGV[10] == '1' then return {'in_progress', '', '', 0} end
 end
 local cur = redis.call('HGET', KEYS[1], 'v') or '0'
 if cur ~= ARGV[1] then return {'conflict', '', '', 0} end
-if ARGV[11] ~= '' and redis.call('HEXISTS', KEYS[3], ARGV[11]) == 1 then return {'conflict', '', '', 0} end
+if ARGV[11] ~= '' and redis.call('HEXISTS', KEYS[6], ARGV[11]) == 1 then return {'conflict', '', '', 0} end
 if ARGV[3] ~= '' then
   cur = ARGV[12]
   redis.call('HSET', KEYS[1], 's', ARGV[3], 'q', ARGV[2], 'v', cur)
 end
 local i = 13
-while ARGV[i] ~= '' do
-  redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1])
+local a = ARGV[i]
+while a and a ~= '' do
+  redis.call('ZADD', KEYS[2], a, ARGV[i + 1])
   i = i + 2
+  a = ARGV[i]
 end
 i = i + 1
-while ARGV[i] ~= '' do
-  tessera_outbox_append(KEYS[7], 'tessera.ledger.v1', ARGV[5], ARGV[i])
+a = ARGV[i]
+while a and a ~= '' do
+  tessera_outbox_append(KEYS[3], 'tessera.ledger.v1', ARGV[5], a)
   i = i + 1
+  a = ARGV[i]
 end
-i = i + 1
-for k = 3, 5 do
-  while ARGV[i] ~= '' do
-    redis.call('HSET', KEYS[k], ARGV[i], ARGV[i + 1])
+for k = 5, 7 do
+  i = i + 1
+  a = ARGV[i]
+  while a and a ~= '' do
+    redis.call('HSET', KEYS[k], a, ARGV[i + 1])
     i = i + 2
+    a = ARGV[i]
   end
-  i = i + 1
 end
 if ARGV[4] == '-' then
-  redis.call('ZREM', KEYS[6], ARGV[5])
+  redis.call('ZREM', KEYS[8], ARGV[5])
 elseif ARGV[4] ~= '' then
-  redis.call('ZADD', KEYS[6], ARGV[4], ARGV[5])
+  redis.call('ZADD', KEYS[8], ARGV[4], ARGV[5])
 end
 -- Bound the online ledger; trimmed entries stay on tessera.ledger.v1, their sum is kept so the
 -- audit still balances. Every entry is scored by a member_seq of its own (one per entry, rising),
@@ -76,5 +85,5 @@ if ARGV[9] ~= '' then
     redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - limit - 1)
   end
 end
-if idem ~= '' then tessera_idem_store(KEYS[8], idem, ARGV[7], ARGV[8], '86400000') end
+if idem ~= '' then tessera_idem_store(KEYS[4], idem, ARGV[7], ARGV[8], '86400000') end
 return {'committed', '', '', cur}

@@ -19,6 +19,9 @@ const LuaScript& LoadScript() {
   static const LuaScript* s = new LuaScript(MakeScript("rewards_load", embedded::kLoadLua));
   return *s;
 }
+// commit.lua's positional arguments before its lists.
+constexpr size_t kCommitHeaderArgs = 12;
+
 const LuaScript& CommitScript() {
   static const LuaScript* s = new LuaScript(MakeScript("rewards_commit", embedded::kCommitLua));
   return *s;
@@ -109,7 +112,8 @@ RedisAccountStore::CommitCall::CommitCall(const CommitRequest& r) {
   args.push_back(r.marked_in_flight ? "0" : "1");
   args.push_back(r.require_new_order);
   args.push_back(Own(std::to_string(r.expected_version + 1)));  // stored as is: the script does no arithmetic
-  // Five lists, each ended by an empty argument (commit.lua): an empty item would end its list early.
+  // Five lists, each ended by an empty argument or by the end of the arguments (commit.lua): an
+  // empty item would end its list early.
   const auto item = [&](std::string_view v) {
     if (v.empty()) throw std::logic_error("commit: an empty ledger entry, event or record field");
     args.push_back(v);
@@ -121,23 +125,36 @@ RedisAccountStore::CommitCall::CommitCall(const CommitRequest& r) {
   args.push_back("");
   for (const auto& e : r.events) item(e);
   args.push_back("");
-  for (const auto* records : {&r.orders, &r.redemptions, &r.holds}) {
+  for (const auto* records : {&r.redemptions, &r.orders, &r.holds}) {
     for (const auto& [field, json] : *records) {
       item(field);
       item(json);
     }
     args.push_back("");
   }
+  // Trailing empty lists are left out: each argument costs Redis about 560 instructions even
+  // when empty. The header's own empty arguments stay (they are positional).
+  while (args.size() > kCommitHeaderArgs && args.back().empty()) args.pop_back();
   const std::string_view state_key = Own(StateKey(r.member_id));
-  keys = {state_key,
-          Own(Key(r.member_id, "ledger")),
-          Own(Key(r.member_id, "orders")),
-          Own(Key(r.member_id, "redemptions")),
-          Own(Key(r.member_id, "holds")),
-          Own(DueKey(MemberBucket(r.member_id))),
-          Own(OutboxStream(Tag(r.member_id), "rewards")),
-          r.idempotency ? std::string_view(r.idempotency->key) : state_key,
-          Own(Key(r.member_id, "meta"))};
+  keys = {state_key, Own(Key(r.member_id, "ledger")), Own(OutboxStream(Tag(r.member_id), "rewards")),
+          r.idempotency ? std::string_view(r.idempotency->key) : state_key};
+  // The optional keys, up to the last one this change needs (commit.lua's KEYS 5-9).
+  const bool need[] = {!r.redemptions.empty(), !r.orders.empty() || !r.require_new_order.empty(), !r.holds.empty(),
+                       r.due_changed, may_exceed};
+  size_t wanted = 0;
+  for (size_t k = 0; k < std::size(need); ++k) {
+    if (need[k]) wanted = k + 1;
+  }
+  const auto optional_key = [&](size_t k) -> std::string_view {
+    switch (k) {
+      case 0: return Own(Key(r.member_id, "redemptions"));
+      case 1: return Own(Key(r.member_id, "orders"));
+      case 2: return Own(Key(r.member_id, "holds"));
+      case 3: return Own(DueKey(MemberBucket(r.member_id)));
+      default: return Own(Key(r.member_id, "meta"));
+    }
+  };
+  for (size_t k = 0; k < wanted; ++k) keys.push_back(optional_key(k));
 }
 
 CommitResult RedisAccountStore::ParseCommit(const RedisValue& v) {
