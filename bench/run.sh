@@ -423,7 +423,7 @@ row() {  # row NAME RPS P50 P99 P999 CEILING_NAME CEILING_RPS SVC_US REDIS_US NO
   echo "|---|---:|---:|---:|---:|---:|---:|"
   budget() {  # budget NAME SVC REDIS WRK: one row, with the rate $(nproc) cores allow at that cost
     awk -v n="$1" -v a="$2" -v b="$3" -v w="$4" -v c="$(nproc)" -v ng="$NR_RPS" 'BEGIN {
-      t = a + b + w; printf "| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f |\n", n, a, b, w, t, c * 1e6 / t, c * 1e6 / t / ng }'
+      t = a + b + w; printf "| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.3f |\n", n, a, b, w, t, c * 1e6 / t, c * 1e6 / t / ng }'
   }
   budget "measured redemption ($R_RPS/s = $(ratio "$R_RPS" "$NR_RPS") ×)" "$R_CPU" "$R_CPU_REDIS" "$R_WRK_CPU"
   budget "no domain work, a blocking pool round trip: /readyz + the scripts' $R_SCRIPT_US µs" "$F_CPU" "$(awk -v a="$F_CPU_REDIS" -v b="$R_SCRIPT_US" 'BEGIN { print a + b }')" "$R_WRK_CPU"
