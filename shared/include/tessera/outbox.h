@@ -16,7 +16,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,8 +102,7 @@ class OutboxRelay {
   Counter& published_counter_;
   Counter& failed_counter_;
   Gauge& owned_gauge_;
-  std::set<std::string> owned_;
-  std::map<std::string, std::string> cursor_;  // last id read per owned stream: keys are owned_
+  std::map<std::string, std::string> owned_;  // the streams this relay holds -> the last id read in each
   std::chrono::steady_clock::time_point next_renew_{};
   std::chrono::steady_clock::time_point next_delete_{};
   std::shared_ptr<Completions> completions_ = std::make_shared<Completions>();
