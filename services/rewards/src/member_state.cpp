@@ -39,10 +39,6 @@ std::string MemberState::ToJson() const {
     out += key;
     AppendJsonInt(out, v);
   };
-  const auto comma_num = [](std::string& out, int64_t v) {
-    out += ',';
-    AppendJsonInt(out, v);
-  };
   const auto str = [](std::string& out, std::string_view key, std::string_view v) {
     out += key;
     AppendJsonString(out, v);
@@ -63,8 +59,8 @@ std::string MemberState::ToJson() const {
         const Allocation& a = h.allocations[k];
         out += k > 0 ? ",[" : "[";
         AppendJsonString(out, a.lot_id);
-        comma_num(out, a.points);
-        comma_num(out, a.expires_ms);
+        num(out, ",", a.points);
+        num(out, ",", a.expires_ms);
         out += ']';
       }
       num(out, "],\"at\":", h.created_ms);
@@ -85,9 +81,9 @@ std::string MemberState::ToJson() const {
     const Lot& l = lots[i];
     out += i > 0 ? ",[" : "[";
     AppendJsonString(out, l.id);
-    comma_num(out, l.remaining);
-    comma_num(out, l.expires_ms);
-    comma_num(out, l.vests_ms);
+    num(out, ",", l.remaining);
+    num(out, ",", l.expires_ms);
+    num(out, ",", l.vests_ms);
     out += l.warned ? ",1," : ",0,";
     AppendJsonString(out, l.order_id);
     out += ']';
