@@ -148,6 +148,7 @@ ServiceConfig LoadServiceConfig(const std::string& service, int default_port,
   c.redis_timeout_ms = env.Int("TESSERA_REDIS_TIMEOUT_MS", 1000, 10, 60000);
   c.kafka_brokers = env.String("TESSERA_KAFKA_BROKERS", "127.0.0.1:9092");
   c.kafka_group = env.String("TESSERA_KAFKA_GROUP", "tessera-" + service);
+  c.kafka_linger_ms = static_cast<int>(env.Int("TESSERA_KAFKA_LINGER_MS", 20, 0, 1000));
   c.outbox_relay = env.Bool("TESSERA_OUTBOX_RELAY", true);
   c.api_keys_file = env.RequiredString("TESSERA_API_KEYS_FILE");
   auto secret = env.Secret("TESSERA_JWT_SECRET");

@@ -21,8 +21,9 @@ ServiceRuntime::ServiceRuntime(ServiceConfig config, const Clock& clock)
   ro.command_timeout = std::chrono::milliseconds(config_.redis_timeout_ms);
   ro.connect_timeout = std::chrono::milliseconds(config_.redis_timeout_ms);
   redis_ = std::make_unique<RedisPool>(ro);
-  producer_ = std::make_unique<KafkaProducer>(
-      OutboxProducerOptions(config_.kafka_brokers, "tessera-" + config_.service), logger_, metrics_);
+  KafkaProducerOptions po = OutboxProducerOptions(config_.kafka_brokers, "tessera-" + config_.service);
+  po.linger_ms = config_.kafka_linger_ms;
+  producer_ = std::make_unique<KafkaProducer>(po, logger_, metrics_);
   idempotency_ = std::make_unique<IdempotencyStore>(*redis_);
   if (config_.outbox_relay) {
     OutboxRelayOptions oo;

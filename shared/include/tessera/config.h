@@ -62,6 +62,7 @@ struct ServiceConfig {
   std::string kafka_brokers;           // TESSERA_KAFKA_BROKERS
   std::string kafka_group;             // TESSERA_KAFKA_GROUP, default "tessera-<service>"
   int kafka_consumer_workers = 4;      // TESSERA_KAFKA_CONSUMER_WORKERS: handler threads per consumer
+  int kafka_linger_ms = 20;            // TESSERA_KAFKA_LINGER_MS: the producer's linger.ms (0-1000)
   bool outbox_relay = true;            // TESSERA_OUTBOX_RELAY
   std::string api_keys_file;           // TESSERA_API_KEYS_FILE (required)
   std::string jwt_secret;              // TESSERA_JWT_SECRET or TESSERA_JWT_SECRET_FILE (required)
