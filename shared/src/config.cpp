@@ -150,6 +150,7 @@ ServiceConfig LoadServiceConfig(const std::string& service, int default_port,
   c.kafka_group = env.String("TESSERA_KAFKA_GROUP", "tessera-" + service);
   c.kafka_linger_ms = static_cast<int>(env.Int("TESSERA_KAFKA_LINGER_MS", 20, 0, 1000));
   c.outbox_relay = env.Bool("TESSERA_OUTBOX_RELAY", true);
+  c.outbox_linger_ms = static_cast<int>(env.Int("TESSERA_OUTBOX_LINGER_MS", 5, 0, 1000));
   c.api_keys_file = env.RequiredString("TESSERA_API_KEYS_FILE");
   auto secret = env.Secret("TESSERA_JWT_SECRET");
   if (!secret) throw ConfigError("TESSERA_JWT_SECRET: required but not set (or TESSERA_JWT_SECRET_FILE)");

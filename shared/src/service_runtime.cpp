@@ -30,6 +30,7 @@ ServiceRuntime::ServiceRuntime(ServiceConfig config, const Clock& clock)
     oo.streams = OutboxStreams(config_.service);
     oo.owner = config_.instance_id;
     oo.registry = OutboxRelayRegistry(config_.service);
+    oo.linger = std::chrono::milliseconds(config_.outbox_linger_ms);
     relay_ = std::make_unique<OutboxRelay>(*redis_, *producer_, oo, logger_, metrics_);
   }
   HttpServerOptions ho;

@@ -64,6 +64,7 @@ struct ServiceConfig {
   int kafka_consumer_workers = 4;      // TESSERA_KAFKA_CONSUMER_WORKERS: handler threads per consumer
   int kafka_linger_ms = 20;            // TESSERA_KAFKA_LINGER_MS: the producer's linger.ms (0-1000)
   bool outbox_relay = true;            // TESSERA_OUTBOX_RELAY
+  int outbox_linger_ms = 5;            // TESSERA_OUTBOX_LINGER_MS: OutboxRelayOptions::linger (0-1000)
   std::string api_keys_file;           // TESSERA_API_KEYS_FILE (required)
   std::string jwt_secret;              // TESSERA_JWT_SECRET or TESSERA_JWT_SECRET_FILE (required)
   std::string program_file;            // TESSERA_PROGRAM_FILE (used by rewards)
