@@ -1,11 +1,14 @@
--- Tessera's shared Lua library. It is prepended to every service script (see lua_library.h),
--- so these helpers run inside the same atomic script as the state change they accompany.
+-- Tessera's shared Lua library. The helpers a service script uses are prepended to it (see
+-- lua_library.h), so they run inside the same atomic script as the state change they accompany.
+-- Paragraphs are separated by blank lines: one helper per paragraph, its comment first, and a
+-- helper may call only helpers above it.
 --
 -- On a hot path, keep numbers as the decimal strings they arrive as: a Lua number handed to
 -- redis.call is formatted with snprintf("%.17g"), and tonumber() is a function call; under
 -- callgrind each cost 1 000-3 000 instructions, in a redemption's commit of about 165 000
 -- (bench/README.md, session 28). Every helper below is a closure made again at each call of
--- every script (about 800 instructions each), so keep the library to shared protocols.
+-- every script that carries it (about 800 instructions each), so keep the library to shared
+-- protocols.
 
 -- Appends one event to an outbox stream. `value` is the JSON envelope; the relay publishes it
 -- to `topic` with message key `key`, then deletes the entry.

@@ -13,7 +13,12 @@ namespace tessera {
 // The library source (embedded at build time).
 std::string_view TesseraLuaLibrary();
 
-// A script whose source is the library followed by `body`.
+// The helpers of the library that `body` uses (and those they use), in the library's order,
+// followed by `body`. Each helper is a closure Redis makes again at every call of the script
+// (about 800 instructions), so a script carries only the ones it calls.
+std::string ScriptSource(std::string_view body);
+
+// A script whose source is ScriptSource(body).
 LuaScript MakeScript(std::string name, std::string_view body);
 
 // MakeScript(name, body), built once per name for the life of the process. Thread-safe; the
