@@ -16,17 +16,46 @@ local function tessera_outbox_append(stream, topic, key, value)
   return redis.call('XADD', stream, '*', 'topic', topic, 'key', key, 'value', value)
 end
 
--- Idempotency record: a hash {h = request hash, s = HTTP status ('0' while in flight),
--- b = response body}. Returns `done, in_flight`: done is nil when the request may be applied, or
--- {status, body} of the first response when it was already applied (the caller replays it and
--- changes nothing); a different request hash under the same key gives {'422', ''}. in_flight is
--- true when the key is marked in flight by a request with this hash (done is then nil).
+-- Idempotency record, one key per request key, in one of two formats. A string
+-- '<status> <request hash>\n<body>' (one GET to read, one SET ... PX to write), or, as releases
+-- before 2026-11-25 wrote it, a hash {h = request hash, s = status, b = body} (HMGET to read,
+-- HSET and PEXPIRE to write). The status is '0' while the request is in flight. Both formats are
+-- read; which one is written is the caller's `as_hash` ('1': the hash, for replicas of an
+-- earlier release during a rolling update; TESSERA_IDEMPOTENCY_RECORDS, docs/operations.md).
+-- Returns request hash, status, body, or nil when there is no record.
+local function tessera_idem_read(key)
+  local rec = redis.pcall('GET', key)
+  if not rec then return nil end
+  if type(rec) == 'table' then  -- WRONGTYPE: a hash
+    local h = redis.call('HMGET', key, 'h', 's', 'b')
+    if not h[1] then return nil end
+    return h[1], h[2] or '0', h[3] or ''
+  end
+  local sp = string.find(rec, ' ', 1, true)
+  local nl = string.find(rec, '\n', sp + 1, true)
+  return string.sub(rec, sp + 1, nl - 1), string.sub(rec, 1, sp - 1), string.sub(rec, nl + 1)
+end
+
+-- Marks `key` in flight for a request with `req_hash`, for `ttl_ms`.
+local function tessera_idem_mark(key, req_hash, ttl_ms, as_hash)
+  if as_hash == '1' then
+    redis.call('HSET', key, 'h', req_hash, 's', '0')
+    redis.call('PEXPIRE', key, ttl_ms)
+  else
+    redis.call('SET', key, '0 ' .. req_hash .. '\n', 'PX', ttl_ms)
+  end
+end
+
+-- Returns `done, in_flight`: done is nil when the request may be applied, or {status, body} of
+-- the first response when it was already applied (the caller replays it and changes nothing); a
+-- different request hash under the same key gives {'422', ''}. in_flight is true when the key is
+-- marked in flight by a request with this hash (done is then nil).
 local function tessera_idem_lookup(key, req_hash)
   if key == '' then return nil, false end
-  local rec = redis.call('HMGET', key, 'h', 's', 'b')
-  if not rec[1] then return nil, false end
-  if rec[1] ~= req_hash then return {'422', ''}, false end
-  if rec[2] and rec[2] ~= '0' then return {rec[2], rec[3] or ''}, false end
+  local h, status, body = tessera_idem_read(key)
+  if not h then return nil, false end
+  if h ~= req_hash then return {'422', ''}, false end
+  if status ~= '0' then return {status, body}, false end
   return nil, true
 end
 
@@ -37,8 +66,14 @@ end
 
 -- Stores the final response of a request, in the same script as its change. Pass `status` and
 -- `ttl_ms` as strings ('201', '86400000'): a number is formatted on every call (see the top).
-local function tessera_idem_store(key, req_hash, status, body, ttl_ms)
+-- This runs after the change's writes, so it must not fail: a hash is not written over a string
+-- (a replica writing strings marked the key in flight after this request's own mark expired);
+-- the string is written instead, which every release that writes strings reads.
+local function tessera_idem_store(key, req_hash, status, body, ttl_ms, as_hash)
   if key == '' then return end
-  redis.call('HSET', key, 'h', req_hash, 's', status, 'b', body)
-  redis.call('PEXPIRE', key, ttl_ms)
+  if as_hash == '1' and type(redis.pcall('HSET', key, 'h', req_hash, 's', status, 'b', body)) == 'number' then
+    redis.call('PEXPIRE', key, ttl_ms)
+  else
+    redis.call('SET', key, status .. ' ' .. req_hash .. '\n' .. body, 'PX', ttl_ms)
+  end
 end

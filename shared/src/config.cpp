@@ -151,6 +151,11 @@ ServiceConfig LoadServiceConfig(const std::string& service, int default_port,
   c.kafka_linger_ms = static_cast<int>(env.Int("TESSERA_KAFKA_LINGER_MS", 20, 0, 1000));
   c.outbox_relay = env.Bool("TESSERA_OUTBOX_RELAY", true);
   c.outbox_linger_ms = static_cast<int>(env.Int("TESSERA_OUTBOX_LINGER_MS", 5, 0, 1000));
+  const std::string records = env.String("TESSERA_IDEMPOTENCY_RECORDS", "string");
+  if (records != "string" && records != "hash") {
+    throw ConfigError("TESSERA_IDEMPOTENCY_RECORDS: '" + records + "' is not one of string, hash");
+  }
+  c.idempotency_records_as_hash = records == "hash";
   c.api_keys_file = env.RequiredString("TESSERA_API_KEYS_FILE");
   auto secret = env.Secret("TESSERA_JWT_SECRET");
   if (!secret) throw ConfigError("TESSERA_JWT_SECRET: required but not set (or TESSERA_JWT_SECRET_FILE)");

@@ -8,32 +8,31 @@ namespace tessera {
 namespace {
 const LuaScript& BeginScript() {
   static const LuaScript* script = new LuaScript(MakeScript("idempotency_begin", R"lua(
-local rec = redis.call('HMGET', KEYS[1], 'h', 's', 'b')
-if not rec[1] then
-  redis.call('HSET', KEYS[1], 'h', ARGV[1], 's', '0')
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local h, status, body = tessera_idem_read(KEYS[1])
+if not h then
+  tessera_idem_mark(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
   return {'proceed'}
 end
-if rec[1] ~= ARGV[1] then return {'mismatch'} end
-if rec[2] == '0' then return {'in_progress'} end
-return {'replay', rec[2], rec[3] or ''}
+if h ~= ARGV[1] then return {'mismatch'} end
+if status == '0' then return {'in_progress'} end
+return {'replay', status, body}
 )lua"));
   return *script;
 }
 
 const LuaScript& AbandonScript() {
   static const LuaScript* script = new LuaScript(MakeScript("idempotency_abandon", R"lua(
-local rec = redis.call('HMGET', KEYS[1], 'h', 's')
-if rec[1] == ARGV[1] and rec[2] == '0' then return redis.call('DEL', KEYS[1]) end
+local h, status = tessera_idem_read(KEYS[1])
+if h == ARGV[1] and status == '0' then return redis.call('DEL', KEYS[1]) end
 return 0
 )lua"));
   return *script;
 }
 const LuaScript& CompleteScript() {
   static const LuaScript* script = new LuaScript(MakeScript("idempotency_complete", R"lua(
-local rec = redis.call('HMGET', KEYS[1], 'h', 's')
-if rec[1] == ARGV[1] and rec[2] == '0' then
-  tessera_idem_store(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+local h, status = tessera_idem_read(KEYS[1])
+if h == ARGV[1] and status == '0' then
+  tessera_idem_store(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
   return 1
 end
 return 0
@@ -45,7 +44,8 @@ return 0
 void IdempotencyStore::Complete(const std::string& record_key, const std::string& request_hash, int status,
                                 const std::string& body) {
   pool_.Eval(CompleteScript(), {record_key},
-             {request_hash, std::to_string(status), body, std::to_string(options_.record_ttl.count())});
+             {request_hash, std::to_string(status), body, std::to_string(options_.record_ttl.count()),
+              options_.write_hash ? "1" : "0"});
 }
 
 IdempotencyStore::IdempotencyStore(RedisPool& pool, IdempotencyOptions options)
@@ -53,7 +53,7 @@ IdempotencyStore::IdempotencyStore(RedisPool& pool, IdempotencyOptions options)
 
 IdempotencyBegin IdempotencyStore::Begin(const std::string& record_key, const std::string& request_hash) {
   RedisValue v = pool_.Eval(BeginScript(), {record_key},
-                            {request_hash, std::to_string(options_.in_flight_ttl.count())});
+                            {request_hash, std::to_string(options_.in_flight_ttl.count()), options_.write_hash ? "1" : "0"});
   const std::string& tag = v.elements.at(0).AsString();
   if (tag == "proceed") return {IdempotencyOutcome::kProceed, {}};
   if (tag == "mismatch") return {IdempotencyOutcome::kMismatch, {}};

@@ -24,7 +24,9 @@ ServiceRuntime::ServiceRuntime(ServiceConfig config, const Clock& clock)
   KafkaProducerOptions po = OutboxProducerOptions(config_.kafka_brokers, "tessera-" + config_.service);
   po.linger_ms = config_.kafka_linger_ms;
   producer_ = std::make_unique<KafkaProducer>(po, logger_, metrics_);
-  idempotency_ = std::make_unique<IdempotencyStore>(*redis_);
+  IdempotencyOptions io;
+  io.write_hash = config_.idempotency_records_as_hash;
+  idempotency_ = std::make_unique<IdempotencyStore>(*redis_, io);
   if (config_.outbox_relay) {
     OutboxRelayOptions oo;
     oo.streams = OutboxStreams(config_.service);

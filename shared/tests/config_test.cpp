@@ -34,6 +34,7 @@ TEST(ServiceConfig, DefaultsFollowTheSpec) {
   EXPECT_EQ(c.kafka_consumer_workers, 4);
   EXPECT_EQ(c.kafka_linger_ms, 20);
   EXPECT_EQ(c.outbox_linger_ms, 5);
+  EXPECT_FALSE(c.idempotency_records_as_hash);
   EXPECT_EQ(c.http_idle_timeout_ms, 75000);
   EXPECT_EQ(c.http_request_timeout_ms, 30000);
   EXPECT_EQ(c.redis_pool_size, 4 + 4 + 4) << "a connection per HTTP thread and consumer worker, and four more";
@@ -50,6 +51,7 @@ TEST(ServiceConfig, ReadsEveryVariable) {
   vars["TESSERA_KAFKA_CONSUMER_WORKERS"] = "6";
   vars["TESSERA_KAFKA_LINGER_MS"] = "0";
   vars["TESSERA_OUTBOX_LINGER_MS"] = "0";
+  vars["TESSERA_IDEMPOTENCY_RECORDS"] = "hash";
   vars["TESSERA_HTTP_IDLE_TIMEOUT_MS"] = "5000";
   vars["TESSERA_HTTP_REQUEST_TIMEOUT_MS"] = "2000";
   ServiceConfig c = LoadServiceConfig("offers", 8082, Env(vars));
@@ -60,6 +62,7 @@ TEST(ServiceConfig, ReadsEveryVariable) {
   EXPECT_EQ(c.kafka_consumer_workers, 6);
   EXPECT_EQ(c.kafka_linger_ms, 0);
   EXPECT_EQ(c.outbox_linger_ms, 0);
+  EXPECT_TRUE(c.idempotency_records_as_hash);
   EXPECT_EQ(c.redis_pool_size, 8 + 6 + 4);
   EXPECT_EQ(c.redis.host, "redis.internal");
   EXPECT_EQ(c.redis.port, 6380);
@@ -111,6 +114,7 @@ TEST(ServiceConfig, InvalidValuesStopWithTheVariableName) {
   ExpectConfigErrorNaming(with("TESSERA_KAFKA_CONSUMER_WORKERS", "0"), "TESSERA_KAFKA_CONSUMER_WORKERS");
   ExpectConfigErrorNaming(with("TESSERA_KAFKA_LINGER_MS", "1001"), "TESSERA_KAFKA_LINGER_MS");
   ExpectConfigErrorNaming(with("TESSERA_OUTBOX_LINGER_MS", "-1"), "TESSERA_OUTBOX_LINGER_MS");
+  ExpectConfigErrorNaming(with("TESSERA_IDEMPOTENCY_RECORDS", "json"), "TESSERA_IDEMPOTENCY_RECORDS");
   ExpectConfigErrorNaming({{"TESSERA_JWT_SECRET", "x"}}, "TESSERA_API_KEYS_FILE");
   ExpectConfigErrorNaming({{"TESSERA_API_KEYS_FILE", "/k"}}, "TESSERA_JWT_SECRET");
 }

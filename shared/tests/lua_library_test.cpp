@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <iterator>
 #include <string>
 
 namespace tessera {
@@ -25,9 +26,12 @@ TEST(LuaLibrary, AHelperBringsTheHelpersItCallsAboveIt) {
   const std::string source = ScriptSource("if tessera_idem_check(KEYS[1], ARGV[1]) then return 0 end\nreturn 1");
   ASSERT_TRUE(Defines(source, "tessera_idem_check"));
   ASSERT_TRUE(Defines(source, "tessera_idem_lookup")) << "tessera_idem_check calls it";
+  ASSERT_TRUE(Defines(source, "tessera_idem_read")) << "tessera_idem_lookup calls it";
+  EXPECT_LT(source.find("local function tessera_idem_read("), source.find("local function tessera_idem_lookup("));
   EXPECT_LT(source.find("local function tessera_idem_lookup("), source.find("local function tessera_idem_check("))
       << "defined before its caller, as Lua's local functions need";
   EXPECT_FALSE(Defines(source, "tessera_idem_store"));
+  EXPECT_FALSE(Defines(source, "tessera_idem_mark"));
   EXPECT_FALSE(Defines(source, "tessera_outbox_append"));
 }
 
@@ -38,15 +42,18 @@ TEST(LuaLibrary, ANameInsideALongerNameIsNotACall) {
 }
 
 TEST(LuaLibrary, EveryHelperOfTheLibraryIsFound) {
-  const std::string source = ScriptSource(
-      "tessera_outbox_append(1)\ntessera_idem_lookup(1)\ntessera_idem_check(1)\ntessera_idem_store(1)");
-  for (const char* helper : {"tessera_outbox_append", "tessera_idem_lookup", "tessera_idem_check", "tessera_idem_store"}) {
+  const char* helpers[] = {"tessera_outbox_append", "tessera_idem_read",  "tessera_idem_mark",
+                           "tessera_idem_lookup",   "tessera_idem_check", "tessera_idem_store"};
+  std::string body;
+  for (const char* helper : helpers) body += std::string(helper) + "(1)\n";
+  const std::string source = ScriptSource(body);
+  for (const char* helper : helpers) {
     EXPECT_TRUE(Defines(source, helper)) << helper;
   }
   const std::string lib(TesseraLuaLibrary());
   size_t defined = 0;
   for (size_t at = lib.find("local function "); at != std::string::npos; at = lib.find("local function ", at + 1)) ++defined;
-  EXPECT_EQ(defined, 4u) << "a helper added to the library: list it above";
+  EXPECT_EQ(defined, std::size(helpers)) << "a helper added to the library: list it above";
 }
 
 }  // namespace

@@ -86,6 +86,62 @@ TEST(Idempotency, ProceedInProgressReplayMismatch) {
   EXPECT_EQ(store.Begin(k.record("key-1"), hash).outcome, IdempotencyOutcome::kReplay);
 }
 
+// Records are read in both formats and written in the one asked for: hashes (what releases before
+// 2026-11-25 read) or strings. A body with spaces and line breaks comes back byte for byte.
+TEST(Idempotency, RecordsOfBothFormatsAreReadAndTheChosenOneIsWritten) {
+  RedisServer server;
+  RedisPool pool = MakePool(server);
+  IdempotencyOptions as_hash;
+  as_hash.write_hash = true;
+  IdempotencyStore hashes(pool, as_hash), strings(pool);
+  Keys k;
+  const std::string hash = IdempotencyStore::RequestHash("POST", "/v1/x", "{}");
+  const std::string body = "{\"detail\":\"two words\\nand a line\"}\n second line";
+
+  for (IdempotencyStore* writer : {&hashes, &strings}) {
+    const std::string key = k.record(writer == &hashes ? "h" : "s");
+    ASSERT_EQ(writer->Begin(key, hash).outcome, IdempotencyOutcome::kProceed);
+    EXPECT_EQ(pool.Command({"TYPE", key}).AsString(), writer == &hashes ? "hash" : "string");
+    for (IdempotencyStore* reader : {&hashes, &strings}) {
+      EXPECT_EQ(reader->Begin(key, hash).outcome, IdempotencyOutcome::kInProgress);
+      EXPECT_EQ(reader->Begin(key, "other").outcome, IdempotencyOutcome::kMismatch);
+    }
+    writer->Complete(key, hash, 409, body);
+    EXPECT_GT(pool.Command({"PTTL", key}).AsInt(), 23 * 3600 * 1000);
+    for (IdempotencyStore* reader : {&hashes, &strings}) {
+      const IdempotencyBegin again = reader->Begin(key, hash);
+      ASSERT_EQ(again.outcome, IdempotencyOutcome::kReplay);
+      EXPECT_EQ(again.response.status, 409);
+      EXPECT_EQ(again.response.body, body);
+    }
+    // A domain script finds the record too, and replays instead of applying.
+    RedisValue v = pool.Eval(ApplyScript(), {key, k.counter, k.applied, k.outbox}, {hash, "r"});
+    EXPECT_EQ(v.elements[0].AsString(), "replay");
+    EXPECT_EQ(v.elements[2].AsString(), body);
+  }
+  EXPECT_EQ(pool.Command({"GET", k.record("s")}).AsString(), "409 " + hash + "\n" + body);
+  EXPECT_EQ(pool.Command({"HGET", k.record("h"), "s"}).AsString(), "409");
+  EXPECT_EQ(pool.Command({"GET", k.counter}).IsNil(), true) << "nothing was applied";
+
+  // A replica writing hashes completes a request another replica marked as a string: the hash
+  // cannot go over the string, so the record is written as a string (the change before it in
+  // the same script must not be left without its record).
+  ASSERT_EQ(strings.Begin(k.record("mixed"), hash).outcome, IdempotencyOutcome::kProceed);
+  hashes.Complete(k.record("mixed"), hash, 201, body);
+  EXPECT_EQ(pool.Command({"TYPE", k.record("mixed")}).AsString(), "string");
+  const IdempotencyBegin mixed = hashes.Begin(k.record("mixed"), hash);
+  ASSERT_EQ(mixed.outcome, IdempotencyOutcome::kReplay);
+  EXPECT_EQ(mixed.response.body, body);
+
+  // Abandon clears an in-flight marker of either format.
+  for (IdempotencyStore* writer : {&hashes, &strings}) {
+    const std::string key = k.record(writer == &hashes ? "h2" : "s2");
+    ASSERT_EQ(writer->Begin(key, hash).outcome, IdempotencyOutcome::kProceed);
+    (writer == &hashes ? strings : hashes).Abandon(key, hash);
+    EXPECT_EQ(pool.Command({"EXISTS", key}).AsInt(), 0);
+  }
+}
+
 TEST(Idempotency, RecordAndChangeSurviveOrVanishTogetherWhenRedisIsKilled) {
   RedisServer server(/*append_only=*/true);
   Keys k;
@@ -127,10 +183,14 @@ TEST(Idempotency, RecordAndChangeSurviveOrVanishTogetherWhenRedisIsKilled) {
   EXPECT_EQ(counter, applied);
   EXPECT_EQ(events, applied);
   EXPECT_EQ(static_cast<long long>(records.elements.size()), applied);
-  // Every acknowledged request survived (appendfsync always) and carries its record.
+  // Every acknowledged request survived (appendfsync always) and carries its record: sent again,
+  // it is replayed with its first answer.
+  IdempotencyStore store(pool);
   for (const auto& id : acked_ids) {
     ASSERT_EQ(pool.Command({"SISMEMBER", k.applied, id}).AsInt(), 1) << id;
-    ASSERT_EQ(pool.Command({"HGET", k.record(id), "s"}).AsString(), "201") << id;
+    const IdempotencyBegin again = store.Begin(k.record(id), "h-" + id);
+    ASSERT_EQ(again.outcome, IdempotencyOutcome::kReplay) << id;
+    ASSERT_EQ(again.response.status, 201) << id;
   }
 }
 

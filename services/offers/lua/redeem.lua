@@ -4,7 +4,8 @@
 -- KEYS: 1 member offers hash, 2 member offer redemptions hash (campaign:order, or campaign|order, -> body),
 --       3 outbox stream, 4 idempotency record
 -- ARGV: 1 campaign id, 2 order id, 3 per-member limit ('' = none), 4 requires activation '1'|'0',
---       5 event JSON, 6 response body, 7 request hash, 8 member id, 9 now ms, 10 version
+--       5 event JSON, 6 response body, 7 request hash, 8 member id, 9 now ms, 10 version,
+--       11 '1' to write the idempotency record as a hash (tessera_lib.lua)
 local done = tessera_idem_check(KEYS[4], ARGV[7])
 if done then return {'replay', done[1], done[2]} end
 -- The natural-key record is the field '<campaign>:<order>'. Identifiers may contain ':', so two
@@ -36,5 +37,5 @@ local new = {state = 'redeemed', redemptions = count + 1, version = tonumber(ARG
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(new))
 redis.call('HSET', KEYS[2], order_key, ARGV[6])
 tessera_outbox_append(KEYS[3], 'tessera.offers.v1', ARGV[8], ARGV[5])
-tessera_idem_store(KEYS[4], ARGV[7], '201', ARGV[6], '86400000')
+tessera_idem_store(KEYS[4], ARGV[7], '201', ARGV[6], '86400000', ARGV[11])
 return {'ok', '201', ARGV[6]}

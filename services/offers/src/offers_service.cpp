@@ -30,7 +30,7 @@ void Wire(ServiceRuntime& rt) {
   if (!secret) throw ConfigError("TESSERA_QUOTE_SECRET: required by tessera-offers (or TESSERA_QUOTE_SECRET_FILE)");
   const auto quote_ttl = std::chrono::seconds(env.Int("TESSERA_QUOTE_TTL_SECONDS", 900, 10, 86400));
 
-  auto& store = rt.Make<OffersStore>(rt.redis());
+  auto& store = rt.Make<OffersStore>(rt.redis(), rt.idempotency().options().write_hash);
   auto& cache = rt.Make<CampaignCache>(store, rt.logger());
   auto& unreadable = rt.metrics().GetGauge("tessera_offers_unreadable_campaigns",
                                            "Stored campaigns the last reload could not read (not served)");

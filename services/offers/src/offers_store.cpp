@@ -131,7 +131,7 @@ RedeemResult OffersStore::Redeem(const RedeemRequest& r) {
        r.idempotency_key.empty() ? CachedMemberKey(r.member_id, "offers") : r.idempotency_key},
       {r.campaign_id, r.order_id, r.per_member_limit ? std::to_string(*r.per_member_limit) : "",
        r.requires_activation ? "1" : "0", r.event, r.response_body, r.request_hash, r.member_id,
-       std::to_string(r.now_ms), std::to_string(r.version)});
+       std::to_string(r.now_ms), std::to_string(r.version), write_hash_records_ ? "1" : "0"});
   RedeemResult out;
   out.outcome = v.elements.at(0).AsString();
   const std::string& s = v.elements.at(1).AsString();

@@ -46,7 +46,9 @@ struct ForgottenOffers {
 
 class OffersStore {
  public:
-  explicit OffersStore(RedisPool& pool) : pool_(pool) {}
+  // `write_hash_records`: idempotency records written as hashes (IdempotencyOptions::write_hash).
+  explicit OffersStore(RedisPool& pool, bool write_hash_records = false)
+      : pool_(pool), write_hash_records_(write_hash_records) {}
 
   std::optional<StoredCampaign> GetCampaign(const std::string& id);
   std::optional<std::string> GetCampaignVersion(const std::string& id, int64_t version);
@@ -90,6 +92,7 @@ class OffersStore {
 
  private:
   RedisPool& pool_;
+  bool write_hash_records_;
 };
 
 }  // namespace tessera::offers

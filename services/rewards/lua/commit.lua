@@ -11,7 +11,8 @@
 -- ARGV (positional, so nothing needs decoding):
 --   1 expected write version, 2 new member_seq, 3 state JSON ('' = unchanged), 4 due ms
 --   ('' = unchanged, '-' = nothing due), 5 member id, 6 request hash ('' = no idempotency
---   record), 7 response status, 8 response body, 9 the online ledger limit when the ledger may
+--   record), 7 response status and 8 response body, for a record written as a hash; or 7 '' and
+--   8 the whole record as the string to store (tessera_lib.lua's formats), 9 the online ledger limit when the ledger may
 --   exceed it ('' when it cannot: the newest entry's member_seq is within it; see the end),
 --   10 '1' when this request did not mark its key in flight (the cached path: another request's
 --   marker means 'in_progress'), 11 order id that must not be recorded yet ('' = none:
@@ -27,7 +28,9 @@
 -- Returns {'committed', '', '', write version now stored} or {'replay', status, body, 0},
 -- {'in_progress', '', '', 0}, {'conflict', '', '', 0}.
 local idem = ARGV[6]
-if idem ~= '' then
+-- Most requests find no record: one GET tells (a hash record answers it with an error, which is
+-- true too), and only a record found is read through the library's helpers.
+if idem ~= '' and redis.pcall('GET', KEYS[4]) then
   local done, in_flight = tessera_idem_lookup(KEYS[4], idem)
   if done then return {'replay', done[1], done[2], 0} end
   if in_flight and ARGV[10] == '1' then return {'in_progress', '', '', 0} end
@@ -85,5 +88,11 @@ if ARGV[9] ~= '' then
     redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - limit - 1)
   end
 end
-if idem ~= '' then tessera_idem_store(KEYS[4], idem, ARGV[7], ARGV[8], '86400000') end
+if idem ~= '' then
+  if ARGV[7] == '' then
+    redis.call('SET', KEYS[4], ARGV[8], 'PX', '86400000')
+  else
+    tessera_idem_store(KEYS[4], idem, ARGV[7], ARGV[8], '86400000', '1')
+  end
+end
 return {'committed', '', '', cur}

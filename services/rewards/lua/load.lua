@@ -1,22 +1,22 @@
 -- Loads a member (and optionally begins an idempotent request) in one round trip.
 -- KEYS: 1 state hash, 2 idempotency record ('' field unused when ARGV[1] == '0'),
 --       3 orders, 4 redemptions, 5 holds
--- ARGV: 1 begin ('1'|'0'), 2 request hash, 3 in-flight ttl ms, 4 order id, 5 redemption id, 6 hold id
+-- ARGV: 1 begin ('1'|'0'), 2 request hash, 3 in-flight ttl ms, 4 order id, 5 redemption id, 6 hold id,
+--       7 '1' to mark the request in flight in the hash format (tessera_lib.lua)
 -- Returns {idem_tag, status, body, state|false, seq, order|false, redemption|false, hold|false,
 --          write version}; seq and version as decimal strings
 --          (the load's early returns give them as 0)
 local tag, status, body = 'proceed', '', ''
 if ARGV[1] == '1' then
-  local rec = redis.call('HMGET', KEYS[2], 'h', 's', 'b')
-  if not rec[1] then
-    redis.call('HSET', KEYS[2], 'h', ARGV[2], 's', '0')
-    redis.call('PEXPIRE', KEYS[2], ARGV[3])
-  elseif rec[1] ~= ARGV[2] then
+  local h, st, b = tessera_idem_read(KEYS[2])
+  if not h then
+    tessera_idem_mark(KEYS[2], ARGV[2], ARGV[3], ARGV[7])
+  elseif h ~= ARGV[2] then
     return {'mismatch', '', '', false, 0, false, false, false, 0}
-  elseif rec[2] == '0' then
+  elseif st == '0' then
     return {'in_progress', '', '', false, 0, false, false, false, 0}
   else
-    return {'replay', rec[2], rec[3] or '', false, 0, false, false, false, 0}
+    return {'replay', st, b, false, 0, false, false, false, 0}
   end
 end
 local st = redis.call('HMGET', KEYS[1], 's', 'q', 'v')

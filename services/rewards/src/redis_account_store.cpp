@@ -58,9 +58,8 @@ std::string Tag(const std::string& member) { return BucketTag(MemberBucket(membe
 
 }  // namespace
 
-RedisAccountStore::RedisAccountStore(RedisPool& pool, std::chrono::milliseconds in_flight_ttl,
-                                     RedisPipeline* pipeline)
-    : pool_(pool), pipeline_(pipeline), idempotency_(pool), in_flight_ttl_(in_flight_ttl) {}
+RedisAccountStore::RedisAccountStore(RedisPool& pool, IdempotencyOptions idempotency, RedisPipeline* pipeline)
+    : pool_(pool), pipeline_(pipeline), idempotency_(pool, idempotency) {}
 
 std::string RedisAccountStore::StateKey(const std::string& member_id) { return Key(member_id, "state"); }
 std::string RedisAccountStore::DueKey(int bucket) { return "tessera:" + BucketTag(bucket) + ":rewards:due"; }
@@ -71,8 +70,9 @@ LoadResult RedisAccountStore::Load(const LoadRequest& r) {
       LoadScript(),
       {state_key, r.begin ? r.begin->key : state_key, Key(r.member_id, "orders"), Key(r.member_id, "redemptions"),
        Key(r.member_id, "holds")},
-      {r.begin ? "1" : "0", r.begin ? r.begin->request_hash : "", std::to_string(in_flight_ttl_.count()), r.order_id,
-       r.redemption_id, r.hold_id});
+      {r.begin ? "1" : "0", r.begin ? r.begin->request_hash : "",
+       std::to_string(idempotency_.options().in_flight_ttl.count()), r.order_id, r.redemption_id, r.hold_id,
+       idempotency_.options().write_hash ? "1" : "0"});
   LoadResult out;
   const std::string& tag = v.elements.at(0).AsString();
   if (tag == "mismatch") out.idempotency = IdempotencyOutcome::kMismatch;
@@ -94,7 +94,7 @@ LoadResult RedisAccountStore::Load(const LoadRequest& r) {
   return out;
 }
 
-RedisAccountStore::CommitCall::CommitCall(const CommitRequest& r) {
+RedisAccountStore::CommitCall::CommitCall(const CommitRequest& r, bool write_hash) {
   args.reserve(17 + 2 * r.ledger_entries.size() + r.events.size() +
                2 * (r.orders.size() + r.redemptions.size() + r.holds.size()));
   args.push_back(Own(std::to_string(r.expected_version)));
@@ -103,8 +103,16 @@ RedisAccountStore::CommitCall::CommitCall(const CommitRequest& r) {
   args.push_back(!r.due_changed ? "" : r.due_ms ? Own(std::to_string(*r.due_ms)) : "-");
   args.push_back(r.member_id);
   args.push_back(r.idempotency ? std::string_view(r.idempotency->request_hash) : "");
-  args.push_back(Own(std::to_string(r.response_status)));
-  args.push_back(r.response_body);
+  if (write_hash || !r.idempotency) {
+    args.push_back(Own(std::to_string(r.response_status)));
+    args.push_back(r.response_body);
+  } else {  // the record as the string commit.lua stores as is (tessera_lib.lua's format)
+    args.push_back("");
+    std::string record = std::to_string(r.response_status);
+    record.reserve(record.size() + r.idempotency->request_hash.size() + r.response_body.size() + 2);
+    record.append(" ").append(r.idempotency->request_hash).append("\n").append(r.response_body);
+    args.push_back(Own(std::move(record)));
+  }
   // Entries are scored by rising member_seqs of their own, so the ledger can exceed the limit only
   // once the newest entry's seq does: only then is the limit sent, and the script counts.
   const bool may_exceed = !r.ledger_entries.empty() && r.ledger_entries.back().first > r.ledger_online_entries;
@@ -166,14 +174,14 @@ CommitResult RedisAccountStore::ParseCommit(const RedisValue& v) {
 }
 
 CommitResult RedisAccountStore::Commit(const CommitRequest& r) {
-  const CommitCall call(r);
+  const CommitCall call(r, idempotency_.options().write_hash);
   return ParseCommit(pool_.Eval(CommitScript(), {call.keys.begin(), call.keys.end()},
                                 {call.args.begin(), call.args.end()}));
 }
 
 void RedisAccountStore::CommitAsync(const CommitRequest& r, CommitCallback done) {
   if (!pipeline_) return AccountStore::CommitAsync(r, std::move(done));
-  const CommitCall call(r);
+  const CommitCall call(r, idempotency_.options().write_hash);
   pipeline_->Eval(CommitScript(), call.keys, call.args,
                   [done = std::move(done)](RedisValue reply, std::exception_ptr error) {
                     if (error) return done({}, error);

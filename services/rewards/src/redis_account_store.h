@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "account_store.h"
+#include "tessera/idempotency.h"
 #include "tessera/redis.h"
 
 namespace tessera::rewards {
@@ -13,9 +14,9 @@ namespace tessera::rewards {
 class RedisAccountStore final : public AccountStore {
  public:
   // `pool` (and `pipeline`, when given) must outlive the store. Without a pipeline CommitAsync
-  // commits on the caller's thread through the pool.
-  explicit RedisAccountStore(RedisPool& pool, std::chrono::milliseconds in_flight_ttl = std::chrono::seconds(30),
-                             RedisPipeline* pipeline = nullptr);
+  // commits on the caller's thread through the pool. `idempotency`: the in-flight marker's TTL
+  // and the format records are written in (both are read).
+  explicit RedisAccountStore(RedisPool& pool, IdempotencyOptions idempotency = {}, RedisPipeline* pipeline = nullptr);
 
   LoadResult Load(const LoadRequest& request) override;
   CommitResult Commit(const CommitRequest& request) override;
@@ -47,7 +48,8 @@ class RedisAccountStore final : public AccountStore {
   // command. Valid while both live; it does not move (the views point into it).
   class CommitCall {
    public:
-    explicit CommitCall(const CommitRequest& request);
+    // `write_hash`: the idempotency record as a hash (IdempotencyOptions::write_hash).
+    CommitCall(const CommitRequest& request, bool write_hash);
     CommitCall(const CommitCall&) = delete;
     CommitCall& operator=(const CommitCall&) = delete;
     std::vector<std::string_view> keys, args;
@@ -61,7 +63,6 @@ class RedisAccountStore final : public AccountStore {
   RedisPool& pool_;
   RedisPipeline* pipeline_;
   IdempotencyStore idempotency_;
-  std::chrono::milliseconds in_flight_ttl_;
 };
 
 }  // namespace tessera::rewards

@@ -25,7 +25,7 @@ void Wire(ServiceRuntime& rt) {
                                                          "Commands written to Redis in one pipelined batch", {},
                                                          RedisPipeline::BatchSizeBuckets()));
   }
-  auto& store = rt.Make<RedisAccountStore>(rt.redis(), std::chrono::seconds(30), pipeline);
+  auto& store = rt.Make<RedisAccountStore>(rt.redis(), rt.idempotency().options(), pipeline);
   const auto cache_entries = static_cast<size_t>(
       EnvReader(ProcessEnv()).Int("TESSERA_MEMBER_CACHE_ENTRIES", 100'000, 0, 100'000'000));
   auto& app = rt.Make<RewardsApp>(store, rules, rt.clock(), rt.logger(), cache_entries);

@@ -235,7 +235,7 @@ TEST_F(RedisStoreTest, TwoPipelinedReplicasSpendOneBalanceExactlyOnce) {
   EnrollAndEarn("m-1", 10000);  // 1 000 points
   RedisOptions o = pool_->options();
   RedisPipeline pipeline(o);
-  RedisAccountStore piped(*pool_, std::chrono::seconds(30), &pipeline);
+  RedisAccountStore piped(*pool_, IdempotencyOptions{}, &pipeline);
   std::atomic<int> ok{0}, refused{0}, other{0}, answered{0};
   {
     RewardsApp a(piped, rules_, clock_, logger_, 1000), b(piped, rules_, clock_, logger_, 1000);
@@ -450,6 +450,53 @@ TEST_F(RedisStoreTest, RecordsKeptBeforeTheyWereDatedAreRemovedARetentionAfterEn
   EXPECT_EQ(pool_->Command({"HLEN", MemberKey("m-1", "orders")}).AsInt(), 0);
   EXPECT_FALSE(nlohmann::json::parse(pool_->Command({"HGET", state_key, "s"}).AsString()).contains("rec"));
   EXPECT_TRUE(pool_->Command({"ZSCORE", due_key, "m-1"}).IsNil());
+}
+
+// A rolling update from a release that wrote idempotency records as hashes: this release reads
+// both formats, on the load path and on the cached commit path, and writes hashes while told to
+// (TESSERA_IDEMPOTENCY_RECORDS=hash), strings otherwise.
+TEST_F(RedisStoreTest, IdempotencyRecordsOfEitherFormatAreReplayed) {
+  EnrollAndEarn("m-1", 10000);  // 1 000 points
+  IdempotencyOptions as_hash;
+  as_hash.write_hash = true;
+  RedisAccountStore hash_store(*pool_, as_hash);
+  RewardsApp by_hash(hash_store, rules_, clock_, logger_), by_string(*store_, rules_, clock_, logger_),
+      cached(*store_, rules_, clock_, logger_, 1000);
+  const auto type = [&](const std::string& key) {
+    return pool_->Command({"TYPE", RewardsApp::IdempotencyKeyFor("m-1", key)}).AsString();
+  };
+  const Reply h = by_hash.Redeem({5, "", "web", ""}, Ctx("m-1", "as-hash"));
+  ASSERT_EQ(h.status, 201) << h.body;
+  EXPECT_EQ(type("as-hash"), "hash");
+  const Reply s = by_string.Redeem({5, "", "web", ""}, Ctx("m-1", "as-string"));
+  ASSERT_EQ(s.status, 201) << s.body;
+  EXPECT_EQ(type("as-string"), "string");
+  EXPECT_GT(pool_->Command({"PTTL", RewardsApp::IdempotencyKeyFor("m-1", "as-string")}).AsInt(), 23 * 3600 * 1000);
+
+  for (RewardsApp* app : {&by_string, &by_hash}) {  // the load path
+    const Reply rh = app->Redeem({5, "", "web", ""}, Ctx("m-1", "as-hash"));
+    EXPECT_TRUE(rh.replayed);
+    EXPECT_EQ(rh.body, h.body);
+    const Reply rs = app->Redeem({5, "", "web", ""}, Ctx("m-1", "as-string"));
+    EXPECT_TRUE(rs.replayed);
+    EXPECT_EQ(rs.body, s.body);
+  }
+  ASSERT_EQ(cached.Redeem({1, "", "web", ""}, Ctx("m-1", "warm")).status, 201);  // cached knows m-1 now
+  const Reply ch = cached.Redeem({5, "", "web", ""}, Ctx("m-1", "as-hash"));
+  EXPECT_TRUE(ch.replayed);
+  EXPECT_EQ(ch.body, h.body);
+  const Reply cs = cached.Redeem({5, "", "web", ""}, Ctx("m-1", "as-string"));
+  EXPECT_TRUE(cs.replayed);
+  EXPECT_EQ(cs.body, s.body);
+  RequestContext other = Ctx("m-1", "as-hash");
+  other.request_hash = IdempotencyStore::RequestHash("POST", "/x", "another body");
+  EXPECT_EQ(cached.Redeem({5, "", "web", ""}, other).status, 422);
+  // A key marked in flight in the hash format holds off the cached path too.
+  const IdempotencyRef busy{RewardsApp::IdempotencyKeyFor("m-1", "busy"), Ctx("m-1", "busy").request_hash};
+  ASSERT_EQ(hash_store.Load({"m-1", &busy, "", "", ""}).idempotency, IdempotencyOutcome::kProceed);
+  EXPECT_EQ(type("busy"), "hash");
+  EXPECT_EQ(cached.Redeem({1, "", "web", ""}, Ctx("m-1", "busy")).status, 409);
+  EXPECT_EQ(nlohmann::json::parse(cached.GetAccount("m-1").body)["points"]["available"], 989);
 }
 
 TEST_F(RedisStoreTest, MoneyOperationsFailClosedWithoutRedis) {

@@ -65,6 +65,9 @@ struct ServiceConfig {
   int kafka_linger_ms = 20;            // TESSERA_KAFKA_LINGER_MS: the producer's linger.ms (0-1000)
   bool outbox_relay = true;            // TESSERA_OUTBOX_RELAY
   int outbox_linger_ms = 5;            // TESSERA_OUTBOX_LINGER_MS: OutboxRelayOptions::linger (0-1000)
+  // TESSERA_IDEMPOTENCY_RECORDS: "string" (default) or "hash", the format idempotency records
+  // are written in (IdempotencyOptions::write_hash; both are read).
+  bool idempotency_records_as_hash = false;
   std::string api_keys_file;           // TESSERA_API_KEYS_FILE (required)
   std::string jwt_secret;              // TESSERA_JWT_SECRET or TESSERA_JWT_SECRET_FILE (required)
   std::string program_file;            // TESSERA_PROGRAM_FILE (used by rewards)

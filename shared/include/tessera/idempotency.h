@@ -2,7 +2,8 @@
 //
 // Protocol, for a request carrying Idempotency-Key K under scope S:
 //  1. Begin(): one Lua call looks at the record for (S, K). No record: it writes an in-flight
-//     marker {h = request hash, s = 0} with a short TTL and answers kProceed. Record with the
+//     marker (request hash, status 0; formats in tessera_lib.lua) with a short TTL and answers
+//     kProceed. Record with the
 //     same hash and a stored response: kReplay (with the response). Same hash, in flight:
 //     kInProgress (409). Different hash: kMismatch (422).
 //  2. The service's own Lua script applies the change and, in the same script, stores the final
@@ -36,6 +37,10 @@ struct IdempotencyBegin {
 struct IdempotencyOptions {
   std::chrono::milliseconds in_flight_ttl{30000};
   std::chrono::milliseconds record_ttl{24 * 3600 * 1000};
+  // Records are read in both formats (tessera_lib.lua) and written as strings, or as hashes
+  // when true: what releases before 2026-11-25 read, for a rolling update from one of them
+  // (TESSERA_IDEMPOTENCY_RECORDS=hash; docs/operations.md).
+  bool write_hash = false;
 };
 
 class IdempotencyStore {
