@@ -2,6 +2,7 @@
 
 #include <map>
 #include <mutex>
+#include <stdexcept>
 
 #include "activate_lua.h"
 #include "budget_lua.h"
@@ -124,11 +125,14 @@ void OffersStore::ReleaseBudget(const std::string& campaign_id, int64_t points) 
 }
 
 RedeemResult OffersStore::Redeem(const RedeemRequest& r) {
+  // SPEC §3: an offer redemption always carries an Idempotency-Key, and redeem.lua writes its
+  // record under this key (a string: any other key would be overwritten).
+  if (r.idempotency_key.empty()) throw std::logic_error("offer redemption without an idempotency record key");
   const std::string tag = BucketTag(MemberBucket(r.member_id));
   RedisValue v = pool_.Eval(
       CachedScript("redeem", embedded::kRedeemLua),
       {CachedMemberKey(r.member_id, "offers"), MemberKey(r.member_id, "offer-redemptions"), OutboxStream(tag, "offers"),
-       r.idempotency_key.empty() ? CachedMemberKey(r.member_id, "offers") : r.idempotency_key},
+       r.idempotency_key},
       {r.campaign_id, r.order_id, r.per_member_limit ? std::to_string(*r.per_member_limit) : "",
        r.requires_activation ? "1" : "0", r.event, r.response_body, r.request_hash, r.member_id,
        std::to_string(r.now_ms), std::to_string(r.version), write_hash_records_ ? "1" : "0"});

@@ -29,7 +29,7 @@ struct RedeemRequest {
   int64_t now_ms = 0;
   std::string event;          // offer.redeemed envelope
   std::string response_body;  // 201 body
-  std::string idempotency_key, request_hash;  // record key (member tag) and hash
+  std::string idempotency_key, request_hash;  // record key (member tag; required) and hash
 };
 
 struct RedeemResult {

@@ -12,8 +12,9 @@
 --   1 expected write version, 2 new member_seq, 3 state JSON ('' = unchanged), 4 due ms
 --   ('' = unchanged, '-' = nothing due), 5 member id, 6 request hash ('' = no idempotency
 --   record), 7 response status and 8 response body, for a record written as a hash; or 7 '' and
---   8 the whole record as the string to store (tessera_lib.lua's formats), 9 the online ledger limit when the ledger may
---   exceed it ('' when it cannot: the newest entry's member_seq is within it; see the end),
+--   8 the whole record as the string to store (tessera_lib.lua's formats), 9 the online ledger
+--   limit when the ledger may exceed it ('' when it cannot: the newest entry's member_seq is
+--   within it; see the end),
 --   10 '1' when this request did not mark its key in flight (the cached path: another request's
 --   marker means 'in_progress'), 11 order id that must not be recorded yet ('' = none:
 --   'conflict' if it is), 12 the new write version (expected + 1; stored when the state
