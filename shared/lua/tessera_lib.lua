@@ -36,16 +36,6 @@ local function tessera_idem_read(key)
   return string.sub(rec, sp + 1, nl - 1), string.sub(rec, 1, sp - 1), string.sub(rec, nl + 1)
 end
 
--- Marks `key` in flight for a request with `req_hash`, for `ttl_ms`.
-local function tessera_idem_mark(key, req_hash, ttl_ms, as_hash)
-  if as_hash == '1' then
-    redis.call('HSET', key, 'h', req_hash, 's', '0')
-    redis.call('PEXPIRE', key, ttl_ms)
-  else
-    redis.call('SET', key, '0 ' .. req_hash .. '\n', 'PX', ttl_ms)
-  end
-end
-
 -- Returns `done, in_flight`: done is nil when the request may be applied, or {status, body} of
 -- the first response when it was already applied (the caller replays it and changes nothing); a
 -- different request hash under the same key gives {'422', ''}. in_flight is true when the key is
@@ -64,8 +54,9 @@ local function tessera_idem_check(key, req_hash)
   return (tessera_idem_lookup(key, req_hash))
 end
 
--- Stores the final response of a request, in the same script as its change. Pass `status` and
--- `ttl_ms` as strings ('201', '86400000'): a number is formatted on every call (see the top).
+-- Stores the final response of a request, in the same script as its change, or, with status
+-- '0' and an empty body, marks the request in flight. Pass `status` and `ttl_ms` as strings
+-- ('201', '86400000'): a number is formatted on every call (see the top).
 -- This runs after the change's writes, so it must not fail: a hash is not written over a string
 -- (a replica writing strings marked the key in flight after this request's own mark expired);
 -- the string is written instead, which every release that writes strings reads.

@@ -10,7 +10,7 @@ const LuaScript& BeginScript() {
   static const LuaScript* script = new LuaScript(MakeScript("idempotency_begin", R"lua(
 local h, status, body = tessera_idem_read(KEYS[1])
 if not h then
-  tessera_idem_mark(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+  tessera_idem_store(KEYS[1], ARGV[1], '0', '', ARGV[2], ARGV[3])
   return {'proceed'}
 end
 if h ~= ARGV[1] then return {'mismatch'} end
@@ -64,6 +64,13 @@ IdempotencyBegin IdempotencyStore::Begin(const std::string& record_key, const st
 
 void IdempotencyStore::Abandon(const std::string& record_key, const std::string& request_hash) {
   pool_.Eval(AbandonScript(), {record_key}, {request_hash});
+}
+
+std::string IdempotencyStore::StringRecord(int status, std::string_view request_hash, std::string_view body) {
+  std::string record = std::to_string(status);
+  record.reserve(record.size() + request_hash.size() + body.size() + 2);
+  record.append(" ").append(request_hash).append("\n").append(body);
+  return record;
 }
 
 std::string IdempotencyStore::RequestHash(std::string_view method, std::string_view path,

@@ -120,6 +120,8 @@ TEST(Idempotency, RecordsOfBothFormatsAreReadAndTheChosenOneIsWritten) {
     EXPECT_EQ(v.elements[2].AsString(), body);
   }
   EXPECT_EQ(pool.Command({"GET", k.record("s")}).AsString(), "409 " + hash + "\n" + body);
+  EXPECT_EQ(pool.Command({"GET", k.record("s")}).AsString(), IdempotencyStore::StringRecord(409, hash, body))
+      << "the record a script is handed whole (rewards' commit) is the one the library writes";
   EXPECT_EQ(pool.Command({"HGET", k.record("h"), "s"}).AsString(), "409");
   EXPECT_EQ(pool.Command({"GET", k.counter}).IsNil(), true) << "nothing was applied";
 

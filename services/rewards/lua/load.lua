@@ -10,7 +10,7 @@ local tag, status, body = 'proceed', '', ''
 if ARGV[1] == '1' then
   local h, st, b = tessera_idem_read(KEYS[2])
   if not h then
-    tessera_idem_mark(KEYS[2], ARGV[2], ARGV[3], ARGV[7])
+    tessera_idem_store(KEYS[2], ARGV[2], '0', '', ARGV[3], ARGV[7])
   elseif h ~= ARGV[2] then
     return {'mismatch', '', '', false, 0, false, false, false, 0}
   elseif st == '0' then

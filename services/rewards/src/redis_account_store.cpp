@@ -106,12 +106,9 @@ RedisAccountStore::CommitCall::CommitCall(const CommitRequest& r, bool write_has
   if (write_hash || !r.idempotency) {
     args.push_back(Own(std::to_string(r.response_status)));
     args.push_back(r.response_body);
-  } else {  // the record as the string commit.lua stores as is (tessera_lib.lua's format)
+  } else {  // the record as the string commit.lua stores as is
     args.push_back("");
-    std::string record = std::to_string(r.response_status);
-    record.reserve(record.size() + r.idempotency->request_hash.size() + r.response_body.size() + 2);
-    record.append(" ").append(r.idempotency->request_hash).append("\n").append(r.response_body);
-    args.push_back(Own(std::move(record)));
+    args.push_back(Own(IdempotencyStore::StringRecord(r.response_status, r.idempotency->request_hash, r.response_body)));
   }
   // Entries are scored by rising member_seqs of their own, so the ledger can exceed the limit only
   // once the newest entry's seq does: only then is the limit sent, and the script counts.

@@ -61,6 +61,10 @@ class IdempotencyStore {
   // The hash that identifies "the same request": method, route path and body bytes.
   static std::string RequestHash(std::string_view method, std::string_view path, std::string_view body);
 
+  // A completed record in the string format that tessera_lib.lua reads and writes, for a script
+  // that stores a record the caller built (rewards' commit.lua).
+  static std::string StringRecord(int status, std::string_view request_hash, std::string_view body);
+
  private:
   RedisPool& pool_;
   IdempotencyOptions options_;
