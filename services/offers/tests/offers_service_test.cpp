@@ -7,6 +7,7 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 #include <tuple>
 
@@ -430,6 +431,25 @@ TEST_F(OffersServiceTest, ACampaignRepairedInPlaceIsServedAgainAtTheNextReload) 
   EXPECT_EQ(cache.unreadable(), 0u);
   ASSERT_NE(cache.Find("c-fixed"), nullptr);
   EXPECT_EQ(cache.Find("c-fixed")->campaign_id, "c-fixed");
+}
+
+// redeem.lua writes its idempotency record as a string under the key it is given: without one
+// the store refuses before Redis, instead of writing over another of the member's keys.
+TEST_F(OffersServiceTest, AStoreRedemptionWithoutItsRecordKeyIsRefusedBeforeRedis) {
+  RedisOptions o;
+  o.url = ParseRedisUrl(redis_.Url());
+  RedisPool pool(o);
+  OffersStore store(pool);
+  const std::string keys_before = redis_.Cli({"DBSIZE"});
+  RedeemRequest r;
+  r.member_id = "m-1";
+  r.campaign_id = "c-1";
+  r.order_id = "o-1";
+  r.event = "{}";
+  r.response_body = "{}";
+  r.request_hash = "h";
+  EXPECT_THROW(store.Redeem(r), std::logic_error);
+  EXPECT_EQ(redis_.Cli({"DBSIZE"}), keys_before);
 }
 
 // Each replica answers offers lists from memory (docs/offers.md, "Listing cache"). Every change
