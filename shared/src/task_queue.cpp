@@ -30,6 +30,16 @@ void TaskQueue::Post(std::function<void()> task) {
   cv_.notify_one();
 }
 
+bool TaskQueue::TryPost(std::function<void()>&& task, size_t max_waiting) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (tasks_.size() >= max_waiting) return false;
+    tasks_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+  return true;
+}
+
 void TaskQueue::Work() {
   for (;;) {
     std::function<void()> task;

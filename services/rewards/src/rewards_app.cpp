@@ -202,7 +202,17 @@ void RewardsApp::MutateAsync(RequestContext ctx, Change change, ReplyCallback do
   } catch (...) {
     return finish({}, std::current_exception());
   }
-  if (!attempt) return from_load(ctx, change);
+  if (!attempt) {
+    // Not settled from the cache (a member not seen yet, a refusal): the load path goes to the
+    // app's workers, so that the calling HTTP thread keeps reading its other connections instead
+    // of waiting out two Redis round trips. With kMaxWaitingLoads already waiting it runs here:
+    // the calling thread then reads nothing more until it is done, which bounds the queue.
+    std::function<void()> load = [ctx = std::move(ctx), change = std::move(change), from_load] {
+      from_load(ctx, change);
+    };
+    if (!slow_paths_.TryPost(std::move(load), kMaxWaitingLoads)) load();
+    return;
+  }
   auto state = std::make_shared<CachedAttempt>(std::move(*attempt));
   const CommitRequest& commit = state->commit;
   try {

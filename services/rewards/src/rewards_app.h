@@ -102,10 +102,11 @@ class RewardsApp {
   // The same operations without keeping the caller's thread while the commit is in flight:
   // when the member's state is cached the commit goes out through AccountStore::CommitAsync and
   // `done` runs where it completes (RedisAccountStore: the Redis pipeline's thread). Anything
-  // else (no cached state, a refusal or a conflict on it) takes the synchronous path above: on
-  // the caller's thread before the commit is sent, on a worker thread of the app after. `done`
-  // gets exactly one of a reply or the error the synchronous call would have thrown, and must
-  // not block.
+  // else (no cached state, a refusal or a conflict on it) takes the synchronous path above on
+  // a worker thread of the app, so the caller's thread never waits on Redis; only when
+  // kMaxWaitingLoads such requests already wait for a worker does it run on the caller's thread
+  // (backpressure). `done` gets exactly one of a reply or the error the synchronous call would
+  // have thrown, and must not block.
   using ReplyCallback = std::function<void(Reply reply, std::exception_ptr error)>;
   void EarnAsync(const EarnInput& in, RequestContext ctx, ReplyCallback done);
   void RedeemAsync(const RedeemInput& in, RequestContext ctx, ReplyCallback done);
@@ -199,8 +200,10 @@ class RewardsApp {
   std::mutex pending_mu_;
   std::condition_variable pending_cv_;
   int pending_ = 0;
-  // Runs the synchronous path of an asynchronous operation whose cached commit conflicted.
-  // Last member: destroyed (drained) first, while everything its tasks use still exists.
+  // Runs the synchronous path of an asynchronous operation that the cache did not settle, or
+  // whose cached commit conflicted. Last member: destroyed (drained) first, while everything
+  // its tasks use still exists.
+  static constexpr size_t kMaxWaitingLoads = 256;
   TaskQueue slow_paths_{4};
 };
 

@@ -156,6 +156,94 @@ TEST_F(RewardsAppTest, AsyncOperationsAnswerAsTheSynchronousOnesDo) {
   EXPECT_TRUE(nlohmann::json::parse(app_.Audit("m-1").body)["consistent"].get<bool>());
 }
 
+// An in-memory store whose loads wait, while the gate is shut, until it is opened.
+class GatedStore : public InMemoryAccountStore {
+ public:
+  LoadResult Load(const LoadRequest& r) override {
+    if (shut_.load()) {
+      ++waiting;
+      opened_.wait();
+    }
+    return InMemoryAccountStore::Load(r);
+  }
+  void Shut() { shut_ = true; }
+  void Open() { open_.set_value(); }
+  std::atomic<int> waiting{0};  // loads that have waited at the gate
+
+ private:
+  std::atomic<bool> shut_{false};
+  std::promise<void> open_;
+  std::shared_future<void> opened_ = open_.get_future().share();
+};
+
+// A request the cache cannot settle (here: members this app has not seen) takes the load path on
+// the app's workers, so the calling thread (an HTTP thread) is free before Redis answers. With
+// 256 such requests already waiting for a worker, the next one runs on the calling thread, which
+// is what bounds the queue.
+TEST_F(RewardsAppTest, AnAsyncRequestTheCacheCannotSettleWaitsOnTheAppsWorkersNotOnTheCaller) {
+  GatedStore store;
+  constexpr int kWorkers = 4, kWaiting = 256, kMembers = kWorkers + kWaiting + 1;
+  {
+    RewardsApp seeder(store, rules_, clock_, logger_, 0);
+    for (int i = 0; i < kMembers; ++i) {
+      const std::string m = "g-" + std::to_string(i);
+      ASSERT_EQ(seeder.Enroll({m, "web", "en", "UTC", nlohmann::json::object()}, Ctx(m)).status, 201);
+      EarnInput in{{"o-" + m, "store", "", "USD", 1000, {}}, ToUnixMillis(clock_.Now())};
+      ASSERT_EQ(seeder.Earn(in, Ctx(m, "order:o-" + m, m)).status, 201);  // 100 points
+    }
+  }
+  RewardsApp app(store, rules_, clock_, logger_, 1000);  // has seen no one
+  store.Shut();
+  std::vector<std::future<Reply>> answers;
+  std::mutex mu;
+  std::set<std::thread::id> answered_on;
+  auto redeem = [&](int i) {
+    auto p = std::make_shared<std::promise<Reply>>();
+    answers.push_back(p->get_future());
+    const std::string m = "g-" + std::to_string(i);
+    app.RedeemAsync({30, "", "web", ""}, Ctx(m, "k-" + m, "30"), [&, p](Reply r, std::exception_ptr e) {
+      {
+        std::lock_guard lock(mu);
+        answered_on.insert(std::this_thread::get_id());
+      }
+      if (e) return p->set_exception(e);
+      p->set_value(std::move(r));
+    });
+  };
+  // Each call returns with its load still waiting at the gate.
+  auto first = std::async(std::launch::async, [&] {
+    for (int i = 0; i < kWorkers; ++i) redeem(i);
+  });
+  if (first.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    store.Open();
+    first.wait();
+    FAIL() << "the calling thread waited for its request's load";
+  }
+  for (int spins = 0; store.waiting.load() < kWorkers && spins < 5000; ++spins) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(store.waiting.load(), kWorkers) << "every worker holds one load";
+  for (int i = kWorkers; i < kWorkers + kWaiting; ++i) redeem(i);
+  EXPECT_EQ(store.waiting.load(), kWorkers);
+  for (auto& a : answers) EXPECT_EQ(a.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  // The queue is full: the next request's load runs on the calling thread, which waits for it.
+  auto caller = std::async(std::launch::async, [&] {
+    redeem(kMembers - 1);
+    return std::this_thread::get_id();
+  });
+  EXPECT_EQ(caller.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
+  store.Open();
+  const std::thread::id caller_thread = caller.get();
+  for (auto& a : answers) {
+    const Reply r = a.get();
+    EXPECT_EQ(r.status, 201);
+    EXPECT_EQ(nlohmann::json::parse(r.body)["balances"]["available"], 70);
+  }
+  EXPECT_EQ(answered_on.count(std::this_thread::get_id()), 0u);
+  EXPECT_EQ(answered_on.count(caller_thread), 1u);
+  EXPECT_LE(answered_on.size(), static_cast<size_t>(kWorkers + 1));
+}
+
 TEST_F(RewardsAppTest, ARefusalOnACachedStateIsCheckedAgainstTheStore) {
   RewardsApp other(store_, rules_, clock_, logger_, 1000);
   Earn("m-1", "o-1", 1000);  // 100 points

@@ -22,6 +22,10 @@ class TaskQueue {
   // Tasks run in posting order across the threads; what a task throws is dropped (a task
   // reports its own failures).
   void Post(std::function<void()> task);
+  // Posts `task` unless `max_waiting` tasks already wait for a thread; then returns false and
+  // leaves `task` with the caller, who runs it itself: that caller does nothing else meanwhile,
+  // which is what bounds the queue.
+  bool TryPost(std::function<void()>&& task, size_t max_waiting);
 
  private:
   void Work();
