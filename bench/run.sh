@@ -32,7 +32,7 @@ MEMBERS=${BENCH_MEMBERS:-10000}
 THREADS=${BENCH_SERVER_THREADS:-8}
 # tessera-rewards' write paths no longer park an HTTP thread on Redis (RewardsApp::RedeemAsync):
 # as many threads as cores served the redemption best here (bench/README.md, session 9).
-REWARDS_THREADS=${BENCH_REWARDS_THREADS:-2}
+REWARDS_THREADS=${BENCH_REWARDS_THREADS:-1}
 WORK=$(mktemp -d /tmp/tessera-bench-XXXXXX)
 chmod 755 "$WORK"  # nginx workers run unprivileged and must read the static files
 PIDS=()
@@ -393,7 +393,7 @@ row() {  # row NAME RPS P50 P99 P999 CEILING_NAME CEILING_RPS SVC_US REDIS_US NO
   echo "# make bench — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME")."
-  echo "wrk -t1 -c$CONNS -d${SECONDS_PER}s after a 2 s warm-up, keep-alive, on the same machine; tessera-rewards with $REWARDS_THREADS HTTP threads, tessera-offers with $THREADS;"
+  echo "wrk -t1 -c$CONNS -d${SECONDS_PER}s after a 2 s warm-up, keep-alive, on the same machine; tessera-rewards with $REWARDS_THREADS HTTP thread(s), tessera-offers with $THREADS;"
   echo "the service not under test is paused during each run. CPU per request: user + system time of the process over the run ÷ requests."
   echo
   echo "| scenario | req/s | p50 ms | p99 ms | p99.9 ms | service CPU µs/req | Redis CPU µs/req | non-2xx | ceiling | ratio |"
