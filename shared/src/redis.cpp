@@ -3,9 +3,13 @@
 #include <hiredis/hiredis.h>
 #include <openssl/sha.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 
 #include <atomic>
+#include <cerrno>
 #include <charconv>
+#include <climits>
+#include <cstring>
 #include <deque>
 #include <optional>
 
@@ -512,18 +516,44 @@ void RedisPipeline::Send(std::vector<Item>& items, std::deque<Item>& in_flight) 
     }
   }
   if (batch_sizes_) batch_sizes_->Observe(static_cast<double>(items.size()));
-  for (const Item& item : items) {
-    if (redisAppendFormattedCommand(ctx_.get(), item.command.data(), item.command.size()) != REDIS_OK) {
-      return FailAll(in_flight, items, SendFailure(ctx_.get()));
-    }
-  }
-  // Written now: redisGetReply flushes only when no reply is buffered already.
-  int done = 0;
-  while (!done) {
-    if (redisBufferWrite(ctx_.get(), &done) != REDIS_OK) return FailAll(in_flight, items, SendFailure(ctx_.get()));
+  // Written now, straight from the items' formatted commands: copying them into hiredis's output
+  // buffer first cost a copy of every byte and the buffer's regrowth (bench/README.md, session
+  // 32). hiredis's buffer stays empty (nothing else writes on this connection), so its reads,
+  // which flush that buffer first, find nothing to write.
+  if (std::string why = WriteCommands(ctx_->fd, items); !why.empty()) {
+    return FailAll(in_flight, items, "redis: cannot send command: " + why);
   }
   for (Item& item : items) in_flight.push_back(std::move(item));
   items.clear();
+}
+
+std::string RedisPipeline::WriteCommands(int fd, const std::vector<Item>& items) {
+  std::vector<iovec> iov;
+  iov.reserve(std::min<size_t>(items.size(), IOV_MAX));
+  size_t next = 0;  // the first item not yet in `iov` or written
+  size_t skip = 0;  // bytes of iov[0] already written
+  while (next < items.size() || !iov.empty()) {
+    while (next < items.size() && iov.size() < IOV_MAX) {
+      const std::string& c = items[next++].command;
+      iov.push_back({const_cast<char*>(c.data()), c.size()});
+    }
+    iov[0].iov_base = static_cast<char*>(iov[0].iov_base) + skip;
+    iov[0].iov_len -= skip;
+    const ssize_t n = ::writev(fd, iov.data(), static_cast<int>(iov.size()));
+    if (n < 0) {
+      if (errno == EINTR) {
+        skip = 0;
+        continue;
+      }
+      return errno == EAGAIN || errno == EWOULDBLOCK ? "timed out" : std::strerror(errno);
+    }
+    // Drop what was written whole; `skip` is how far into the next one the write got.
+    size_t left = static_cast<size_t>(n), whole = 0;
+    while (whole < iov.size() && left >= iov[whole].iov_len) left -= iov[whole++].iov_len;
+    iov.erase(iov.begin(), iov.begin() + static_cast<std::ptrdiff_t>(whole));
+    skip = left;
+  }
+  return {};
 }
 
 void RedisPipeline::FailAll(std::deque<Item>& in_flight, std::vector<Item>& items, const std::string& why) {

@@ -266,6 +266,42 @@ TEST(RedisPipeline, AQueueLongerThanABatchGoesOutInBoundedBatchesInOrder) {
   EXPECT_EQ(sizes.bounds().back(), static_cast<double>(RedisPipeline::kMaxBatch));
 }
 
+// A batch far larger than the socket takes in one write (256 commands of 200 000 bytes each,
+// written from the commands themselves with writev) arrives whole and in order.
+TEST(RedisPipeline, ABatchLargerThanTheSocketBufferArrivesByteForByte) {
+  RedisServer server;
+  Histogram sizes(RedisPipeline::BatchSizeBuckets());
+  RedisPipeline pipeline(OptionsFor(server.Url()), &sizes);
+  std::promise<void> entered, queued;
+  std::shared_future<void> release = queued.get_future().share();
+  pipeline.Command({"PING"}, [&entered, release](RedisValue, std::exception_ptr) {
+    entered.set_value();
+    release.wait();
+  });
+  entered.get_future().get();
+  constexpr int kCommands = static_cast<int>(RedisPipeline::kMaxBatch);
+  auto value = [](int i) {
+    std::string v(200'000, static_cast<char>('a' + i % 26));
+    v.replace(0, 8, std::to_string(10'000'000 + i));  // no two alike
+    return v;
+  };
+  std::atomic<int> ok{0};
+  std::promise<void> all_answered;
+  for (int i = 0; i < kCommands; ++i) {
+    pipeline.Command({"SET", "big:" + std::to_string(i), value(i)}, [&, i](RedisValue v, std::exception_ptr e) {
+      if (!e && v.AsString() == "OK") ++ok;
+      if (i == kCommands - 1) all_answered.set_value();
+    });
+  }
+  queued.set_value();
+  all_answered.get_future().get();
+  EXPECT_EQ(ok.load(), kCommands);
+  EXPECT_EQ(sizes.Count(), 2u) << "the PING, then one batch of them all";
+  for (int i : {0, 1, 127, kCommands - 1}) {
+    EXPECT_EQ(Call(pipeline, {"GET", "big:" + std::to_string(i)}).first.AsString(), value(i)) << i;
+  }
+}
+
 TEST(RedisPipeline, UnreachableServerFailsTheCallbackNotAHang) {
   RedisPipeline pipeline(OptionsFor("redis://127.0.0.1:" + std::to_string(testing::FreePort())));
   auto [v, error] = Call(pipeline, {"PING"});

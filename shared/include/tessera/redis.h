@@ -199,6 +199,8 @@ class RedisPipeline {
   // Writes `items` (connecting first if needed) and moves them to the back of `in_flight`; on
   // failure fails them (FailAll). Either way `items` is left empty.
   void Send(std::vector<Item>& items, std::deque<Item>& in_flight);
+  // Writes every item's command to `fd`, in order; returns why it could not ('' when written).
+  static std::string WriteCommands(int fd, const std::vector<Item>& items);
   // The connection is lost or cannot be made: fails everything in flight, then `items`, with
   // UnavailableError(why), and drops the connection (the next Send reconnects).
   void FailAll(std::deque<Item>& in_flight, std::vector<Item>& items, const std::string& why);
