@@ -19,17 +19,20 @@ std::optional<CachedMember> MemberCache::Get(const std::string& member_id) const
   return it->second;
 }
 
-void MemberCache::Put(const std::string& member_id, MemberState state, int64_t version) {
-  if (capacity_ == 0) return;
+MemberState MemberCache::Put(const std::string& member_id, MemberState state, int64_t version) {
+  if (capacity_ == 0) return state;
   Shard& s = ShardFor(member_id);
   std::lock_guard lock(s.mu);
   auto it = s.entries.find(member_id);
   if (it != s.entries.end()) {
-    if (it->second.version <= version) it->second = {std::move(state), version};  // never step back in time
-    return;
+    if (it->second.version > version) return state;  // never step back in time
+    std::swap(it->second.state, state);
+    it->second.version = version;
+    return state;
   }
   if (s.entries.size() >= (capacity_ + kShards - 1) / kShards) s.entries.clear();
   s.entries.emplace(member_id, CachedMember{std::move(state), version});
+  return {};
 }
 
 void MemberCache::Erase(const std::string& member_id) {

@@ -30,7 +30,13 @@ class MemberCache {
   explicit MemberCache(size_t capacity);
 
   std::optional<CachedMember> Get(const std::string& member_id) const;
-  void Put(const std::string& member_id, MemberState state, int64_t version);
+  // Stores `state` at `version` unless the cache holds a later version of the member. Returns
+  // what is left over: the state it replaced, or `state` itself when it was not stored (empty
+  // when there was nothing). A caller on the Redis pipeline's thread hands that back to the
+  // request's own thread to free, so that a state's memory is freed by the thread that
+  // allocated it (tcmalloc moves memory freed by another thread through its central lists;
+  // bench/README.md, sessions 21 and 32).
+  MemberState Put(const std::string& member_id, MemberState state, int64_t version);
   void Erase(const std::string& member_id);
 
  private:

@@ -159,7 +159,9 @@ std::optional<Reply> RewardsApp::AfterCachedCommit(const std::string& member_id,
                                                    const CommitResult& result) {
   switch (result.status) {
     case CommitStatus::kCommitted:
-      cache_.Put(member_id, std::move(attempt.state), result.version);
+      // What the cache gives back is freed with `attempt`, by the thread that made the request
+      // (RedisPipeline returns answered commands to their thread), not here on the pipeline's.
+      attempt.state = cache_.Put(member_id, std::move(attempt.state), result.version);
       return Reply{attempt.commit.response_status, attempt.commit.response_body, false};
     case CommitStatus::kReplay:
       return FromStored(result.replay);
