@@ -37,6 +37,22 @@ std::pair<RedisValue, std::exception_ptr> Call(RedisPipeline& pipeline, std::vec
   return p.get_future().get();
 }
 
+// Submits a PING whose callback holds the pipeline's thread until the returned promise is set,
+// and returns once the callback runs: what is submitted meanwhile queues, and goes out in
+// batches once released.
+std::promise<void> HoldThePipeline(RedisPipeline& pipeline) {
+  auto entered = std::make_shared<std::promise<void>>();  // outlives this function if need be
+  std::future<void> in_callback = entered->get_future();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  pipeline.Command({"PING"}, [entered, released](RedisValue, std::exception_ptr) {
+    entered->set_value();
+    released.wait();
+  });
+  in_callback.get();
+  return release;
+}
+
 TEST(RedisPipeline, CommandsAndScriptsAnswerTheirOwnCallbacks) {
   RedisServer server;
   RedisPipeline pipeline(OptionsFor(server.Url()));
@@ -239,14 +255,7 @@ TEST(RedisPipeline, AQueueLongerThanABatchGoesOutInBoundedBatchesInOrder) {
   RedisServer server;
   Histogram sizes(RedisPipeline::BatchSizeBuckets());
   RedisPipeline pipeline(OptionsFor(server.Url()), &sizes);
-  // The first command's callback holds the pipeline's thread until everything else is queued.
-  std::promise<void> entered, queued;
-  std::shared_future<void> release = queued.get_future().share();
-  pipeline.Command({"PING"}, [&entered, release](RedisValue, std::exception_ptr) {
-    entered.set_value();
-    release.wait();
-  });
-  entered.get_future().get();  // the PING went out alone
+  std::promise<void> queued = HoldThePipeline(pipeline);  // the PING went out alone
   constexpr int kQueued = 1000;
   std::vector<int64_t> replies;
   std::promise<void> all_answered;
@@ -272,13 +281,7 @@ TEST(RedisPipeline, ABatchLargerThanTheSocketBufferArrivesByteForByte) {
   RedisServer server;
   Histogram sizes(RedisPipeline::BatchSizeBuckets());
   RedisPipeline pipeline(OptionsFor(server.Url()), &sizes);
-  std::promise<void> entered, queued;
-  std::shared_future<void> release = queued.get_future().share();
-  pipeline.Command({"PING"}, [&entered, release](RedisValue, std::exception_ptr) {
-    entered.set_value();
-    release.wait();
-  });
-  entered.get_future().get();
+  std::promise<void> queued = HoldThePipeline(pipeline);
   constexpr int kCommands = static_cast<int>(RedisPipeline::kMaxBatch);
   auto value = [](int i) {
     std::string v(200'000, static_cast<char>('a' + i % 26));
