@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <mutex>
 #include <set>
 
 #include <sstream>
@@ -167,11 +168,14 @@ class GatedStore : public InMemoryAccountStore {
     return InMemoryAccountStore::Load(r);
   }
   void Shut() { shut_ = true; }
-  void Open() { open_.set_value(); }
+  void Open() {
+    std::call_once(opening_, [this] { open_.set_value(); });
+  }
   std::atomic<int> waiting{0};  // loads that have waited at the gate
 
  private:
   std::atomic<bool> shut_{false};
+  std::once_flag opening_;
   std::promise<void> open_;
   std::shared_future<void> opened_ = open_.get_future().share();
 };
@@ -193,6 +197,14 @@ TEST_F(RewardsAppTest, AnAsyncRequestTheCacheCannotSettleWaitsOnTheAppsWorkersNo
     }
   }
   RewardsApp app(store, rules_, clock_, logger_, 1000);  // has seen no one
+  std::future<void> first;
+  std::future<std::thread::id> caller;
+  // Whatever way the test ends, the gate opens first, so the calls above can finish and `app`,
+  // which waits for its requests, can go.
+  struct OpenAtEnd {
+    GatedStore& store;
+    ~OpenAtEnd() { store.Open(); }
+  } open_at_end{store};
   store.Shut();
   std::vector<std::future<Reply>> answers;
   std::mutex mu;
@@ -211,14 +223,11 @@ TEST_F(RewardsAppTest, AnAsyncRequestTheCacheCannotSettleWaitsOnTheAppsWorkersNo
     });
   };
   // Each call returns with its load still waiting at the gate.
-  auto first = std::async(std::launch::async, [&] {
+  first = std::async(std::launch::async, [&] {
     for (int i = 0; i < kWorkers; ++i) redeem(i);
   });
-  if (first.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
-    store.Open();
-    first.wait();
-    FAIL() << "the calling thread waited for its request's load";
-  }
+  ASSERT_EQ(first.wait_for(std::chrono::seconds(5)), std::future_status::ready)
+      << "the calling thread waited for its request's load";
   for (int spins = 0; store.waiting.load() < kWorkers && spins < 5000; ++spins) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -227,7 +236,7 @@ TEST_F(RewardsAppTest, AnAsyncRequestTheCacheCannotSettleWaitsOnTheAppsWorkersNo
   EXPECT_EQ(store.waiting.load(), kWorkers);
   for (auto& a : answers) EXPECT_EQ(a.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
   // The queue is full: the next request's load runs on the calling thread, which waits for it.
-  auto caller = std::async(std::launch::async, [&] {
+  caller = std::async(std::launch::async, [&] {
     redeem(kMembers - 1);
     return std::this_thread::get_id();
   });
