@@ -1,5 +1,7 @@
 #include "tessera/task_queue.h"
 
+#include <limits>
+
 #include "tessera/thread_name.h"
 
 namespace tessera {
@@ -23,11 +25,7 @@ TaskQueue::~TaskQueue() {
 }
 
 void TaskQueue::Post(std::function<void()> task) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    tasks_.push_back(std::move(task));
-  }
-  cv_.notify_one();
+  TryPost(std::move(task), std::numeric_limits<size_t>::max());  // never refuses
 }
 
 bool TaskQueue::TryPost(std::function<void()>&& task, size_t max_waiting) {
